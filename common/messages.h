@@ -1,0 +1,269 @@
+// The wire format of every message on pier's bus: the public interface, catalogued in
+// docs/MESSAGES.md. Every struct is a msgpack map (MSGPACK_DEFINE_MAP): readers ignore keys they do
+// not know and keep the default of keys that are missing, so fields may only ever be added, never
+// renamed, re-typed or removed. Change this file and docs/MESSAGES.md in the same commit.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <msgpack.hpp>
+
+namespace pier::msg {
+
+inline constexpr int kSchemaVersion = 1;
+
+// Second frame of every message.
+struct Header {
+  int schema = kSchemaVersion;
+  std::string sender;      // who published: "registry", "agent/host-a", "cli/1234-ab12", ...
+  uint64_t seq = 0;        // per-sender sequence, starts at 1, +1 per message published
+  int64_t time_ms = 0;     // sender's wall clock, ms since the epoch
+  std::string request_id;  // commands and their replies only
+  MSGPACK_DEFINE_MAP(schema, sender, seq, time_ms, request_id);
+};
+
+// ---------------------------------------------------------------------------------------------
+// The application spec (what `pier deploy` sends).
+
+struct PortMapping {
+  int external = 0;  // port HAProxy listens on, on every host
+  int internal = 0;  // port the instance listens on, on its own IP
+  MSGPACK_DEFINE_MAP(external, internal);
+};
+
+struct AppSpec {
+  std::string name;                        // DNS label
+  std::string image;                       // Docker reference grammar, without the tag
+  std::string tag = "latest";
+  std::vector<std::string> command;        // argv for the exec runtime (no shell)
+  std::vector<PortMapping> ports;
+  std::string protocol = "http";           // http | tcp
+  int replicas = 1;
+  double cpu = 0.1;                        // cores
+  int64_t memory_bytes = 64LL << 20;
+  std::map<std::string, std::string> env;
+  std::string context_path = "/";          // http only: requests whose path starts here go to this app
+  std::string algorithm = "roundrobin";    // roundrobin | leastconn | source
+  MSGPACK_DEFINE_MAP(name, image, tag, command, ports, protocol, replicas, cpu, memory_bytes, env,
+                     context_path, algorithm);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Commands (topic cmd.*), each answered by a Reply on reply.<sender>.
+
+struct DeployCommand {
+  AppSpec app;
+  MSGPACK_DEFINE_MAP(app);
+};
+
+struct ScaleCommand {
+  std::string app;
+  int replicas = -1;
+  MSGPACK_DEFINE_MAP(app, replicas);
+};
+
+struct RemoveCommand {
+  std::string app;
+  MSGPACK_DEFINE_MAP(app);
+};
+
+struct Assignment {
+  std::string instance;
+  std::string host;
+  MSGPACK_DEFINE_MAP(instance, host);
+};
+
+struct Unplaced {
+  std::string instance;
+  std::string reason;
+  MSGPACK_DEFINE_MAP(instance, reason);
+};
+
+// From the scheduler: put these instances on these hosts (idempotent: an instance already placed
+// is left where it is).
+struct PlaceCommand {
+  int64_t state_revision = 0;  // the state the decision was made from
+  std::vector<Assignment> assignments;
+  std::vector<Unplaced> unplaced;
+  MSGPACK_DEFINE_MAP(state_revision, assignments, unplaced);
+};
+
+// Asks the registry to publish the whole state now (on state.full).
+struct SnapshotRequest {
+  std::string reason;  // "start", "gap", ... for the registry's log
+  MSGPACK_DEFINE_MAP(reason);
+};
+
+struct Reply {
+  std::string request_id;
+  bool ok = false;
+  std::string field;    // on error: the field that broke a rule ("ports[0].external")
+  std::string rule;     // on error: the rule ("must be between 1 and 65535")
+  std::string message;  // human-readable summary
+  int64_t revision = 0; // state revision after the command
+  MSGPACK_DEFINE_MAP(request_id, ok, field, rule, message, revision);
+};
+
+// ---------------------------------------------------------------------------------------------
+// State (topic state.full): the registry's whole view, with a revision that rises on every change.
+
+struct LbStatus {
+  std::string hash;              // hash of the haproxy.cfg the agent runs
+  int64_t state_revision = 0;    // state revision that config was generated from
+  std::vector<std::string> servers;  // instance ids present as servers in the running config
+  std::string error;             // last rejected config's reason, empty when fine
+  int64_t reloads = 0;
+  MSGPACK_DEFINE_MAP(hash, state_revision, servers, error, reloads);
+};
+
+struct HostRecord {
+  std::string id;
+  std::string hostname;
+  std::string address;          // where HAProxy on this host listens for clients
+  int cpus = 0;
+  int64_t memory_bytes = 0;
+  std::string runtime;          // exec | docker
+  std::string subnet;           // CIDR assigned by the registry, instance IPs come from it
+  std::string haproxy_socket;   // agent-local path of HAProxy's admin socket
+  int stats_port = 0;           // HAProxy stats + Prometheus exporter port on this host
+  int64_t last_seen_ms = 0;
+  std::string status = "up";    // up | down
+  LbStatus lb;
+  MSGPACK_DEFINE_MAP(id, hostname, address, cpus, memory_bytes, runtime, subnet, haproxy_socket,
+                     stats_port, last_seen_ms, status, lb);
+};
+
+struct InstanceRecord {
+  std::string id;     // unique forever: "<app>-<n>"
+  std::string app;
+  std::string host;   // empty until placed
+  std::string ip;     // from the host's subnet, set when placed
+  std::string state = "pending";  // pending | placed | starting | running | failed | stopped
+  std::string reason; // why pending or failed
+  int pid = 0;
+  int64_t updated_ms = 0;
+  MSGPACK_DEFINE_MAP(id, app, host, ip, state, reason, pid, updated_ms);
+};
+
+struct AppRecord {
+  AppSpec spec;
+  int64_t revision = 0;  // state revision of the last change to the spec
+  MSGPACK_DEFINE_MAP(spec, revision);
+};
+
+struct State {
+  int64_t revision = 0;
+  std::vector<HostRecord> hosts;
+  std::vector<AppRecord> apps;
+  std::vector<InstanceRecord> instances;
+  MSGPACK_DEFINE_MAP(revision, hosts, apps, instances);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Agents (topics agent.heartbeat.<host>, agent.sample.<host>).
+
+struct InstanceStatus {
+  std::string id;
+  std::string app;
+  std::string state;   // starting | running | failed | stopped
+  std::string ip;
+  int pid = 0;
+  int exit_code = 0;
+  int restarts = 0;
+  std::string reason;
+  MSGPACK_DEFINE_MAP(id, app, state, ip, pid, exit_code, restarts, reason);
+};
+
+// Registration and heartbeat in one: the agent's full status, every interval.
+struct HostStatus {
+  std::string host_id;
+  std::string hostname;
+  std::string address;
+  int cpus = 0;
+  int64_t memory_bytes = 0;
+  std::string runtime;
+  std::string haproxy_socket;
+  int stats_port = 0;
+  int64_t started_ms = 0;
+  std::vector<InstanceStatus> instances;
+  LbStatus lb;
+  MSGPACK_DEFINE_MAP(host_id, hostname, address, cpus, memory_bytes, runtime, haproxy_socket,
+                     stats_port, started_ms, instances, lb);
+};
+
+struct InstanceSample {
+  std::string id;
+  std::string app;
+  double cpu_percent = 0;  // of one core
+  int64_t rss_bytes = 0;
+  MSGPACK_DEFINE_MAP(id, app, cpu_percent, rss_bytes);
+};
+
+struct HostSample {
+  std::string host_id;
+  int64_t time_ms = 0;
+  double cpu_percent = 0;  // whole host, 0-100
+  int64_t memory_used_bytes = 0;
+  int64_t memory_total_bytes = 0;
+  double load1 = 0;
+  std::vector<InstanceSample> instances;
+  MSGPACK_DEFINE_MAP(host_id, time_ms, cpu_percent, memory_used_bytes, memory_total_bytes, load1,
+                     instances);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Load balancer (topic lb.config.<host>): what HAProxy on one host should run.
+
+struct LbServer {
+  std::string name;     // instance id
+  std::string address;  // instance IP
+  int port = 0;
+  MSGPACK_DEFINE_MAP(name, address, port);
+};
+
+struct LbBackend {
+  std::string name;     // "app_<app>_<internal port>"
+  std::string app;
+  std::string mode;     // http | tcp
+  std::string algorithm;
+  std::vector<LbServer> servers;
+  MSGPACK_DEFINE_MAP(name, app, mode, algorithm, servers);
+};
+
+struct LbRoute {
+  std::string context_path;  // "/" matches everything not matched by a longer path
+  std::string backend;
+  MSGPACK_DEFINE_MAP(context_path, backend);
+};
+
+struct LbFrontend {
+  std::string name;  // "fe_<port>"
+  int port = 0;
+  std::string mode;  // http | tcp
+  std::vector<LbRoute> routes;  // longest context path first; tcp: exactly one with "/"
+  MSGPACK_DEFINE_MAP(name, port, mode, routes);
+};
+
+struct LbSpec {
+  std::string host_id;
+  std::string bind_address;
+  std::string stats_socket;
+  int stats_port = 0;
+  std::vector<LbFrontend> frontends;
+  std::vector<LbBackend> backends;
+  MSGPACK_DEFINE_MAP(host_id, bind_address, stats_socket, stats_port, frontends, backends);
+};
+
+struct LbConfig {
+  std::string host_id;
+  int64_t state_revision = 0;
+  std::string hash;          // hex SHA-256... of haproxy_cfg (see lbgen)
+  std::string haproxy_cfg;   // the rendered configuration
+  LbSpec spec;
+  MSGPACK_DEFINE_MAP(host_id, state_revision, hash, haproxy_cfg, spec);
+};
+
+}  // namespace pier::msg

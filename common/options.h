@@ -1,0 +1,30 @@
+// The one options layer: Boost.Program_options, with every long option also readable from the
+// environment as PIER_<NAME> (dashes become underscores, upper case). The command line wins.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <boost/program_options.hpp>
+
+#include "common/bus.h"
+
+namespace pier::options {
+
+namespace po = boost::program_options;
+
+// Adds --bus-pub and --bus-sub (defaults: the local pier-bus) writing into `endpoints`.
+void add_bus(po::options_description& desc, bus::Endpoints& endpoints);
+// Adds --log-level writing into `level`.
+void add_log_level(po::options_description& desc, std::string& level);
+
+// Parses argv then PIER_* variables. --help prints `usage` and the options and exits 0; --version
+// prints the version and exits 0; an unknown or malformed option prints the error and exits 2.
+po::variables_map parse_or_exit(int argc, char** argv, const po::options_description& desc,
+                                std::string_view usage,
+                                const po::positional_options_description* positional = nullptr);
+
+// The environment variable that feeds an option: "bus-pub" -> "PIER_BUS_PUB".
+std::string env_name(std::string_view option);
+
+}  // namespace pier::options

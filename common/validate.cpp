@@ -1,0 +1,216 @@
+#include "common/validate.h"
+
+#include <charconv>
+#include <cmath>
+#include <regex>
+#include <set>
+
+namespace pier::validate {
+namespace {
+
+Status invalid(std::string_view field, std::string rule) { return Status::Invalid(std::string(field), std::move(rule)); }
+
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+bool has_control(std::string_view s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f) return true;
+  return false;
+}
+
+}  // namespace
+
+Status dns_label(std::string_view field, std::string_view value) {
+  static const std::string rule =
+      "must be a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit";
+  if (value.empty() || value.size() > 63) return invalid(field, rule);
+  for (char c : value)
+    if (!is_lower_alnum(c) && c != '-') return invalid(field, rule);
+  if (!is_lower_alnum(value.front()) || !is_lower_alnum(value.back())) return invalid(field, rule);
+  return Status::Ok();
+}
+
+Status image(std::string_view field, std::string_view value) {
+  // Docker's reference grammar (distribution/reference), name part: [domain/]path-component(/path-component)*
+  static const std::regex kName(
+      R"(^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*)*$)");
+  static const std::string rule =
+      "must be a Docker image name: lowercase path components of a-z, 0-9 separated by '.', '_', '__' or "
+      "'-', joined by '/', optionally after a registry host[:port]/, at most 255 characters, no tag";
+  if (value.empty() || value.size() > 255 || !std::regex_match(value.begin(), value.end(), kName))
+    return invalid(field, rule);
+  // A domain component needs a '.' or ':' or to be "localhost"; otherwise it is a path component and
+  // must be lowercase, which the regex already required of path components.
+  return Status::Ok();
+}
+
+Status tag(std::string_view field, std::string_view value) {
+  static const std::regex kTag(R"(^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$)");
+  if (!std::regex_match(value.begin(), value.end(), kTag))
+    return invalid(field, "must be a Docker tag: 1-128 characters of A-Z, a-z, 0-9, '_', '.', '-', not starting with '.' or '-'");
+  return Status::Ok();
+}
+
+Status port(std::string_view field, int value) {
+  if (value < 1 || value > 65535) return invalid(field, "must be between 1 and 65535");
+  return Status::Ok();
+}
+
+Status protocol(std::string_view field, std::string_view value) {
+  if (value != "http" && value != "tcp") return invalid(field, "must be http or tcp");
+  return Status::Ok();
+}
+
+Status algorithm(std::string_view field, std::string_view value) {
+  if (value != "roundrobin" && value != "leastconn" && value != "source")
+    return invalid(field, "must be roundrobin, leastconn or source");
+  return Status::Ok();
+}
+
+Status context_path(std::string_view field, std::string_view value) {
+  static const std::string rule =
+      "must start with '/' and contain only letters, digits and - . _ ~ ! $ & ( ) * + , ; = : @ % / "
+      "(no spaces, quotes, '#' or newlines), at most 256 characters, no trailing '/' except for \"/\" itself";
+  if (value.empty() || value.front() != '/' || value.size() > 256) return invalid(field, rule);
+  static const std::string_view kAllowed = "-._~!$&()*+,;=:@%/";
+  for (char c : value) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && kAllowed.find(c) == std::string_view::npos) return invalid(field, rule);
+  }
+  if (value.size() > 1 && value.back() == '/') return invalid(field, rule);
+  if (value.find("//") != std::string_view::npos) return invalid(field, rule);
+  return Status::Ok();
+}
+
+Status env_key(std::string_view field, std::string_view key) {
+  static const std::regex kKey(R"(^[A-Za-z_][A-Za-z0-9_]{0,127}$)");
+  if (!std::regex_match(key.begin(), key.end(), kKey))
+    return invalid(field, "key '" + std::string(key.substr(0, 64)) +
+                              "' must start with a letter or '_' and contain only letters, digits and '_' "
+                              "(at most 128 characters)");
+  if (key == "PORT" || key == "HOST" || key.rfind("PIER_", 0) == 0)
+    return invalid(field, "key '" + std::string(key) + "' is reserved: pier sets PORT, HOST and PIER_* itself");
+  return Status::Ok();
+}
+
+Status env_value(std::string_view field, std::string_view value) {
+  if (value.size() > 32768) return invalid(field, "value must be at most 32768 bytes");
+  if (value.find('\n') != std::string_view::npos || value.find('\r') != std::string_view::npos ||
+      value.find('\0') != std::string_view::npos)
+    return invalid(field, "value must not contain newlines or NUL");
+  return Status::Ok();
+}
+
+Status command(std::string_view field, const std::vector<std::string>& argv) {
+  if (argv.size() > 256) return invalid(field, "must have at most 256 arguments");
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string f = std::string(field) + "[" + std::to_string(i) + "]";
+    if (argv[i].empty() && i == 0) return invalid(f, "program must not be empty");
+    if (argv[i].size() > 4096) return invalid(f, "must be at most 4096 bytes");
+    if (has_control(argv[i])) return invalid(f, "must not contain newlines or control characters");
+  }
+  return Status::Ok();
+}
+
+Status replicas(std::string_view field, int value) {
+  if (value < 0 || value > kMaxReplicas) return invalid(field, "must be between 0 and " + std::to_string(kMaxReplicas));
+  return Status::Ok();
+}
+
+Status cpu(std::string_view field, double value) {
+  if (!std::isfinite(value) || value <= 0 || value > kMaxCpu)
+    return invalid(field, "must be a number of cores above 0 and at most 1024 (e.g. 0.5)");
+  return Status::Ok();
+}
+
+Status memory(std::string_view field, int64_t bytes) {
+  if (bytes < kMinMemory || bytes > kMaxMemory) return invalid(field, "must be between 4m and 1t");
+  return Status::Ok();
+}
+
+Status app_spec(const msg::AppSpec& spec) {
+  if (auto s = dns_label("name", spec.name); !s) return s;
+  if (auto s = image("image", spec.image); !s) return s;
+  if (auto s = tag("tag", spec.tag); !s) return s;
+  if (auto s = command("command", spec.command); !s) return s;
+  if (spec.ports.empty()) return invalid("ports", "at least one external:internal mapping is required");
+  if (spec.ports.size() > 64) return invalid("ports", "at most 64 mappings");
+  std::set<int> externals;
+  for (std::size_t i = 0; i < spec.ports.size(); ++i) {
+    const std::string f = "ports[" + std::to_string(i) + "]";
+    if (auto s = port(f + ".external", spec.ports[i].external); !s) return s;
+    if (auto s = port(f + ".internal", spec.ports[i].internal); !s) return s;
+    if (!externals.insert(spec.ports[i].external).second)
+      return invalid(f + ".external", "external port " + std::to_string(spec.ports[i].external) + " is listed twice");
+  }
+  if (auto s = protocol("protocol", spec.protocol); !s) return s;
+  if (auto s = replicas("replicas", spec.replicas); !s) return s;
+  if (auto s = cpu("cpu", spec.cpu); !s) return s;
+  if (auto s = memory("memory", spec.memory_bytes); !s) return s;
+  if (spec.env.size() > 256) return invalid("env", "at most 256 variables");
+  for (const auto& [key, value] : spec.env) {
+    if (auto s = env_key("env", key); !s) return s;
+    if (auto s = env_value("env." + key, value); !s) return s;
+  }
+  if (auto s = context_path("context_path", spec.context_path); !s) return s;
+  if (spec.protocol == "tcp" && spec.context_path != "/")
+    return invalid("context_path", "applies to http apps only; a tcp app must leave it at \"/\"");
+  if (auto s = algorithm("algorithm", spec.algorithm); !s) return s;
+  return Status::Ok();
+}
+
+Result<int64_t> parse_memory(std::string_view field, std::string_view text) {
+  static const std::regex kMemory(R"(^([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtT]?)(i?[bB])?$)");
+  const std::string rule = "must be a size such as 64m, 512k or 1g (units k, m, g, t; plain numbers are bytes)";
+  std::cmatch m;
+  if (text.size() > 32 || !std::regex_match(text.begin(), text.end(), m, kMemory)) return Status::Invalid(std::string(field), rule);
+  const double number = std::stod(m[1].str());
+  int shift = 0;
+  switch (m[2].length() ? std::tolower(m[2].str()[0]) : 0) {
+    case 'k': shift = 10; break;
+    case 'm': shift = 20; break;
+    case 'g': shift = 30; break;
+    case 't': shift = 40; break;
+    default: break;
+  }
+  const double bytes = number * static_cast<double>(int64_t{1} << shift);
+  if (bytes > static_cast<double>(int64_t{1} << 50)) return Status::Invalid(std::string(field), rule);
+  return static_cast<int64_t>(bytes);
+}
+
+Result<double> parse_cpu(std::string_view field, std::string_view text) {
+  static const std::regex kCpu(R"(^[0-9]+(\.[0-9]+)?$)");
+  if (text.size() > 16 || !std::regex_match(text.begin(), text.end(), kCpu))
+    return Status::Invalid(std::string(field), "must be a number of cores such as 0.5 or 2");
+  return std::stod(std::string(text));
+}
+
+Result<int> parse_int(std::string_view field, std::string_view text) {
+  int value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end)
+    return Status::Invalid(std::string(field), "must be a whole number");
+  return value;
+}
+
+Result<msg::PortMapping> parse_port_mapping(std::string_view field, std::string_view text) {
+  const std::string rule = "must be EXTERNAL:INTERNAL or PORT, each between 1 and 65535 (e.g. 8080:80)";
+  auto colon = text.find(':');
+  auto ext = parse_int(field, text.substr(0, colon));
+  auto in = colon == std::string_view::npos ? ext : parse_int(field, text.substr(colon + 1));
+  if (!ext.ok() || !in.ok()) return Status::Invalid(std::string(field), rule);
+  msg::PortMapping mapping{*ext, *in};
+  if (!port(field, mapping.external).ok() || !port(field, mapping.internal).ok())
+    return Status::Invalid(std::string(field), rule);
+  return mapping;
+}
+
+Result<std::pair<std::string, std::string>> parse_env(std::string_view field, std::string_view text) {
+  auto eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0)
+    return Status::Invalid(std::string(field), "must be KEY=VALUE");
+  return std::make_pair(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
+}
+
+}  // namespace pier::validate
