@@ -1,0 +1,86 @@
+// pier-registry: validates and applies commands, records agents' reports, publishes the state.
+#include <csignal>
+#include <filesystem>
+
+#include "common/bus.h"
+#include "common/log.h"
+#include "common/options.h"
+#include "common/store.h"
+#include "common/topics.h"
+#include "services/registry/dispatch.h"
+#include "services/registry/schema.h"
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace pier;
+  namespace po = boost::program_options;
+  bus::Endpoints endpoints;
+  registry::Config config;
+  std::string db_path = "/var/lib/pier/registry.db";
+  std::string level;
+  int publish_ms = 1000;
+  po::options_description desc("pier-registry options");
+  desc.add_options()
+      ("db", po::value(&db_path)->default_value(db_path), "SQLite database file (created if missing)")
+      ("platform-network", po::value(&config.platform_network)->default_value(config.platform_network),
+       "network that host subnets and instance IPs come from")
+      ("host-prefix", po::value(&config.host_prefix)->default_value(config.host_prefix),
+       "prefix length of each host's subnet")
+      ("publish-ms", po::value(&publish_ms)->default_value(publish_ms),
+       "republish the whole state this often even without changes");
+  options::add_bus(desc, endpoints);
+  options::add_log_level(desc, level);
+  options::parse_or_exit(argc, argv, desc,
+                         "usage: pier-registry [options]\n\nThe single writer of pier's state: hosts, apps, instances, subnets.");
+  log::init("pier-registry", level);
+
+  std::unique_ptr<SQLite::Database> db;
+  std::unique_ptr<registry::Registry> reg;
+  SystemClock clock;
+  try {
+    const auto parent = std::filesystem::path(db_path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent);
+    db = store::open(db_path, registry::migrations());
+    reg = std::make_unique<registry::Registry>(*db, clock, config);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot open the registry database {}: {}", db_path, e.what());
+    return 1;
+  }
+  const auto& loaded = reg->state();
+  spdlog::info("registry up: {} (revision {}, {} hosts, {} apps, {} instances)", db_path, loaded.revision,
+               loaded.hosts.size(), loaded.apps.size(), loaded.instances.size());
+
+  zmq::context_t context;
+  bus::Publisher publisher(context, endpoints.pub, "registry", clock);
+  bus::Subscriber subscriber(context, endpoints.sub,
+                             {std::string(topic::kCommandPrefix), std::string(topic::kHeartbeatPrefix)});
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  int64_t last_publish = 0;
+  while (!g_stop) {
+    bool publish = clock.steady_ms() - last_publish >= publish_ms;
+    if (auto envelope = subscriber.receive(100)) {
+      registry::Handled handled = registry::dispatch(*reg, *envelope);
+      if (!handled.rejected.ok()) {
+        subscriber.reject(*envelope, handled.rejected);
+        continue;
+      }
+      for (const auto& out : handled.out) publisher.publish_encoded(out.topic, out.body, out.request_id);
+      publish = publish || handled.state_changed || handled.snapshot_requested;
+    }
+    if (publish) {
+      publisher.publish(topic::kStateFull, reg->state());
+      last_publish = clock.steady_ms();
+    }
+  }
+  spdlog::info("registry stopped (revision {}, {} malformed messages dropped)", reg->state().revision,
+               subscriber.dropped());
+  return 0;
+}

@@ -1,0 +1,426 @@
+#include "services/registry/registry.h"
+
+#include <algorithm>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "common/codec.h"
+#include "common/topics.h"
+#include "common/validate.h"
+
+namespace pier::registry {
+namespace {
+
+msg::Reply error_reply(const std::string& request_id, const Status& status) {
+  msg::Reply reply;
+  reply.request_id = request_id;
+  reply.ok = false;
+  reply.field = status.field();
+  reply.rule = status.rule();
+  reply.message = status.message();
+  return reply;
+}
+
+template <typename T>
+T decode_column(const SQLite::Column& column) {
+  if (column.isNull()) return T{};
+  const std::string bytes(static_cast<const char*>(column.getBlob()), static_cast<std::size_t>(column.getBytes()));
+  auto decoded = codec::decode<T>(bytes);
+  return decoded.ok() ? *decoded : T{};
+}
+
+void bind_blob(SQLite::Statement& statement, int index, const std::string& bytes) {
+  statement.bind(index, bytes.data(), static_cast<int>(bytes.size()));
+}
+
+bool same_spec(const msg::AppSpec& a, const msg::AppSpec& b) { return codec::encode(a) == codec::encode(b); }
+
+bool same_lb(const msg::LbStatus& a, const msg::LbStatus& b) { return codec::encode(a) == codec::encode(b); }
+
+}  // namespace
+
+Registry::Registry(SQLite::Database& db, const Clock& clock, const Config& config)
+    : db_(db), clock_(clock), host_prefix_(config.host_prefix) {
+  auto network = net::parse_cidr(config.platform_network);
+  if (!network.ok()) throw std::invalid_argument("platform network: " + network.status().message());
+  if (config.host_prefix <= network->prefix || config.host_prefix > 30)
+    throw std::invalid_argument("host subnet prefix must be longer than the platform network's and at most /30");
+  platform_ = *network;
+  load();
+}
+
+void Registry::load() {
+  msg::State state;
+  state.revision = db_.execAndGet("SELECT value FROM meta WHERE key='revision'").getInt64();
+  SQLite::Statement hosts(db_,
+                          "SELECT id, hostname, address, cpus, memory_bytes, runtime, subnet, haproxy_socket, "
+                          "stats_port, status, lb FROM hosts ORDER BY id");
+  while (hosts.executeStep()) {
+    msg::HostRecord h;
+    h.id = hosts.getColumn(0).getString();
+    h.hostname = hosts.getColumn(1).getString();
+    h.address = hosts.getColumn(2).getString();
+    h.cpus = hosts.getColumn(3).getInt();
+    h.memory_bytes = hosts.getColumn(4).getInt64();
+    h.runtime = hosts.getColumn(5).getString();
+    h.subnet = hosts.getColumn(6).getString();
+    h.haproxy_socket = hosts.getColumn(7).getString();
+    h.stats_port = hosts.getColumn(8).getInt();
+    h.status = hosts.getColumn(9).getString();
+    h.lb = decode_column<msg::LbStatus>(hosts.getColumn(10));
+    // last_seen is kept in memory only: it changes every heartbeat and is not a state change.
+    for (const auto& old : state_.hosts)
+      if (old.id == h.id) h.last_seen_ms = old.last_seen_ms;
+    state.hosts.push_back(std::move(h));
+  }
+  SQLite::Statement apps(db_, "SELECT spec, revision FROM apps ORDER BY created_ms, name");
+  while (apps.executeStep()) {
+    msg::AppRecord a;
+    a.spec = decode_column<msg::AppSpec>(apps.getColumn(0));
+    a.revision = apps.getColumn(1).getInt64();
+    state.apps.push_back(std::move(a));
+  }
+  SQLite::Statement instances(db_,
+                              "SELECT id, app, host, ip, state, reason, pid, updated_ms FROM instances ORDER BY seq");
+  while (instances.executeStep()) {
+    msg::InstanceRecord i;
+    i.id = instances.getColumn(0).getString();
+    i.app = instances.getColumn(1).getString();
+    i.host = instances.getColumn(2).getString();
+    i.ip = instances.getColumn(3).getString();
+    i.state = instances.getColumn(4).getString();
+    i.reason = instances.getColumn(5).getString();
+    i.pid = instances.getColumn(6).getInt();
+    i.updated_ms = instances.getColumn(7).getInt64();
+    state.instances.push_back(std::move(i));
+  }
+  state_ = std::move(state);
+}
+
+void Registry::bump_revision() { db_.exec("UPDATE meta SET value = value + 1 WHERE key='revision'"); }
+
+int64_t Registry::next_instance_seq() {
+  const int64_t seq = db_.execAndGet("SELECT value FROM meta WHERE key='next_instance'").getInt64();
+  db_.exec("UPDATE meta SET value = value + 1 WHERE key='next_instance'");
+  return seq;
+}
+
+const msg::AppRecord* Registry::find_app(const std::string& name) const {
+  for (const auto& app : state_.apps)
+    if (app.spec.name == name) return &app;
+  return nullptr;
+}
+
+void Registry::create_instances(const std::string& app, int count) {
+  SQLite::Statement insert(db_, "INSERT INTO instances(id, app, seq, state, updated_ms) VALUES (?, ?, ?, 'pending', ?)");
+  for (int i = 0; i < count; ++i) {
+    const int64_t seq = next_instance_seq();
+    insert.bind(1, app + "-" + std::to_string(seq));
+    insert.bind(2, app);
+    insert.bind(3, seq);
+    insert.bind(4, clock_.now_ms());
+    insert.exec();
+    insert.reset();
+  }
+}
+
+void Registry::delete_instances(const std::string& app, int count) {
+  // Scale-in removes instances that serve nobody first (not running), then the newest.
+  SQLite::Statement remove(db_,
+                           "DELETE FROM instances WHERE id IN (SELECT id FROM instances WHERE app = ? "
+                           "ORDER BY (state = 'running'), seq DESC LIMIT ?)");
+  remove.bind(1, app);
+  remove.bind(2, count);
+  remove.exec();
+}
+
+Status Registry::check_port_conflicts(const msg::AppSpec& spec) const {
+  for (std::size_t i = 0; i < spec.ports.size(); ++i) {
+    const int port = spec.ports[i].external;
+    for (const auto& other : state_.apps) {
+      if (other.spec.name == spec.name) continue;
+      for (const auto& mapping : other.spec.ports) {
+        if (mapping.external != port) continue;
+        const std::string field = "ports[" + std::to_string(i) + "].external";
+        if (spec.protocol == "tcp" || other.spec.protocol == "tcp")
+          return Status::Invalid(field, "port " + std::to_string(port) + " is already used by app '" +
+                                            other.spec.name + "'; a tcp port serves one app only");
+        if (other.spec.context_path == spec.context_path)
+          return Status::Invalid("context_path", "'" + spec.context_path + "' on port " + std::to_string(port) +
+                                                     " is already routed to app '" + other.spec.name + "'");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+template <typename Apply>
+msg::Reply Registry::run_command(const std::string& topic, const std::string& request_id, Apply apply) {
+  if (request_id.empty()) return error_reply(request_id, Status::Invalid("request_id", "is required on every command"));
+  try {
+    SQLite::Statement seen(db_, "SELECT reply FROM applied_requests WHERE request_id = ?");
+    seen.bind(1, request_id);
+    if (seen.executeStep()) return decode_column<msg::Reply>(seen.getColumn(0));
+    SQLite::Transaction tx(db_);
+    const Status status = apply();
+    // A refused command changes nothing: the transaction rolls back when it goes out of scope, and
+    // the refusal is not recorded (the same command retried is judged again).
+    if (!status.ok()) {
+      msg::Reply reply = error_reply(request_id, status);
+      reply.revision = state_.revision;
+      return reply;
+    }
+    bump_revision();
+    msg::Reply reply;
+    reply.request_id = request_id;
+    reply.ok = true;
+    reply.revision = db_.execAndGet("SELECT value FROM meta WHERE key='revision'").getInt64();
+    SQLite::Statement record(db_, "INSERT INTO applied_requests(request_id, topic, reply, time_ms) VALUES (?, ?, ?, ?)");
+    record.bind(1, request_id);
+    record.bind(2, topic);
+    bind_blob(record, 3, codec::encode(reply));
+    record.bind(4, clock_.now_ms());
+    record.exec();
+    tx.commit();
+    load();
+    return reply;
+  } catch (const SQLite::Exception& e) {
+    spdlog::error("command {} ({}) failed in the database: {}", topic, request_id, e.what());
+    load();
+    return error_reply(request_id, Status::Error(std::string("registry database error: ") + e.what()));
+  }
+}
+
+msg::Reply Registry::deploy(const std::string& request_id, const msg::DeployCommand& command) {
+  const msg::AppSpec& spec = command.app;
+  return run_command(std::string(topic::kDeploy), request_id, [&]() -> Status {
+    if (Status s = validate::app_spec(spec); !s.ok()) return s;
+    if (Status s = check_port_conflicts(spec); !s.ok()) return s;
+    const msg::AppRecord* existing = find_app(spec.name);
+    const int64_t revision = state_.revision + 1;
+    if (existing == nullptr) {
+      SQLite::Statement insert(db_, "INSERT INTO apps(name, spec, revision, created_ms) VALUES (?, ?, ?, ?)");
+      insert.bind(1, spec.name);
+      bind_blob(insert, 2, codec::encode(spec));
+      insert.bind(3, revision);
+      insert.bind(4, clock_.now_ms());
+      insert.exec();
+      create_instances(spec.name, spec.replicas);
+      spdlog::info("app {} deployed: {}:{} x{} (revision {})", spec.name, spec.image, spec.tag, spec.replicas, revision);
+      return Status::Ok();
+    }
+    msg::AppSpec scaled_old = existing->spec;
+    scaled_old.replicas = spec.replicas;
+    SQLite::Statement update(db_, "UPDATE apps SET spec = ?, revision = ? WHERE name = ?");
+    bind_blob(update, 1, codec::encode(spec));
+    update.bind(2, revision);
+    update.bind(3, spec.name);
+    update.exec();
+    const int current = static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
+                                                       [&](const auto& i) { return i.app == spec.name; }));
+    if (same_spec(scaled_old, spec)) {
+      if (spec.replicas > current) create_instances(spec.name, spec.replicas - current);
+      if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas);
+      spdlog::info("app {} redeployed with the same spec, {} replicas (revision {})", spec.name, spec.replicas, revision);
+    } else {
+      // A changed spec replaces every instance. (Rolling replacement comes with zero-downtime work.)
+      SQLite::Statement drop(db_, "DELETE FROM instances WHERE app = ?");
+      drop.bind(1, spec.name);
+      drop.exec();
+      create_instances(spec.name, spec.replicas);
+      spdlog::info("app {} spec changed: {} instances replaced (revision {})", spec.name, spec.replicas, revision);
+    }
+    return Status::Ok();
+  });
+}
+
+msg::Reply Registry::scale(const std::string& request_id, const msg::ScaleCommand& command) {
+  return run_command(std::string(topic::kScale), request_id, [&]() -> Status {
+    const msg::AppRecord* existing = find_app(command.app);
+    if (existing == nullptr) return Status::Invalid("app", "no app named '" + command.app.substr(0, 64) + "'");
+    if (Status s = validate::replicas("replicas", command.replicas); !s.ok()) return s;
+    msg::AppSpec spec = existing->spec;
+    const int current = static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
+                                                       [&](const auto& i) { return i.app == spec.name; }));
+    spec.replicas = command.replicas;
+    SQLite::Statement update(db_, "UPDATE apps SET spec = ?, revision = ? WHERE name = ?");
+    bind_blob(update, 1, codec::encode(spec));
+    update.bind(2, state_.revision + 1);
+    update.bind(3, spec.name);
+    update.exec();
+    if (spec.replicas > current) create_instances(spec.name, spec.replicas - current);
+    if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas);
+    spdlog::info("app {} scaled {} -> {} (revision {})", spec.name, current, spec.replicas, state_.revision + 1);
+    return Status::Ok();
+  });
+}
+
+msg::Reply Registry::remove(const std::string& request_id, const msg::RemoveCommand& command) {
+  return run_command(std::string(topic::kRemove), request_id, [&]() -> Status {
+    if (find_app(command.app) == nullptr) return Status::Invalid("app", "no app named '" + command.app.substr(0, 64) + "'");
+    SQLite::Statement drop(db_, "DELETE FROM apps WHERE name = ?");
+    drop.bind(1, command.app);
+    drop.exec();  // instances go with it (ON DELETE CASCADE)
+    spdlog::info("app {} removed (revision {})", command.app, state_.revision + 1);
+    return Status::Ok();
+  });
+}
+
+Result<std::string> Registry::allocate_ip(const std::string& host_id) {
+  const msg::HostRecord* host = nullptr;
+  for (const auto& h : state_.hosts)
+    if (h.id == host_id) host = &h;
+  if (host == nullptr) return Status::Error("unknown host " + host_id);
+  auto subnet = net::parse_cidr(host->subnet);
+  if (!subnet.ok()) return subnet.status();
+  std::set<std::string> used;
+  SQLite::Statement taken(db_, "SELECT ip FROM instances WHERE host = ? AND ip != ''");
+  taken.bind(1, host_id);
+  while (taken.executeStep()) used.insert(taken.getColumn(0).getString());
+  for (uint64_t n = 1;; ++n) {
+    auto address = net::nth_host(*subnet, n);
+    if (!address.ok()) return address.status();
+    std::string ip = net::format_ipv4(*address);
+    if (!used.count(ip)) return ip;
+  }
+}
+
+msg::Reply Registry::place(const std::string& request_id, const msg::PlaceCommand& command) {
+  return run_command(std::string(topic::kPlace), request_id, [&]() -> Status {
+    int placed = 0;
+    for (const auto& a : command.assignments) {
+      SQLite::Statement find(db_, "SELECT host FROM instances WHERE id = ?");
+      find.bind(1, a.instance);
+      if (!find.executeStep() || !find.getColumn(0).getString().empty()) continue;  // gone, or placed already
+      bool host_up = false;
+      for (const auto& h : state_.hosts) host_up = host_up || (h.id == a.host && h.status == "up");
+      if (!host_up) continue;
+      auto ip = allocate_ip(a.host);
+      if (!ip.ok()) {
+        SQLite::Statement why(db_, "UPDATE instances SET reason = ? WHERE id = ?");
+        why.bind(1, "host " + a.host + ": " + ip.status().message());
+        why.bind(2, a.instance);
+        why.exec();
+        continue;
+      }
+      SQLite::Statement update(db_, "UPDATE instances SET host = ?, ip = ?, state = 'placed', reason = '', updated_ms = ? WHERE id = ?");
+      update.bind(1, a.host);
+      update.bind(2, *ip);
+      update.bind(3, clock_.now_ms());
+      update.bind(4, a.instance);
+      update.exec();
+      spdlog::info("instance {} placed on host {} at {}", a.instance, a.host, *ip);
+      ++placed;
+    }
+    for (const auto& u : command.unplaced) {
+      SQLite::Statement why(db_, "UPDATE instances SET reason = ? WHERE id = ? AND host = '' AND reason != ?");
+      why.bind(1, u.reason);
+      why.bind(2, u.instance);
+      why.bind(3, u.reason);
+      placed += why.exec();
+    }
+    if (placed == 0) return Status::Error("nothing to place");
+    return Status::Ok();
+  });
+}
+
+Result<std::pair<std::string, int64_t>> Registry::allocate_subnet() {
+  std::set<int64_t> used;
+  SQLite::Statement taken(db_, "SELECT subnet_index FROM hosts");
+  while (taken.executeStep()) used.insert(taken.getColumn(0).getInt64());
+  for (int64_t index = 0;; ++index) {
+    if (used.count(index)) continue;
+    auto subnet = net::nth_subnet(platform_, host_prefix_, static_cast<uint64_t>(index));
+    if (!subnet.ok()) return subnet.status();
+    return std::make_pair(net::format_cidr(*subnet), index);
+  }
+}
+
+Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
+  if (Status s = validate::dns_label("host_id", status.host_id); !s.ok()) return s;
+  if (!status.address.empty() && !net::parse_ipv4(status.address).ok())
+    return Status::Invalid("address", "must be an IPv4 address");
+  if (status.stats_port != 0)
+    if (Status s = validate::port("stats_port", status.stats_port); !s.ok()) return s;
+  try {
+    const msg::HostRecord* known = nullptr;
+    for (const auto& h : state_.hosts)
+      if (h.id == status.host_id) known = &h;
+    SQLite::Transaction tx(db_);
+    bool changed = false;
+    if (known == nullptr) {
+      auto subnet = allocate_subnet();
+      if (!subnet.ok()) return subnet.status();
+      SQLite::Statement insert(db_,
+                               "INSERT INTO hosts(id, hostname, address, cpus, memory_bytes, runtime, subnet, subnet_index, "
+                               "haproxy_socket, stats_port, status, lb, registered_ms) VALUES (?,?,?,?,?,?,?,?,?,?,'up',?,?)");
+      insert.bind(1, status.host_id);
+      insert.bind(2, status.hostname);
+      insert.bind(3, status.address);
+      insert.bind(4, status.cpus);
+      insert.bind(5, status.memory_bytes);
+      insert.bind(6, status.runtime);
+      insert.bind(7, subnet->first);
+      insert.bind(8, subnet->second);
+      insert.bind(9, status.haproxy_socket);
+      insert.bind(10, status.stats_port);
+      bind_blob(insert, 11, codec::encode(status.lb));
+      insert.bind(12, clock_.now_ms());
+      insert.exec();
+      spdlog::info("host {} registered ({} cpus, {} MiB, runtime {}), subnet {}", status.host_id, status.cpus,
+                   status.memory_bytes >> 20, status.runtime, subnet->first);
+      changed = true;
+    } else if (known->hostname != status.hostname || known->address != status.address || known->cpus != status.cpus ||
+               known->memory_bytes != status.memory_bytes || known->runtime != status.runtime ||
+               known->haproxy_socket != status.haproxy_socket || known->stats_port != status.stats_port ||
+               known->status != "up" || !same_lb(known->lb, status.lb)) {
+      SQLite::Statement update(db_,
+                               "UPDATE hosts SET hostname=?, address=?, cpus=?, memory_bytes=?, runtime=?, haproxy_socket=?, "
+                               "stats_port=?, status='up', lb=? WHERE id=?");
+      update.bind(1, status.hostname);
+      update.bind(2, status.address);
+      update.bind(3, status.cpus);
+      update.bind(4, status.memory_bytes);
+      update.bind(5, status.runtime);
+      update.bind(6, status.haproxy_socket);
+      update.bind(7, status.stats_port);
+      bind_blob(update, 8, codec::encode(status.lb));
+      update.bind(9, status.host_id);
+      update.exec();
+      changed = true;
+    }
+    // Instances: copy what the agent reports about the instances the registry placed on it.
+    for (const auto& reported : status.instances) {
+      for (const auto& record : state_.instances) {
+        if (record.id != reported.id || record.host != status.host_id) continue;
+        if (reported.state.empty() ||
+            (record.state == reported.state && record.pid == reported.pid && record.reason == reported.reason))
+          continue;
+        SQLite::Statement update(db_, "UPDATE instances SET state=?, pid=?, reason=?, updated_ms=? WHERE id=?");
+        update.bind(1, reported.state);
+        update.bind(2, reported.pid);
+        update.bind(3, reported.reason);
+        update.bind(4, clock_.now_ms());
+        update.bind(5, record.id);
+        update.exec();
+        if (record.state != reported.state)
+          spdlog::info("instance {} of app {} on host {}: {} -> {}{}", record.id, record.app, status.host_id, record.state,
+                       reported.state, reported.reason.empty() ? "" : " (" + reported.reason + ")");
+        changed = true;
+      }
+    }
+    if (changed) bump_revision();
+    tx.commit();
+    if (changed) load();
+    for (auto& h : state_.hosts)
+      if (h.id == status.host_id) h.last_seen_ms = clock_.now_ms();
+    return changed;
+  } catch (const SQLite::Exception& e) {
+    spdlog::error("heartbeat of host {} failed in the database: {}", status.host_id, e.what());
+    load();
+    return Status::Error(std::string("registry database error: ") + e.what());
+  }
+}
+
+}  // namespace pier::registry

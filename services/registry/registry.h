@@ -1,0 +1,61 @@
+// The registry: the single writer of pier's durable state. It validates and applies commands,
+// records what agents report, and keeps the whole state (with a revision that rises on every change)
+// in memory for publishing. Every accepted command is committed before its reply is made.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "common/clock.h"
+#include "common/messages.h"
+#include "common/net.h"
+#include "common/status.h"
+
+namespace pier::registry {
+
+struct Config {
+  std::string platform_network = "127.100.0.0/16";  // every host gets one subnet of it
+  int host_prefix = 24;                              // size of each host's subnet
+};
+
+class Registry {
+ public:
+  // Loads the state from `db`, which store::open has migrated to schema.h. Throws on a database error.
+  Registry(SQLite::Database& db, const Clock& clock, const Config& config);
+
+  // Commands. Each returns the reply for the sender; a request id seen before gets the same reply
+  // again and changes nothing.
+  msg::Reply deploy(const std::string& request_id, const msg::DeployCommand& command);
+  msg::Reply scale(const std::string& request_id, const msg::ScaleCommand& command);
+  msg::Reply remove(const std::string& request_id, const msg::RemoveCommand& command);
+  msg::Reply place(const std::string& request_id, const msg::PlaceCommand& command);
+
+  // Records an agent's heartbeat (registering the host on its first one). Returns whether the
+  // published state changed; an invalid heartbeat is refused with a reason.
+  Result<bool> heartbeat(const msg::HostStatus& status);
+
+  const msg::State& state() const { return state_; }
+
+ private:
+  template <typename Apply>
+  msg::Reply run_command(const std::string& topic, const std::string& request_id, Apply apply);
+  void load();
+  void bump_revision();
+  int64_t next_instance_seq();
+  void create_instances(const std::string& app, int count);
+  void delete_instances(const std::string& app, int count);
+  Result<std::string> allocate_ip(const std::string& host_id);
+  Result<std::pair<std::string, int64_t>> allocate_subnet();
+  Status check_port_conflicts(const msg::AppSpec& spec) const;
+  const msg::AppRecord* find_app(const std::string& name) const;
+
+  SQLite::Database& db_;
+  const Clock& clock_;
+  net::Ipv4Net platform_;
+  int host_prefix_;
+  msg::State state_;
+};
+
+}  // namespace pier::registry

@@ -1,0 +1,69 @@
+// The registry's SQLite schema, as numbered migrations (applied once each, in order, by store::open).
+// Append new migrations; never edit one that has shipped.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pier::registry {
+
+inline const std::vector<std::string>& migrations() {
+  static const std::vector<std::string> kMigrations = {
+      R"sql(
+CREATE TABLE meta(
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+INSERT INTO meta(key, value) VALUES ('revision', 0), ('next_instance', 1);
+
+CREATE TABLE hosts(
+  id TEXT PRIMARY KEY,
+  hostname TEXT NOT NULL DEFAULT '',
+  address TEXT NOT NULL DEFAULT '',
+  cpus INTEGER NOT NULL DEFAULT 0,
+  memory_bytes INTEGER NOT NULL DEFAULT 0,
+  runtime TEXT NOT NULL DEFAULT '',
+  subnet TEXT NOT NULL UNIQUE,
+  subnet_index INTEGER NOT NULL UNIQUE,
+  haproxy_socket TEXT NOT NULL DEFAULT '',
+  stats_port INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT 'up',
+  lb BLOB,                                  -- msgpack LbStatus
+  registered_ms INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE apps(
+  name TEXT PRIMARY KEY,
+  spec BLOB NOT NULL,                       -- msgpack AppSpec
+  revision INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+
+CREATE TABLE instances(
+  id TEXT PRIMARY KEY,
+  app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  host TEXT NOT NULL DEFAULT '',
+  ip TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL DEFAULT 'pending',
+  reason TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0,
+  updated_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX instances_app ON instances(app);
+CREATE UNIQUE INDEX instances_ip ON instances(ip) WHERE ip != '';
+
+-- Commands already applied, by request id, with the reply they got: a retried command is answered
+-- again and applied once.
+CREATE TABLE applied_requests(
+  request_id TEXT PRIMARY KEY,
+  topic TEXT NOT NULL,
+  reply BLOB NOT NULL,                      -- msgpack Reply
+  time_ms INTEGER NOT NULL
+);
+)sql",
+  };
+  return kMigrations;
+}
+
+}  // namespace pier::registry

@@ -1,0 +1,74 @@
+// pier-scheduler: places unplaced instances on hosts. It keeps nothing durable: every decision is
+// made from the latest state the registry published.
+#include <csignal>
+
+#include "common/bus.h"
+#include "common/codec.h"
+#include "common/log.h"
+#include "common/options.h"
+#include "common/topics.h"
+#include "services/scheduler/placement.h"
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace pier;
+  namespace po = boost::program_options;
+  bus::Endpoints endpoints;
+  std::string level;
+  int resend_ms = 1000;
+  po::options_description desc("pier-scheduler options");
+  desc.add_options()("resend-ms", po::value(&resend_ms)->default_value(resend_ms),
+                     "repeat an unchanged plan this often until the registry shows it applied");
+  options::add_bus(desc, endpoints);
+  options::add_log_level(desc, level);
+  options::parse_or_exit(argc, argv, desc, "usage: pier-scheduler [options]\n\nPlaces instances on hosts.");
+  log::init("pier-scheduler", level);
+
+  SystemClock clock;
+  zmq::context_t context;
+  bus::Publisher publisher(context, endpoints.pub, "scheduler", clock);
+  bus::Subscriber subscriber(context, endpoints.sub, {std::string(topic::kStateFull)});
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  spdlog::info("scheduler up");
+
+  bool have_state = false;
+  int64_t last_snapshot_request = 0;
+  std::string last_plan;
+  int64_t last_plan_sent = 0;
+  while (!g_stop) {
+    if (!have_state && clock.steady_ms() - last_snapshot_request >= 500) {
+      publisher.publish(topic::kSnapshot, msg::SnapshotRequest{"start"});
+      last_snapshot_request = clock.steady_ms();
+    }
+    auto envelope = subscriber.receive(100);
+    if (!envelope) continue;
+    auto state = codec::decode<msg::State>(envelope->body);
+    if (!state.ok()) {
+      subscriber.reject(*envelope, state.status());
+      continue;
+    }
+    have_state = true;
+    scheduler::Plan plan = scheduler::place(*state);
+    if (plan.empty()) continue;
+    msg::PlaceCommand command{state->revision, plan.assignments, plan.unplaced};
+    command.state_revision = 0;  // compare plans without the revision
+    std::string encoded = codec::encode(command);
+    if (encoded == last_plan && clock.steady_ms() - last_plan_sent < resend_ms) continue;
+    for (const auto& a : plan.assignments) spdlog::info("place {} on {} (state revision {})", a.instance, a.host, state->revision);
+    for (const auto& u : plan.unplaced)
+      if (encoded != last_plan) spdlog::warn("cannot place {}: {}", u.instance, u.reason);
+    last_plan = encoded;
+    last_plan_sent = clock.steady_ms();
+    command.state_revision = state->revision;
+    publisher.publish(topic::kPlace, command, bus::new_request_id());
+  }
+  spdlog::info("scheduler stopped ({} malformed messages dropped)", subscriber.dropped());
+  return 0;
+}

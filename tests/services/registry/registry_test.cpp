@@ -1,0 +1,312 @@
+// Registry command handling against a real SQLite database (in memory, or a temp file to reopen).
+#include "services/registry/registry.h"
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "common/codec.h"
+#include "common/store.h"
+#include "common/topics.h"
+#include "services/registry/dispatch.h"
+#include "services/registry/schema.h"
+
+namespace pier::registry {
+namespace {
+
+msg::AppSpec demo(const std::string& name = "web", int replicas = 3) {
+  msg::AppSpec spec;
+  spec.name = name;
+  spec.image = "pier/demo-app";
+  spec.tag = "0.1.0";
+  spec.command = {"pier-demo-app"};
+  spec.ports = {{8080, 8000}};
+  spec.replicas = replicas;
+  return spec;
+}
+
+msg::HostStatus host(const std::string& id) {
+  msg::HostStatus h;
+  h.host_id = id;
+  h.hostname = id;
+  h.address = "127.0.0.1";
+  h.cpus = 4;
+  h.memory_bytes = 8LL << 30;
+  h.runtime = "exec";
+  h.stats_port = 8404;
+  return h;
+}
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  ManualClock clock;
+  std::unique_ptr<SQLite::Database> db = store::open(":memory:", migrations());
+  Registry reg{*db, clock, Config{}};
+  int request = 0;
+
+  std::string rid() { return "req-" + std::to_string(++request); }
+  int count(const std::string& app) {
+    int n = 0;
+    for (const auto& i : reg.state().instances) n += i.app == app;
+    return n;
+  }
+};
+
+TEST_F(RegistryTest, DeployCreatesAppAndPendingInstances) {
+  auto reply = reg.deploy(rid(), {demo()});
+  ASSERT_TRUE(reply.ok) << reply.message;
+  EXPECT_EQ(reply.revision, 1);
+  ASSERT_EQ(reg.state().apps.size(), 1u);
+  EXPECT_EQ(reg.state().apps[0].spec.name, "web");
+  ASSERT_EQ(count("web"), 3);
+  for (const auto& i : reg.state().instances) {
+    EXPECT_EQ(i.state, "pending");
+    EXPECT_TRUE(i.host.empty());
+  }
+  EXPECT_EQ(reg.state().instances[0].id, "web-1");
+  EXPECT_EQ(reg.state().revision, 1);
+}
+
+TEST_F(RegistryTest, EveryBadFieldIsRefusedAndChangesNothing) {
+  ASSERT_TRUE(reg.deploy(rid(), {demo("base", 1)}).ok);
+  const std::string before = codec::encode(reg.state());
+  struct Case {
+    std::string field;
+    std::function<void(msg::AppSpec&)> breaks;
+  };
+  const std::vector<Case> cases = {
+      {"name", [](auto& s) { s.name = "a;b"; }},
+      {"name", [](auto& s) { s.name = std::string(64, 'a'); }},
+      {"ports[0].external", [](auto& s) { s.ports[0].external = 0; }},
+      {"ports[0].external", [](auto& s) { s.ports[0].external = 70000; }},
+      {"protocol", [](auto& s) { s.protocol = "udp"; }},
+      {"context_path", [](auto& s) { s.context_path = "/a b"; }},
+      {"context_path", [](auto& s) { s.context_path = "/a\nb"; }},
+      {"context_path", [](auto& s) { s.context_path = "/a#b"; }},
+      {"replicas", [](auto& s) { s.replicas = -1; }},
+      {"memory", [](auto& s) { s.memory_bytes = 0; }},
+      {"env", [](auto& s) { s.env["A=B"] = "x"; }},
+      {"env.FOO", [](auto& s) { s.env["FOO"] = "a\nb"; }},
+      {"image", [](auto& s) { s.image = "pier/demo app"; }},
+  };
+  for (const auto& c : cases) {
+    msg::AppSpec spec = demo("web");
+    c.breaks(spec);
+    auto reply = reg.deploy(rid(), {spec});
+    EXPECT_FALSE(reply.ok) << c.field;
+    EXPECT_EQ(reply.field, c.field) << reply.message;
+    EXPECT_FALSE(reply.rule.empty());
+    EXPECT_EQ(codec::encode(reg.state()), before) << c.field;
+  }
+}
+
+TEST_F(RegistryTest, RetriedRequestIsAppliedOnce) {
+  auto first = reg.deploy("same", {demo()});
+  auto second = reg.deploy("same", {demo("web", 5)});
+  EXPECT_TRUE(second.ok);
+  EXPECT_EQ(second.revision, first.revision);
+  EXPECT_EQ(count("web"), 3);
+  auto scaled = reg.scale("s1", {"web", 5});
+  auto again = reg.scale("s1", {"web", 5});
+  EXPECT_EQ(count("web"), 5);
+  EXPECT_EQ(scaled.revision, again.revision);
+}
+
+TEST_F(RegistryTest, CommandWithoutRequestIdIsRefused) {
+  auto reply = reg.deploy("", {demo()});
+  EXPECT_FALSE(reply.ok);
+  EXPECT_EQ(reply.field, "request_id");
+  EXPECT_TRUE(reg.state().apps.empty());
+}
+
+TEST_F(RegistryTest, ScaleUpAndDownKeepsIdsUnique) {
+  ASSERT_TRUE(reg.deploy(rid(), {demo()}).ok);
+  ASSERT_TRUE(reg.scale(rid(), {"web", 5}).ok);
+  EXPECT_EQ(count("web"), 5);
+  ASSERT_TRUE(reg.scale(rid(), {"web", 1}).ok);
+  ASSERT_EQ(count("web"), 1);
+  EXPECT_EQ(reg.state().instances[0].id, "web-1");  // the oldest stays
+  ASSERT_TRUE(reg.scale(rid(), {"web", 2}).ok);
+  EXPECT_EQ(reg.state().instances[1].id, "web-6");  // ids are never reused
+  EXPECT_EQ(reg.state().apps[0].spec.replicas, 2);
+}
+
+TEST_F(RegistryTest, ScaleInPrefersInstancesThatAreNotRunning) {
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h1"}, {"web-2", "h1"}}, {}}).ok);
+  auto status = host("h1");
+  status.instances = {{"web-2", "web", "running", "", 42, 0, 0, ""}};
+  ASSERT_TRUE(reg.heartbeat(status).ok());
+  ASSERT_TRUE(reg.scale(rid(), {"web", 1}).ok);
+  ASSERT_EQ(count("web"), 1);
+  EXPECT_EQ(reg.state().instances[0].id, "web-2");
+}
+
+TEST_F(RegistryTest, ScaleAndRemoveUnknownAppAreRefused) {
+  EXPECT_EQ(reg.scale(rid(), {"nope", 2}).field, "app");
+  EXPECT_EQ(reg.remove(rid(), {"nope"}).field, "app");
+  ASSERT_TRUE(reg.deploy(rid(), {demo()}).ok);
+  EXPECT_EQ(reg.scale(rid(), {"web", -1}).field, "replicas");
+  EXPECT_EQ(count("web"), 3);
+}
+
+TEST_F(RegistryTest, RemoveDeletesAppAndInstances) {
+  ASSERT_TRUE(reg.deploy(rid(), {demo()}).ok);
+  ASSERT_TRUE(reg.deploy(rid(), {demo("other", 1)}).ok == false);  // same port and path
+  auto other = demo("other", 1);
+  other.ports = {{9090, 8000}};
+  ASSERT_TRUE(reg.deploy(rid(), {other}).ok);
+  ASSERT_TRUE(reg.remove(rid(), {"web"}).ok);
+  ASSERT_EQ(reg.state().apps.size(), 1u);
+  EXPECT_EQ(count("web"), 0);
+  EXPECT_EQ(count("other"), 1);
+}
+
+TEST_F(RegistryTest, PortSharingRules) {
+  auto root = demo("root", 1);
+  ASSERT_TRUE(reg.deploy(rid(), {root}).ok);
+  auto api = demo("api", 1);
+  api.context_path = "/api";
+  EXPECT_TRUE(reg.deploy(rid(), {api}).ok) << "http apps share a port by context path";
+  auto clash = demo("clash", 1);
+  clash.context_path = "/api";
+  EXPECT_EQ(reg.deploy(rid(), {clash}).field, "context_path");
+  auto tcp = demo("echo", 1);
+  tcp.protocol = "tcp";
+  EXPECT_EQ(reg.deploy(rid(), {tcp}).field, "ports[0].external");
+  tcp.ports = {{9000, 7000}};
+  EXPECT_TRUE(reg.deploy(rid(), {tcp}).ok);
+}
+
+TEST_F(RegistryTest, ChangedSpecReplacesInstancesSameSpecOnlyScales) {
+  ASSERT_TRUE(reg.deploy(rid(), {demo()}).ok);
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 4)}).ok);
+  EXPECT_EQ(count("web"), 4);
+  EXPECT_EQ(reg.state().instances[0].id, "web-1");
+  auto changed = demo("web", 2);
+  changed.tag = "0.2.0";
+  ASSERT_TRUE(reg.deploy(rid(), {changed}).ok);
+  ASSERT_EQ(count("web"), 2);
+  EXPECT_EQ(reg.state().instances[0].id, "web-5");
+  EXPECT_EQ(reg.state().apps[0].spec.tag, "0.2.0");
+}
+
+TEST_F(RegistryTest, HeartbeatRegistersHostsWithDistinctSubnets) {
+  auto changed = reg.heartbeat(host("h1"));
+  ASSERT_TRUE(changed.ok());
+  EXPECT_TRUE(*changed);
+  ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
+  ASSERT_EQ(reg.state().hosts.size(), 2u);
+  EXPECT_EQ(reg.state().hosts[0].subnet, "127.100.0.0/24");
+  EXPECT_EQ(reg.state().hosts[1].subnet, "127.100.1.0/24");
+  const int64_t revision = reg.state().revision;
+  auto again = reg.heartbeat(host("h1"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again) << "an unchanged heartbeat is not a state change";
+  EXPECT_EQ(reg.state().revision, revision);
+  EXPECT_FALSE(reg.heartbeat(host("Bad;Host")).ok());
+  EXPECT_EQ(reg.state().hosts.size(), 2u);
+}
+
+TEST_F(RegistryTest, PlacementAssignsDistinctIpsFromTheHostSubnet) {
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+  ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
+  ASSERT_TRUE(reg.deploy(rid(), {demo()}).ok);
+  auto reply = reg.place(rid(), {0, {{"web-1", "h1"}, {"web-2", "h2"}, {"web-3", "h1"}, {"web-9", "h1"}}, {}});
+  ASSERT_TRUE(reply.ok) << reply.message;
+  const auto& inst = reg.state().instances;
+  EXPECT_EQ(inst[0].host, "h1");
+  EXPECT_EQ(inst[0].ip, "127.100.0.1");
+  EXPECT_EQ(inst[1].ip, "127.100.1.1");
+  EXPECT_EQ(inst[2].ip, "127.100.0.2");
+  EXPECT_EQ(inst[0].state, "placed");
+  // Placing again is a no-op: the instance stays where it is.
+  EXPECT_FALSE(reg.place(rid(), {0, {{"web-1", "h2"}}, {}}).ok);
+  EXPECT_EQ(reg.state().instances[0].host, "h1");
+}
+
+TEST_F(RegistryTest, HeartbeatCopiesInstanceStatesOfItsOwnInstancesOnly) {
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+  ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h1"}, {"web-2", "h2"}}, {}}).ok);
+  auto status = host("h1");
+  status.instances = {{"web-1", "web", "running", "", 100, 0, 0, ""}, {"web-2", "web", "running", "", 101, 0, 0, ""}};
+  status.lb.servers = {"web-1"};
+  status.lb.hash = "abc";
+  auto changed = reg.heartbeat(status);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_TRUE(*changed);
+  EXPECT_EQ(reg.state().instances[0].state, "running");
+  EXPECT_EQ(reg.state().instances[0].pid, 100);
+  EXPECT_EQ(reg.state().instances[1].state, "placed") << "h1 cannot report h2's instance";
+  EXPECT_EQ(reg.state().hosts[0].lb.servers, std::vector<std::string>{"web-1"});
+}
+
+TEST_F(RegistryTest, StateSurvivesReopeningTheDatabase) {
+  const auto path = std::filesystem::temp_directory_path() / ("pier-registry-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  std::string before;
+  {
+    auto file_db = store::open(path.string(), migrations());
+    Registry first(*file_db, clock, Config{});
+    ASSERT_TRUE(first.heartbeat(host("h1")).ok());
+    ASSERT_TRUE(first.deploy("r1", {demo()}).ok);
+    ASSERT_TRUE(first.place("r2", {0, {{"web-1", "h1"}}, {}}).ok);
+    before = codec::encode(first.state());
+  }
+  auto file_db = store::open(path.string(), migrations());
+  Registry second(*file_db, clock, Config{});
+  msg::State state = second.state();
+  for (auto& h : state.hosts) h.last_seen_ms = 0;
+  msg::State old = *codec::decode<msg::State>(before);
+  for (auto& h : old.hosts) h.last_seen_ms = 0;
+  EXPECT_EQ(codec::encode(state), codec::encode(old));
+  // A command retried across the restart is still applied once.
+  auto retried = second.deploy("r1", {demo("web", 7)});
+  EXPECT_TRUE(retried.ok);
+  EXPECT_EQ(second.state().instances.size(), 3u);
+  std::filesystem::remove(path);
+}
+
+bus::Envelope envelope(std::string topic, std::string body, std::string sender = "cli-1", std::string id = "r") {
+  bus::Envelope e;
+  e.topic = std::move(topic);
+  e.header.sender = std::move(sender);
+  e.header.request_id = std::move(id);
+  e.body = std::move(body);
+  return e;
+}
+
+TEST_F(RegistryTest, DispatchRepliesToTheSender) {
+  auto handled = dispatch(reg, envelope(std::string(topic::kDeploy), codec::encode(msg::DeployCommand{demo()})));
+  ASSERT_TRUE(handled.rejected.ok());
+  EXPECT_TRUE(handled.state_changed);
+  ASSERT_EQ(handled.out.size(), 1u);
+  EXPECT_EQ(handled.out[0].topic, "reply.cli-1");
+  auto reply = codec::decode<msg::Reply>(handled.out[0].body);
+  ASSERT_TRUE(reply.ok());
+  EXPECT_TRUE(reply->ok);
+  EXPECT_EQ(reply->request_id, "r");
+}
+
+TEST_F(RegistryTest, DispatchRejectsGarbageWithoutChangingState) {
+  const std::string before = codec::encode(reg.state());
+  for (const auto& bad : {std::string("\xc1"), std::string(""), codec::encode(std::vector<int>{1}),
+                          codec::encode(std::map<std::string, int>{{"app", 5}, {"assignments", 7}})}) {
+    for (auto t : {topic::kDeploy, topic::kScale, topic::kRemove, topic::kPlace}) {
+      auto handled = dispatch(reg, envelope(std::string(t), bad));
+      EXPECT_FALSE(handled.rejected.ok()) << t;
+      EXPECT_TRUE(handled.out.empty());
+    }
+    EXPECT_FALSE(dispatch(reg, envelope("agent.heartbeat.h1", bad)).rejected.ok());
+  }
+  auto spoof = host("h2");
+  EXPECT_FALSE(dispatch(reg, envelope("agent.heartbeat.h1", codec::encode(spoof))).rejected.ok());
+  EXPECT_FALSE(dispatch(reg, envelope("cmd.unknown", codec::encode(msg::RemoveCommand{"x"}))).rejected.ok());
+  EXPECT_EQ(codec::encode(reg.state()), before);
+}
+
+}  // namespace
+}  // namespace pier::registry

@@ -1,0 +1,120 @@
+#include "services/scheduler/placement.h"
+
+#include <map>
+
+#include <gtest/gtest.h>
+
+namespace pier::scheduler {
+namespace {
+
+msg::HostRecord host(const std::string& id, int cpus = 4, int64_t memory = 8LL << 30) {
+  msg::HostRecord h;
+  h.id = id;
+  h.cpus = cpus;
+  h.memory_bytes = memory;
+  h.subnet = "127.100.0.0/24";
+  return h;
+}
+
+msg::AppRecord app(const std::string& name, double cpu = 0.5, int64_t memory = 64LL << 20) {
+  msg::AppRecord a;
+  a.spec.name = name;
+  a.spec.cpu = cpu;
+  a.spec.memory_bytes = memory;
+  return a;
+}
+
+msg::InstanceRecord instance(const std::string& id, const std::string& app, const std::string& host = "") {
+  msg::InstanceRecord i;
+  i.id = id;
+  i.app = app;
+  i.host = host;
+  return i;
+}
+
+TEST(Placement, SpreadsAnAppAcrossHosts) {
+  msg::State s;
+  s.hosts = {host("a"), host("b"), host("c")};
+  s.apps = {app("web")};
+  for (int n = 1; n <= 6; ++n) s.instances.push_back(instance("web-" + std::to_string(n), "web"));
+  Plan plan = place(s);
+  ASSERT_EQ(plan.assignments.size(), 6u);
+  std::map<std::string, int> per_host;
+  for (const auto& a : plan.assignments) per_host[a.host]++;
+  EXPECT_EQ(per_host["a"], 2);
+  EXPECT_EQ(per_host["b"], 2);
+  EXPECT_EQ(per_host["c"], 2);
+}
+
+TEST(Placement, CountsWhatIsAlreadyPlaced) {
+  msg::State s;
+  s.hosts = {host("a"), host("b")};
+  s.apps = {app("web")};
+  s.instances = {instance("web-1", "web", "a"), instance("web-2", "web", "a"), instance("web-3", "web")};
+  Plan plan = place(s);
+  ASSERT_EQ(plan.assignments.size(), 1u);
+  EXPECT_EQ(plan.assignments[0].host, "b");
+}
+
+TEST(Placement, RespectsCpuAndMemory) {
+  msg::State s;
+  s.hosts = {host("small", 1, 128LL << 20), host("big", 8, 16LL << 30)};
+  s.apps = {app("fat", 2.0, 1LL << 30)};
+  s.instances = {instance("fat-1", "fat"), instance("fat-2", "fat")};
+  Plan plan = place(s);
+  ASSERT_EQ(plan.assignments.size(), 2u);
+  EXPECT_EQ(plan.assignments[0].host, "big");
+  EXPECT_EQ(plan.assignments[1].host, "big");
+}
+
+TEST(Placement, ReportsWhyAnInstanceDoesNotFit) {
+  msg::State s;
+  s.hosts = {host("a", 1)};
+  s.apps = {app("web", 0.6)};
+  s.instances = {instance("web-1", "web"), instance("web-2", "web")};
+  Plan plan = place(s);
+  ASSERT_EQ(plan.assignments.size(), 1u);
+  ASSERT_EQ(plan.unplaced.size(), 1u);
+  EXPECT_EQ(plan.unplaced[0].instance, "web-2");
+  EXPECT_NE(plan.unplaced[0].reason.find("no host has room"), std::string::npos) << plan.unplaced[0].reason;
+}
+
+TEST(Placement, IgnoresDownHostsAndHostsWithoutSubnet) {
+  msg::State s;
+  s.hosts = {host("down"), host("fresh")};
+  s.hosts[0].status = "down";
+  s.hosts[1].subnet.clear();
+  s.apps = {app("web")};
+  s.instances = {instance("web-1", "web")};
+  Plan plan = place(s);
+  EXPECT_TRUE(plan.assignments.empty());
+  ASSERT_EQ(plan.unplaced.size(), 1u);
+  EXPECT_EQ(plan.unplaced[0].reason, "no host is up");
+}
+
+TEST(Placement, IsDeterministic) {
+  msg::State s;
+  s.hosts = {host("b"), host("a")};
+  s.apps = {app("web"), app("api")};
+  for (int n = 1; n <= 5; ++n) {
+    s.instances.push_back(instance("web-" + std::to_string(n), "web"));
+    s.instances.push_back(instance("api-" + std::to_string(n), "api"));
+  }
+  Plan first = place(s);
+  for (int i = 0; i < 10; ++i) {
+    Plan again = place(s);
+    ASSERT_EQ(again.assignments.size(), first.assignments.size());
+    for (std::size_t k = 0; k < first.assignments.size(); ++k) EXPECT_EQ(again.assignments[k].host, first.assignments[k].host);
+  }
+}
+
+TEST(Placement, NothingToDoIsAnEmptyPlan) {
+  msg::State s;
+  s.hosts = {host("a")};
+  s.apps = {app("web")};
+  s.instances = {instance("web-1", "web", "a")};
+  EXPECT_TRUE(place(s).empty());
+}
+
+}  // namespace
+}  // namespace pier::scheduler
