@@ -63,8 +63,12 @@ Result<pid_t> spawn(const SpawnOptions& options) {
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   if (!options.output_path.empty()) {
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, options.output_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (options.error_path.empty()) posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  }
+  if (!options.error_path.empty()) {
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, options.error_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
   }
   pid_t pid = 0;
   int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
