@@ -1,0 +1,156 @@
+#include "tests/e2e/harness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <httplib.h>
+
+#include "common/process.h"
+
+namespace pier::e2e {
+namespace fs = std::filesystem;
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+std::optional<HttpAnswer> http_get(int port, const std::string& path) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(2);
+  client.set_read_timeout(5);
+  auto res = client.Get(path.c_str());
+  if (!res) return std::nullopt;
+  return HttpAnswer{res->status, res->body};
+}
+
+std::optional<std::string> tcp_echo(int port, const std::string& text) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  ::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
+  std::string got;
+  char buf[4096];
+  while (got.size() < text.size()) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  if (got.empty()) return std::nullopt;
+  return got;
+}
+
+Stack::Stack() {
+  char tmpl[] = "/tmp/pier-e2e-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  const std::string bus_pub = "tcp://127.0.0.1:" + std::to_string(free_port());
+  const std::string bus_sub = "tcp://127.0.0.1:" + std::to_string(free_port());
+  process::SpawnOptions options;
+  options.argv = {std::string(PIER_BIN_DIR) + "/pier", "dev", "--state-dir", dir_, "--bus-pub", bus_pub,
+                  "--bus-sub", bus_sub, "--metrics-listen", "127.0.0.1:" + std::to_string(free_port()),
+                  "--stats-port", std::to_string(free_port())};
+  options.output_path = dir_ + "/dev.log";
+  auto pid = process::spawn(options);
+  if (!pid.ok()) throw std::runtime_error(pid.status().message());
+  dev_ = *pid;
+  env_ = {{"PIER_BUS_PUB", bus_pub}, {"PIER_BUS_SUB", bus_sub}};
+}
+
+Stack::~Stack() {
+  if (dev_ > 0) {
+    ::kill(dev_, SIGINT);
+    process::stop(dev_, 20000);
+  }
+  if (::getenv("PIER_E2E_KEEP") == nullptr) fs::remove_all(dir_);
+}
+
+CommandResult Stack::pier(const std::vector<std::string>& args, int timeout_s) const {
+  static int counter = 0;
+  const std::string out = dir_ + "/cli-" + std::to_string(++counter) + ".out";
+  process::SpawnOptions options;
+  options.argv = {std::string(PIER_BIN_DIR) + "/pier"};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.env = env_;
+  options.output_path = out;
+  options.error_path = out + ".err";
+  CommandResult result;
+  auto pid = process::spawn(options);
+  if (!pid.ok()) return result;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  std::optional<int> code;
+  while (!(code = process::try_wait(*pid)) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  result.exit_code = code ? *code : process::stop(*pid, 1000);
+  result.output = read_file(out);
+  result.error = read_file(out + ".err");
+  return result;
+}
+
+nlohmann::json Stack::ps() const {
+  auto r = pier({"ps", "--output", "json"}, 30);
+  if (r.exit_code != 0) return nlohmann::json();
+  return nlohmann::json::parse(r.output, nullptr, false);
+}
+
+nlohmann::json Stack::hosts() const {
+  auto r = pier({"hosts", "--output", "json"}, 30);
+  if (r.exit_code != 0) return nlohmann::json();
+  return nlohmann::json::parse(r.output, nullptr, false);
+}
+
+pid_t Stack::child_pid(const std::string& name) const {
+  std::ifstream in(dir_ + "/pids/" + name + ".pid");
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
+
+std::string Stack::log(const std::string& name) const { return read_file(dir_ + "/logs/" + name + ".log"); }
+
+}  // namespace pier::e2e

@@ -1,0 +1,62 @@
+// Whole-stack test harness: runs `pier dev` on OS-chosen ports in a temporary state directory, runs
+// the `pier` CLI against it, and sends requests through the HAProxy it runs. Every wait has a
+// deadline.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace pier::e2e {
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_port();
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout
+  std::string error;   // stderr
+};
+
+// Polls `condition` every 100 ms until it holds or `timeout` passes; returns whether it held.
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+// One GET through HAProxy on 127.0.0.1:port; nullopt when the connection fails.
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+std::optional<HttpAnswer> http_get(int port, const std::string& path);
+// Sends `text` over a new TCP connection and returns what comes back (up to text.size() bytes).
+std::optional<std::string> tcp_echo(int port, const std::string& text);
+
+class Stack {
+ public:
+  Stack();
+  ~Stack();
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  // Runs `pier <args...>` against this stack.
+  CommandResult pier(const std::vector<std::string>& args, int timeout_s = 90) const;
+  nlohmann::json ps() const;     // `pier ps --output json`
+  nlohmann::json hosts() const;  // `pier hosts --output json`
+  pid_t child_pid(const std::string& name) const;  // from <state>/pids/<name>.pid, 0 if unknown
+  const std::string& state_dir() const { return dir_; }
+  const std::string& bus_pub() const { return env_.at("PIER_BUS_PUB"); }
+  std::string log(const std::string& name) const;  // a child's log file
+
+ private:
+  std::string dir_;
+  pid_t dev_ = 0;
+  std::map<std::string, std::string> env_;
+};
+
+}  // namespace pier::e2e

@@ -1,0 +1,200 @@
+// The whole pipeline on one machine: pier CLI -> bus -> registry -> scheduler -> agent (exec runtime)
+// -> lbgen -> real HAProxy -> demo app instances. Ports come from the OS; state lives in a temp dir.
+#include <signal.h>
+
+#include <set>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include <gtest/gtest.h>
+
+#include "common/process.h"
+#include "common/version.h"
+#include "tests/e2e/harness.h"
+
+namespace pier::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Instance ids that answered `count` GETs of `path` on `port` (from the demo app's "instance=" field).
+std::multiset<std::string> answers(int port, const std::string& path, int count) {
+  std::multiset<std::string> seen;
+  for (int i = 0; i < count; ++i) {
+    auto answer = http_get(port, path);
+    if (!answer || answer->status != 200) {
+      seen.insert("<failed " + std::to_string(answer ? answer->status : 0) + ">");
+      continue;
+    }
+    auto start = answer->body.find("instance=");
+    auto end = answer->body.find(' ', start);
+    seen.insert(start == std::string::npos ? "<no instance>" : answer->body.substr(start + 9, end - start - 9));
+  }
+  return seen;
+}
+
+std::set<std::string> distinct(const std::multiset<std::string>& all) { return {all.begin(), all.end()}; }
+
+std::set<std::string> instance_ids(const nlohmann::json& ps, const std::string& app) {
+  std::set<std::string> ids;
+  if (!ps.is_array()) return ids;
+  for (const auto& i : ps)
+    if (i.value("app", "") == app) ids.insert(i.value("id", ""));
+  return ids;
+}
+
+std::vector<std::string> deploy_args(const std::string& name, int port, int replicas, const std::string& extra_path = "/") {
+  return {"deploy", "--name", name, "--image", "pier/demo-app", "--tag", kVersion, "--command", "pier-demo-app",
+          "--port", std::to_string(port) + ":8000", "--replicas", std::to_string(replicas), "--context-path",
+          extra_path, "--timeout", "60"};
+}
+
+class StackTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    stack_ = new Stack();
+    ASSERT_TRUE(wait_until([] { auto h = stack_->hosts(); return h.is_array() && h.size() == 1; }, 30s))
+        << "the agent never registered\n" << stack_->log("agent") << stack_->log("registry");
+  }
+  static void TearDownTestSuite() {
+    delete stack_;
+    stack_ = nullptr;
+  }
+  static Stack* stack_;
+};
+Stack* StackTest::stack_ = nullptr;
+
+TEST_F(StackTest, DeployScaleShareRemoveAndSurviveARegistryRestart) {
+  Stack& s = *stack_;
+  const int web_port = free_port();
+
+  // Deploy 3 replicas: 60 requests through HAProxy reach all 3.
+  auto deployed = s.pier(deploy_args("web", web_port, 3));
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.output << deployed.error << s.log("agent");
+  auto seen = answers(web_port, "/", 60);
+  EXPECT_EQ(distinct(seen), instance_ids(s.ps(), "web"));
+  EXPECT_EQ(distinct(seen).size(), 3u) << "answers: " << ::testing::PrintToString(seen);
+
+  // Scale to 5: all 5 answer. Scale to 1: only that one answers.
+  auto scaled = s.pier({"scale", "web", "5", "--timeout", "60"});
+  ASSERT_EQ(scaled.exit_code, 0) << scaled.output << scaled.error;
+  seen = answers(web_port, "/", 100);
+  EXPECT_EQ(distinct(seen).size(), 5u) << ::testing::PrintToString(seen);
+  EXPECT_EQ(distinct(seen), instance_ids(s.ps(), "web"));
+  scaled = s.pier({"scale", "web", "1", "--timeout", "60"});
+  ASSERT_EQ(scaled.exit_code, 0) << scaled.output << scaled.error;
+  seen = answers(web_port, "/", 20);
+  EXPECT_EQ(distinct(seen).size(), 1u) << ::testing::PrintToString(seen);
+  EXPECT_EQ(distinct(seen), instance_ids(s.ps(), "web"));
+
+  // A second app on the same port under /api.
+  auto api = s.pier(deploy_args("api", web_port, 2, "/api"));
+  ASSERT_EQ(api.exit_code, 0) << api.output << api.error;
+  const auto api_ids = instance_ids(s.ps(), "api");
+  EXPECT_EQ(distinct(answers(web_port, "/api/users", 20)), api_ids);
+  EXPECT_EQ(distinct(answers(web_port, "/api", 10)), api_ids);
+  EXPECT_EQ(distinct(answers(web_port, "/", 10)), instance_ids(s.ps(), "web"));
+  EXPECT_EQ(distinct(answers(web_port, "/apiary", 10)), instance_ids(s.ps(), "web")) << "/apiary is not under /api";
+
+  // A TCP app echoes through its own port.
+  const int echo_port = free_port();
+  auto echo = s.pier({"deploy", "--name", "echo", "--image", "pier/demo-app", "--tag", kVersion, "--command",
+                      "pier-demo-app --mode tcp", "--port", std::to_string(echo_port) + ":7000", "--protocol", "tcp",
+                      "--replicas", "2", "--timeout", "60"});
+  ASSERT_EQ(echo.exit_code, 0) << echo.output << echo.error;
+  EXPECT_EQ(tcp_echo(echo_port, "hello through haproxy\n"), std::optional<std::string>("hello through haproxy\n"));
+
+  // rm: the app's port no longer answers; the others still do.
+  auto removed = s.pier({"rm", "echo", "--timeout", "60"});
+  ASSERT_EQ(removed.exit_code, 0) << removed.output << removed.error;
+  EXPECT_TRUE(wait_until([&] { return !tcp_echo(echo_port, "x").has_value(); }, 10s));
+  EXPECT_EQ(instance_ids(s.ps(), "echo").size(), 0u);
+  EXPECT_EQ(distinct(answers(web_port, "/", 5)), instance_ids(s.ps(), "web"));
+
+  // Kill the registry: pier dev restarts it; ps shows the same apps and instances; deploy still works.
+  const auto before = s.ps();
+  ASSERT_TRUE(before.is_array());
+  const pid_t registry = s.child_pid("registry");
+  ASSERT_GT(registry, 0);
+  ASSERT_EQ(::kill(registry, SIGKILL), 0);
+  ASSERT_TRUE(wait_until([&] { auto p = s.child_pid("registry"); return p > 0 && p != registry; }, 15s));
+  nlohmann::json after;
+  ASSERT_TRUE(wait_until([&] { after = s.ps(); return after.is_array(); }, 20s));
+  EXPECT_EQ(instance_ids(after, "web"), instance_ids(before, "web"));
+  EXPECT_EQ(instance_ids(after, "api"), instance_ids(before, "api"));
+  const int late_port = free_port();
+  auto late = s.pier(deploy_args("late", late_port, 1));
+  ASSERT_EQ(late.exit_code, 0) << late.output << late.error;
+  EXPECT_EQ(distinct(answers(late_port, "/", 5)), instance_ids(s.ps(), "late"));
+}
+
+TEST_F(StackTest, BadInputIsRefusedWithTheFieldNamedAndChangesNothing) {
+  Stack& s = *stack_;
+  const auto before = s.ps();
+  ASSERT_TRUE(before.is_array());
+  struct Case {
+    std::vector<std::string> flags;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {{"--name", "a;b"}, "name"},
+      {{"--name", std::string(64, 'a')}, "name"},
+      {{"--port", "0:8000"}, "port"},
+      {{"--port", "70000:8000"}, "port"},
+      {{"--protocol", "udp"}, "protocol"},
+      {{"--context-path", "/a b"}, "context_path"},
+      {{"--context-path", "/a\nb"}, "context_path"},
+      {{"--context-path", "/a#b"}, "context_path"},
+      {{"--replicas", "-1"}, "replicas"},
+      {{"--memory", "lots"}, "memory"},
+      {{"--env", "A\nB=1"}, "env"},
+      {{"--env", "FOO=a\nb"}, "env"},
+      {{"--image", "pier/demo app"}, "image"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {"deploy", "--name", "badapp", "--image", "pier/demo-app", "--tag", "1",
+                                     "--command", "pier-demo-app", "--port", std::to_string(free_port()) + ":8000",
+                                     "--detach"};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());  // later flags override earlier ones
+    auto r = s.pier(args, 30);
+    EXPECT_NE(r.exit_code, 0) << ::testing::PrintToString(c.flags) << r.output;
+    EXPECT_NE(r.error.find(c.field), std::string::npos) << "stderr should name " << c.field << ": " << r.error;
+  }
+  EXPECT_EQ(s.ps(), before);
+  // Refused by the registry too (not only by the CLI): scale to -1, unknown app.
+  auto r = s.pier({"scale", "nope", "2"}, 30);
+  EXPECT_EQ(r.exit_code, 2) << r.error;
+  EXPECT_NE(r.error.find("app"), std::string::npos);
+  EXPECT_EQ(s.ps(), before);
+}
+
+TEST_F(StackTest, GarbageOnTheBusIsDroppedAndEveryServiceKeepsRunning) {
+  Stack& s = *stack_;
+  std::map<std::string, pid_t> pids;
+  for (const char* name : {"bus", "registry", "scheduler", "lbgen", "metrics", "agent"}) pids[name] = s.child_pid(name);
+  {
+    zmq::context_t context;
+    zmq::socket_t pub(context, zmq::socket_type::pub);
+    pub.connect(std::string(s.bus_pub()));
+    std::this_thread::sleep_for(300ms);  // let the subscriptions reach this publisher (not a sync point for the assertion)
+    const std::vector<std::vector<std::string>> garbage = {
+        {"cmd.deploy"}, {"cmd.deploy", "\xc1", "x"}, {"cmd.scale", "\x80", "\xdf\xff\xff\xff\xff"},
+        {"state.full", "\x80", "\x91\x91\x91"}, {"agent.heartbeat.x", "\x80", "garbage"},
+        {"agent.sample.x", "\x80", "\xc1\xc1"}, {"lb.config.x", "\x80", "\x01"}};
+    for (int round = 0; round < 20; ++round)
+      for (const auto& frames : garbage)
+        for (std::size_t i = 0; i < frames.size(); ++i)
+          pub.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+  // Everything still answers and no process was replaced.
+  EXPECT_TRUE(s.ps().is_array());
+  for (const auto& [name, pid] : pids) {
+    EXPECT_EQ(s.child_pid(name), pid) << name << " was restarted";
+    EXPECT_TRUE(process::exists(pid)) << name;
+  }
+  EXPECT_NE(s.log("registry").find("dropped malformed message"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pier::e2e
