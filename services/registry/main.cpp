@@ -64,7 +64,16 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
 
   int64_t last_publish = 0;
+  int64_t last_forget = 0;
   while (!g_stop) {
+    if (clock.steady_ms() - last_forget >= 60'000) {
+      try {
+        reg->forget_requests_older_than(24LL * 3600 * 1000);
+      } catch (const SQLite::Exception& e) {
+        spdlog::warn("cannot prune applied request ids: {}", e.what());
+      }
+      last_forget = clock.steady_ms();
+    }
     bool publish = clock.steady_ms() - last_publish >= publish_ms;
     if (auto envelope = subscriber.receive(100)) {
       registry::Handled handled = registry::dispatch(*reg, *envelope);

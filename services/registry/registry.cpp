@@ -325,6 +325,12 @@ msg::Reply Registry::place(const std::string& request_id, const msg::PlaceComman
   });
 }
 
+void Registry::forget_requests_older_than(int64_t age_ms) {
+  SQLite::Statement forget(db_, "DELETE FROM applied_requests WHERE time_ms < ?");
+  forget.bind(1, clock_.now_ms() - age_ms);
+  forget.exec();
+}
+
 Result<std::pair<std::string, int64_t>> Registry::allocate_subnet() {
   std::set<int64_t> used;
   SQLite::Statement taken(db_, "SELECT subnet_index FROM hosts");

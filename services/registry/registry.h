@@ -36,6 +36,9 @@ class Registry {
   // published state changed; an invalid heartbeat is refused with a reason.
   Result<bool> heartbeat(const msg::HostStatus& status);
 
+  // Forgets applied request ids older than `age_ms` (a client retries for seconds, not days).
+  void forget_requests_older_than(int64_t age_ms);
+
   const msg::State& state() const { return state_; }
 
  private:

@@ -112,6 +112,15 @@ TEST_F(RegistryTest, RetriedRequestIsAppliedOnce) {
   EXPECT_EQ(scaled.revision, again.revision);
 }
 
+TEST_F(RegistryTest, ForgottenRequestIdsApplyAgain) {
+  ASSERT_TRUE(reg.deploy(rid(), {demo()}).ok);
+  ASSERT_TRUE(reg.scale("old", {"web", 4}).ok);
+  clock.advance(10'000);
+  reg.forget_requests_older_than(5'000);
+  ASSERT_TRUE(reg.scale("old", {"web", 6}).ok);
+  EXPECT_EQ(count("web"), 6);
+}
+
 TEST_F(RegistryTest, CommandWithoutRequestIdIsRefused) {
   auto reply = reg.deploy("", {demo()});
   EXPECT_FALSE(reply.ok);
