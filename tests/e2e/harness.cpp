@@ -85,7 +85,7 @@ std::optional<std::string> tcp_echo(int port, const std::string& text) {
   return got;
 }
 
-Stack::Stack() {
+Stack::Stack(const std::vector<std::string>& extra) {
   char tmpl[] = "/tmp/pier-e2e-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
@@ -95,6 +95,7 @@ Stack::Stack() {
   options.argv = {std::string(PIER_BIN_DIR) + "/pier", "dev", "--state-dir", dir_, "--bus-pub", bus_pub,
                   "--bus-sub", bus_sub, "--metrics-listen", "127.0.0.1:" + std::to_string(free_port()),
                   "--stats-port", std::to_string(free_port())};
+  options.argv.insert(options.argv.end(), extra.begin(), extra.end());
   options.output_path = dir_ + "/dev.log";
   auto pid = process::spawn(options);
   if (!pid.ok()) throw std::runtime_error(pid.status().message());
@@ -152,5 +153,19 @@ pid_t Stack::child_pid(const std::string& name) const {
 }
 
 std::string Stack::log(const std::string& name) const { return read_file(dir_ + "/logs/" + name + ".log"); }
+
+}  // namespace pier::e2e
+
+namespace pier::e2e {
+
+std::string Stack::dev_output() const { return read_file(dir_ + "/dev.log"); }
+
+std::string Stack::dev_env(const std::string& name) const {
+  std::istringstream lines(read_file(dir_ + "/dev.env"));
+  std::string line;
+  while (std::getline(lines, line))
+    if (line.rfind(name + "=", 0) == 0) return line.substr(name.size() + 1);
+  return {};
+}
 
 }  // namespace pier::e2e

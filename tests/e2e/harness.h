@@ -39,7 +39,8 @@ std::optional<std::string> tcp_echo(int port, const std::string& text);
 
 class Stack {
  public:
-  Stack();
+  // `extra` goes to `pier dev` after the port and state-dir flags (e.g. {"--demo", ...}).
+  explicit Stack(const std::vector<std::string>& extra = {});
   ~Stack();
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
@@ -52,6 +53,9 @@ class Stack {
   const std::string& state_dir() const { return dir_; }
   const std::string& bus_pub() const { return env_.at("PIER_BUS_PUB"); }
   std::string log(const std::string& name) const;  // a child's log file
+  std::string dev_output() const;                  // what `pier dev` printed
+  // A variable from <state>/dev.env once `pier dev` has written it, else "".
+  std::string dev_env(const std::string& name) const;
 
  private:
   std::string dir_;

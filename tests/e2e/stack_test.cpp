@@ -198,3 +198,32 @@ TEST_F(StackTest, GarbageOnTheBusIsDroppedAndEveryServiceKeepsRunning) {
 
 }  // namespace
 }  // namespace pier::e2e
+
+namespace pier::e2e {
+namespace {
+
+// `pier dev --demo`, then requests to the URL it prints: the 3 demo instances answer in turn.
+TEST(DevDemo, DemoAnswersFromThreeInstancesInTurn) {
+  const int demo_port = free_port();
+  Stack s({"--demo", "--demo-port", std::to_string(demo_port)});
+  std::string url;
+  ASSERT_TRUE(wait_until([&] { return !(url = s.dev_env("PIER_DEMO_URL")).empty(); }, 90s))
+      << "pier dev --demo never reported the demo URL\n" << s.dev_output();
+  EXPECT_EQ(url, "http://127.0.0.1:" + std::to_string(demo_port) + "/");
+  EXPECT_NE(s.dev_output().find(url), std::string::npos) << "the URL is printed for the user";
+  std::vector<std::string> order;
+  for (int i = 0; i < 6; ++i) {
+    auto answer = http_get(demo_port, "/");
+    ASSERT_TRUE(answer.has_value());
+    ASSERT_EQ(answer->status, 200);
+    auto start = answer->body.find("instance=") + 9;
+    order.push_back(answer->body.substr(start, answer->body.find(' ', start) - start));
+  }
+  // Round robin: three distinct instances, then the same three again in the same order.
+  EXPECT_EQ(std::set<std::string>(order.begin(), order.begin() + 3).size(), 3u) << ::testing::PrintToString(order);
+  EXPECT_EQ(std::vector<std::string>(order.begin(), order.begin() + 3),
+            std::vector<std::string>(order.begin() + 3, order.end()));
+}
+
+}  // namespace
+}  // namespace pier::e2e
