@@ -51,7 +51,7 @@ TEST(Validate, Image) {
 
 TEST(Validate, Tag) {
   EXPECT_TRUE(validate::tag("tag", "v1.2.3_rc-1").ok());
-  for (const char* bad : {"", ".hidden", "-x", "a b", "a:b", std::string(129, 'a').c_str()}) {
+  for (const std::string& bad : std::vector<std::string>{"", ".hidden", "-x", "a b", "a:b", std::string(129, 'a')}) {
     auto spec = good_spec();
     spec.tag = bad;
     expect_rejected(spec, "tag");
