@@ -1,0 +1,102 @@
+// pier-demo-app: the application pier deploys in its demos and end-to-end tests. In http mode it
+// answers every GET with a line naming the instance that served it; in tcp mode it echoes bytes.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <httplib.h>
+
+#include "common/log.h"
+#include "common/options.h"
+#include "demo/tcp_echo.h"
+
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+// SIGINT and SIGTERM are blocked in every thread and taken by sigwait() in main, so stopping the
+// server happens in ordinary code rather than in a signal handler.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int wait_for_stop_signal(const sigset_t& set) {
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace pier;
+  namespace po = boost::program_options;
+  std::string host = env_or("HOST", "127.0.0.1");
+  int port = std::atoi(env_or("PORT", "8080").c_str());
+  std::string instance, app, host_id, mode, level;
+  po::options_description desc("pier-demo-app options");
+  desc.add_options()
+      ("host", po::value(&host)->default_value(host), "address to listen on (default: $HOST or 127.0.0.1)")
+      ("port", po::value(&port)->default_value(port), "port to listen on (default: $PORT or 8080)")
+      ("instance", po::value(&instance)->default_value(""), "instance id shown in answers")
+      ("app", po::value(&app)->default_value(""), "app name shown in answers")
+      ("host-id", po::value(&host_id)->default_value(""), "pier host id shown in answers")
+      ("mode", po::value(&mode)->default_value("http"), "http | tcp (echo)");
+  options::add_log_level(desc, level);
+  options::parse_or_exit(argc, argv, desc,
+                         "usage: pier-demo-app [options]\n\nA tiny HTTP server (or TCP echo server) for pier demos.");
+  log::init("pier-demo-app", level);
+  if (mode != "http" && mode != "tcp") {
+    std::cerr << "error: --mode must be http or tcp\n";
+    return 2;
+  }
+  if (port < 1 || port > 65535) {
+    std::cerr << "error: --port must be between 1 and 65535\n";
+    return 2;
+  }
+  const sigset_t stop_signals = block_stop_signals();  // before any thread starts, so all inherit it
+
+  if (mode == "tcp") {
+    demo::TcpEcho server;
+    if (Status s = server.bind(host, port); !s.ok()) {
+      spdlog::error("{}", s.message());
+      return 1;
+    }
+    spdlog::info("tcp echo on {}:{} (instance={} app={} host={})", host, port, instance, app, host_id);
+    std::thread serving([&server] { server.serve(); });
+    spdlog::info("signal {}: stopping", wait_for_stop_signal(stop_signals));
+    server.stop();
+    serving.join();
+    return 0;
+  }
+
+  httplib::Server server;
+  server.set_keep_alive_timeout(2);  // bounds how long an idle keep-alive connection delays shutdown
+  const std::string identity = "instance=" + instance + " app=" + app + " host=" + host_id;
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  server.Get(".*", [&identity](const httplib::Request& req, httplib::Response& res) {
+    res.set_content(identity + " path=" + req.path + "\n", "text/plain");
+  });
+  if (!server.bind_to_port(host, port)) {
+    spdlog::error("cannot listen on {}:{}", host, port);
+    return 1;
+  }
+  spdlog::info("http on {}:{} (instance={} app={} host={})", host, port, instance, app, host_id);
+  std::thread serving([&server] { server.listen_after_bind(); });
+  spdlog::info("signal {}: stopping", wait_for_stop_signal(stop_signals));
+  server.stop();
+  serving.join();
+  return 0;
+}

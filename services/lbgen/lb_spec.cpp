@@ -1,0 +1,125 @@
+#include "services/lbgen/lb_spec.h"
+
+#include <algorithm>
+#include <map>
+
+#include "common/net.h"
+#include "common/validate.h"
+
+namespace pier::lbgen {
+namespace {
+
+std::string backend_name(const std::string& app, int internal) {
+  return "app_" + app + "_" + std::to_string(internal);
+}
+
+bool is_plain_path(const std::string& path) {
+  if (path.size() > 1024) return false;
+  for (char c : path) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
+                    c == '.' || c == '_' || c == '-' || c == '@' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Why `app` cannot join the frontend `fe`, or empty when it can.
+std::string conflict(const msg::LbFrontend& fe, const msg::AppSpec& app,
+                     const std::map<std::string, std::string>& app_of_backend) {
+  const auto owner = [&](const msg::LbRoute& r) { return app_of_backend.at(r.backend); };
+  if (fe.mode == "tcp")
+    return "port " + std::to_string(fe.port) + " is taken by tcp app " + owner(fe.routes.front());
+  if (app.protocol == "tcp")
+    return "tcp needs port " + std::to_string(fe.port) + " to itself, http app " + owner(fe.routes.front()) +
+           " uses it";
+  for (const auto& r : fe.routes)
+    if (r.context_path == app.context_path)
+      return "context path " + app.context_path + " on port " + std::to_string(fe.port) + " is taken by " + owner(r);
+  return {};
+}
+
+}  // namespace
+
+Status check_host(const msg::HostRecord& host) {
+  if (Status s = validate::dns_label("id", host.id); !s.ok()) return s;
+  if (!host.address.empty() && !net::parse_ipv4(host.address).ok())
+    return Status::Invalid("address", "must be an IPv4 address");
+  if (host.stats_port != 0)
+    if (Status s = validate::port("stats_port", host.stats_port); !s.ok()) return s;
+  if (!is_plain_path(host.haproxy_socket))
+    return Status::Invalid("haproxy_socket", "must be a path of letters, digits and / . _ - @ : only");
+  return Status::Ok();
+}
+
+msg::LbSpec build_spec(const msg::State& state, const msg::HostRecord& host, std::vector<Excluded>* excluded) {
+  msg::LbSpec spec;
+  spec.host_id = host.id;
+  spec.bind_address = host.address;
+  spec.stats_socket = host.haproxy_socket;
+  spec.stats_port = host.stats_port;
+
+  const auto exclude = [excluded](const std::string& app, int port, std::string reason) {
+    if (excluded != nullptr) excluded->push_back({app, port, std::move(reason)});
+  };
+
+  std::map<int, msg::LbFrontend> frontends;           // by external port
+  struct Draft {
+    msg::LbBackend backend;
+    int internal = 0;
+  };
+  std::map<std::string, Draft> backends;              // by name, only those a route uses
+  std::map<std::string, std::string> app_of_backend;  // backend name -> app, for conflict messages
+  for (const auto& record : state.apps) {
+    const msg::AppSpec& app = record.spec;
+    if (Status s = validate::app_spec(app); !s.ok()) {
+      exclude(app.name, 0, "invalid spec: " + s.message());
+      continue;
+    }
+    for (const auto& mapping : app.ports) {
+      const std::string backend = backend_name(app.name, mapping.internal);
+      auto [it, fresh] = frontends.try_emplace(mapping.external);
+      msg::LbFrontend& fe = it->second;
+      if (fresh) {
+        fe.name = "fe_" + std::to_string(mapping.external);
+        fe.port = mapping.external;
+        fe.mode = app.protocol;
+      } else if (std::string why = conflict(fe, app, app_of_backend); !why.empty()) {
+        exclude(app.name, mapping.external, why);
+        continue;
+      }
+      fe.routes.push_back({app.protocol == "tcp" ? "/" : app.context_path, backend});
+      app_of_backend[backend] = app.name;
+      backends.try_emplace(backend, Draft{{backend, app.name, app.protocol, app.algorithm, {}}, mapping.internal});
+    }
+  }
+
+  for (const auto& instance : state.instances) {
+    if (instance.state != "running" || instance.ip.empty()) continue;
+    if (!net::parse_ipv4(instance.ip).ok() || !validate::dns_label("instance", instance.id).ok()) {
+      exclude(instance.app, 0, "instance " + instance.id.substr(0, 64) + " has an invalid id or ip");
+      continue;
+    }
+    for (auto& [name, draft] : backends)
+      if (draft.backend.app == instance.app) draft.backend.servers.push_back({instance.id, instance.ip, draft.internal});
+  }
+
+  for (auto& [port, fe] : frontends) {
+    std::sort(fe.routes.begin(), fe.routes.end(), [](const msg::LbRoute& a, const msg::LbRoute& b) {
+      if (a.context_path.size() != b.context_path.size()) return a.context_path.size() > b.context_path.size();
+      return a.context_path < b.context_path;
+    });
+    spec.frontends.push_back(std::move(fe));
+  }
+  for (auto& [name, draft] : backends) {
+    auto& servers = draft.backend.servers;
+    std::sort(servers.begin(), servers.end(), [](const msg::LbServer& a, const msg::LbServer& b) { return a.name < b.name; });
+    spec.backends.push_back(std::move(draft.backend));
+  }
+  if (excluded != nullptr) {
+    std::sort(excluded->begin(), excluded->end());
+    excluded->erase(std::unique(excluded->begin(), excluded->end()), excluded->end());
+  }
+  return spec;
+}
+
+}  // namespace pier::lbgen

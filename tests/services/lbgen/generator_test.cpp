@@ -1,0 +1,110 @@
+#include "services/lbgen/generator.h"
+
+#include <gtest/gtest.h>
+
+#include "services/lbgen/config_hash.h"
+#include "services/lbgen/render.h"
+#include "tests/services/lbgen/state_builder.h"
+
+namespace pier::lbgen {
+namespace {
+
+using testing::app;
+using testing::host;
+using testing::instance;
+
+msg::State web_state(int64_t revision) {
+  msg::State state;
+  state.revision = revision;
+  state.hosts = {host("h1", "127.0.0.1"), host("h2", "127.0.0.2")};
+  state.apps = {app("web", {{8080, 8000}})};
+  state.instances = {instance("web-1", "web", "h1", "127.100.0.2")};
+  return state;
+}
+
+std::vector<std::string> hosts_of(const std::vector<msg::LbConfig>& configs) {
+  std::vector<std::string> ids;
+  for (const auto& c : configs) ids.push_back(c.host_id);
+  return ids;
+}
+
+TEST(Generator, FirstStatePublishesEveryUpHost) {
+  Generator g(default_template(), 2000);
+  EXPECT_FALSE(g.has_state());
+  msg::State state = web_state(7);
+  state.hosts.push_back(host("h3", "127.0.0.3"));
+  state.hosts.back().status = "down";
+  auto out = g.on_state(state, 1000);
+  EXPECT_TRUE(g.has_state());
+  ASSERT_EQ(hosts_of(out), (std::vector<std::string>{"h1", "h2"}));
+  EXPECT_EQ(out[0].state_revision, 7);
+  EXPECT_EQ(out[0].hash, config_hash(out[0].haproxy_cfg));
+  EXPECT_EQ(out[0].spec.host_id, "h1");
+  EXPECT_EQ(out[0].spec.backends.at(0).servers.size(), 1u);
+  EXPECT_NE(out[0].haproxy_cfg.find("bind 127.0.0.1:8080"), std::string::npos);
+  EXPECT_NE(out[1].haproxy_cfg.find("bind 127.0.0.2:8080"), std::string::npos);
+  EXPECT_NE(out[0].hash, out[1].hash);
+}
+
+TEST(Generator, PublishesAgainOnlyWhenTheHashChanges) {
+  Generator g(default_template(), 2000);
+  g.on_state(web_state(1), 1000);
+  EXPECT_TRUE(g.on_state(web_state(2), 1100).empty()) << "same config, new revision: nothing new";
+
+  msg::State scaled = web_state(3);
+  scaled.instances.push_back(instance("web-2", "web", "h2", "127.100.1.2"));
+  auto out = g.on_state(scaled, 1200);
+  ASSERT_EQ(hosts_of(out), (std::vector<std::string>{"h1", "h2"}));
+  EXPECT_EQ(out[0].state_revision, 3);
+  EXPECT_NE(out[0].haproxy_cfg.find("server web-2 127.100.1.2:8000 check"), std::string::npos);
+
+  msg::State starting = scaled;
+  starting.revision = 4;
+  starting.instances.push_back(instance("web-3", "web", "h1", "127.100.0.3", "starting"));
+  EXPECT_TRUE(g.on_state(starting, 1300).empty()) << "an instance that is not running changes nothing";
+}
+
+TEST(Generator, RepublishesTheLatestConfigsOnSchedule) {
+  Generator g(default_template(), 2000);
+  EXPECT_TRUE(g.due(0).empty()) << "nothing before a first state";
+  EXPECT_TRUE(g.due(100000).empty());
+  g.on_state(web_state(1), 1000);
+  EXPECT_TRUE(g.due(1000).empty());
+  EXPECT_TRUE(g.due(2999).empty());
+  g.on_state(web_state(5), 2500);  // unchanged config, newer revision
+  auto out = g.due(3000);
+  ASSERT_EQ(hosts_of(out), (std::vector<std::string>{"h1", "h2"}));
+  EXPECT_EQ(out[0].state_revision, 5) << "republished configs carry the latest revision";
+  EXPECT_TRUE(g.due(4999).empty());
+  EXPECT_EQ(g.due(5000).size(), 2u);
+}
+
+TEST(Generator, ForgetsHostsThatGoDownAndPublishesThemWhenTheyReturn) {
+  Generator g(default_template(), 2000);
+  g.on_state(web_state(1), 0);
+  msg::State down = web_state(2);
+  down.hosts[1].status = "down";
+  EXPECT_TRUE(g.on_state(down, 100).empty());
+  EXPECT_EQ(hosts_of(g.due(2000)), (std::vector<std::string>{"h1"}));
+  msg::State gone = web_state(3);
+  gone.hosts.pop_back();
+  EXPECT_TRUE(g.on_state(gone, 2100).empty());
+  EXPECT_EQ(hosts_of(g.on_state(web_state(4), 2200)), (std::vector<std::string>{"h2"}));
+}
+
+TEST(Generator, SkipsAHostWhoseRecordCannotGoIntoAConfig) {
+  Generator g(default_template(), 2000);
+  msg::State state = web_state(1);
+  state.hosts[0].haproxy_socket = "/tmp/x\n    stats socket /tmp/evil";
+  EXPECT_EQ(hosts_of(g.on_state(state, 0)), (std::vector<std::string>{"h2"}));
+}
+
+TEST(Generator, UsesItsTemplate) {
+  Generator g("host={{host_id}}{{#backends}} {{name}}{{/backends}}\n", 2000);
+  auto out = g.on_state(web_state(1), 0);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].haproxy_cfg, "host=h1 app_web_8000\n");
+}
+
+}  // namespace
+}  // namespace pier::lbgen
