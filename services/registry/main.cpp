@@ -29,7 +29,9 @@ int main(int argc, char** argv) {
   desc.add_options()
       ("db", po::value(&db_path)->default_value(db_path), "SQLite database file (created if missing)")
       ("platform-network", po::value(&config.platform_network)->default_value(config.platform_network),
-       "network that host subnets and instance IPs come from")
+       "network that exec hosts' subnets and instance IPs come from (loopback: 127.0.0.0/8)")
+      ("docker-network", po::value(&config.docker_network)->default_value(config.docker_network),
+       "network that docker hosts' subnets (one bridge network per host) come from")
       ("host-prefix", po::value(&config.host_prefix)->default_value(config.host_prefix),
        "prefix length of each host's subnet")
       ("publish-ms", po::value(&publish_ms)->default_value(publish_ms),

@@ -47,6 +47,11 @@ Registry::Registry(SQLite::Database& db, const Clock& clock, const Config& confi
   if (config.host_prefix <= network->prefix || config.host_prefix > 30)
     throw std::invalid_argument("host subnet prefix must be longer than the platform network's and at most /30");
   platform_ = *network;
+  auto docker = net::parse_cidr(config.docker_network);
+  if (!docker.ok()) throw std::invalid_argument("docker network: " + docker.status().message());
+  if (config.host_prefix <= docker->prefix)
+    throw std::invalid_argument("host subnet prefix must be longer than the docker network's");
+  docker_network_ = *docker;
   load();
 }
 
@@ -155,6 +160,24 @@ Status Registry::check_port_conflicts(const msg::AppSpec& spec) const {
   return Status::Ok();
 }
 
+// With hosts registered, an instance bigger than the biggest of them could never be placed: refuse it at
+// deploy, naming the field. With no host yet, the app waits (pending) for one.
+Status Registry::check_fits_a_host(const msg::AppSpec& spec) const {
+  int max_cpus = 0;
+  int64_t max_memory = 0;
+  for (const auto& h : state_.hosts) {
+    max_cpus = std::max(max_cpus, h.cpus);
+    max_memory = std::max(max_memory, h.memory_bytes);
+  }
+  if (state_.hosts.empty()) return Status::Ok();
+  if (spec.cpu > max_cpus)
+    return Status::Invalid("cpu", "must be at most " + std::to_string(max_cpus) + ", the most cores any host has");
+  if (spec.memory_bytes > max_memory)
+    return Status::Invalid("memory", "must be at most " + std::to_string(max_memory >> 20) +
+                                         "m, the most memory any host has");
+  return Status::Ok();
+}
+
 template <typename Apply>
 msg::Reply Registry::run_command(const std::string& topic, const std::string& request_id, Apply apply) {
   if (request_id.empty()) return error_reply(request_id, Status::Invalid("request_id", "is required on every command"));
@@ -197,6 +220,7 @@ msg::Reply Registry::deploy(const std::string& request_id, const msg::DeployComm
   return run_command(std::string(topic::kDeploy), request_id, [&]() -> Status {
     if (Status s = validate::app_spec(spec); !s.ok()) return s;
     if (Status s = check_port_conflicts(spec); !s.ok()) return s;
+    if (Status s = check_fits_a_host(spec); !s.ok()) return s;
     const msg::AppRecord* existing = find_app(spec.name);
     const int64_t revision = state_.revision + 1;
     if (existing == nullptr) {
@@ -331,13 +355,15 @@ void Registry::forget_requests_older_than(int64_t age_ms) {
   forget.exec();
 }
 
-Result<std::pair<std::string, int64_t>> Registry::allocate_subnet() {
+// Subnet indexes are unique across both pools, so a host keeps its index whatever its runtime.
+Result<std::pair<std::string, int64_t>> Registry::allocate_subnet(const std::string& runtime) {
+  const net::Ipv4Net& pool = runtime == "docker" ? docker_network_ : platform_;
   std::set<int64_t> used;
   SQLite::Statement taken(db_, "SELECT subnet_index FROM hosts");
   while (taken.executeStep()) used.insert(taken.getColumn(0).getInt64());
   for (int64_t index = 0;; ++index) {
     if (used.count(index)) continue;
-    auto subnet = net::nth_subnet(platform_, host_prefix_, static_cast<uint64_t>(index));
+    auto subnet = net::nth_subnet(pool, host_prefix_, static_cast<uint64_t>(index));
     if (!subnet.ok()) return subnet.status();
     return std::make_pair(net::format_cidr(*subnet), index);
   }
@@ -356,7 +382,7 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
     SQLite::Transaction tx(db_);
     bool changed = false;
     if (known == nullptr) {
-      auto subnet = allocate_subnet();
+      auto subnet = allocate_subnet(status.runtime);
       if (!subnet.ok()) return subnet.status();
       SQLite::Statement insert(db_,
                                "INSERT INTO hosts(id, hostname, address, cpus, memory_bytes, runtime, subnet, subnet_index, "

@@ -16,7 +16,8 @@
 namespace pier::registry {
 
 struct Config {
-  std::string platform_network = "127.100.0.0/16";  // every host gets one subnet of it
+  std::string platform_network = "127.100.0.0/16";  // exec hosts get one subnet of it each (loopback)
+  std::string docker_network = "10.213.0.0/16";     // docker hosts get one subnet of it each (bridge)
   int host_prefix = 24;                              // size of each host's subnet
 };
 
@@ -50,13 +51,15 @@ class Registry {
   void create_instances(const std::string& app, int count);
   void delete_instances(const std::string& app, int count);
   Result<std::string> allocate_ip(const std::string& host_id);
-  Result<std::pair<std::string, int64_t>> allocate_subnet();
+  Result<std::pair<std::string, int64_t>> allocate_subnet(const std::string& runtime);
+  Status check_fits_a_host(const msg::AppSpec& spec) const;
   Status check_port_conflicts(const msg::AppSpec& spec) const;
   const msg::AppRecord* find_app(const std::string& name) const;
 
   SQLite::Database& db_;
   const Clock& clock_;
   net::Ipv4Net platform_;
+  net::Ipv4Net docker_network_;
   int host_prefix_;
   msg::State state_;
 };

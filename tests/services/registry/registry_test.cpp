@@ -317,5 +317,36 @@ TEST_F(RegistryTest, DispatchRejectsGarbageWithoutChangingState) {
   EXPECT_EQ(codec::encode(reg.state()), before);
 }
 
+TEST_F(RegistryTest, DockerHostsGetSubnetsFromTheDockerNetwork) {
+  msg::HostStatus docker_host = host("d1");
+  docker_host.runtime = "docker";
+  ASSERT_TRUE(reg.heartbeat(host("e1")).ok());
+  ASSERT_TRUE(reg.heartbeat(docker_host).ok());
+  ASSERT_EQ(reg.state().hosts.size(), 2u);
+  for (const auto& h : reg.state().hosts)
+    EXPECT_EQ(h.subnet, h.id == "e1" ? "127.100.0.0/24" : "10.213.1.0/24") << h.id;
+}
+
+TEST_F(RegistryTest, DeployRefusesCpuOrMemoryNoHostHas) {
+  // With no host registered the app may wait for one.
+  msg::AppSpec big = demo("big", 1);
+  big.cpu = 64;
+  EXPECT_TRUE(reg.deploy(rid(), {big}).ok);
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());  // 4 cpus, 8 GiB
+  msg::AppSpec cpu_heavy = demo("cpuheavy", 1);
+  cpu_heavy.ports = {{8081, 8000}};
+  cpu_heavy.cpu = 4.5;
+  auto reply = reg.deploy(rid(), {cpu_heavy});
+  EXPECT_FALSE(reply.ok);
+  EXPECT_EQ(reply.field, "cpu");
+  msg::AppSpec memory_heavy = demo("memheavy", 1);
+  memory_heavy.ports = {{8082, 8000}};
+  memory_heavy.memory_bytes = 9LL << 30;
+  reply = reg.deploy(rid(), {memory_heavy});
+  EXPECT_FALSE(reply.ok);
+  EXPECT_EQ(reply.field, "memory");
+  EXPECT_EQ(count("cpuheavy") + count("memheavy"), 0);
+}
+
 }  // namespace
 }  // namespace pier::registry
