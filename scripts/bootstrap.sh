@@ -13,6 +13,7 @@ packages=(
   libcpp-httplib-dev libkainjow-mustache-dev
   haproxy curl iproute2 procps python3
   clang-format
+  docker.io docker-compose debootstrap busybox-static libcurl4-openssl-dev
 )
 
 missing=()
