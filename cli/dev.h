@@ -1,0 +1,41 @@
+// `pier dev`: the whole stack on one machine, as supervised children of this process.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "common/bus.h"
+
+namespace pier::cli {
+
+struct DevOptions {
+  std::string state_dir;                 // empty: default_state_dir()
+  bus::Endpoints bus;                    // endpoints pier-bus binds (and everyone connects to)
+  std::string metrics_listen = "127.0.0.1:9100";
+  int stats_port = 8404;
+  bool demo = false;
+  int demo_port = 8080;
+  std::string log_level = "info";
+};
+
+struct ChildSpec {
+  std::string name;               // bus, registry, scheduler, lbgen, metrics, agent
+  std::vector<std::string> argv;  // argv[0]: the program beside `pier`, else its name (PATH)
+};
+
+// /var/lib/pier/dev as root; otherwise $XDG_STATE_HOME/pier/dev or ~/.local/state/pier/dev.
+std::string default_state_dir(bool root, const char* xdg_state_home, const char* home);
+// The host's name as a DNS label ("Build-01.example.com" -> "build-01"), or "local".
+std::string host_id_from(const std::string& hostname);
+// The children in start order (bus first, agent last), with their flags.
+std::vector<ChildSpec> dev_children(const DevOptions& options, const std::string& bin_dir, const std::string& host_id);
+// dev.env: PIER_BUS_PUB, PIER_BUS_SUB, PIER_METRICS_URL, PIER_STATS_URL and, once the demo is live,
+// PIER_DEMO_URL; one NAME=value per line.
+std::string dev_env_text(const DevOptions& options, bool demo_live);
+// The demo app `pier dev --demo` deploys.
+msg::AppSpec demo_spec(int demo_port);
+
+int run_dev(const std::vector<std::string>& args, const Io& io);
+
+}  // namespace pier::cli

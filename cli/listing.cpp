@@ -1,0 +1,103 @@
+#include "cli/listing.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace pier::cli {
+namespace {
+
+std::size_t display_width(const std::string& s) {
+  std::size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
+
+}  // namespace
+
+std::string format_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], display_width(row[i]));
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - display_width(row[i]) + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string format_bytes(int64_t bytes) {
+  static const char* kUnits[] = {"", "k", "m", "g", "t"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  if (value == static_cast<double>(static_cast<int64_t>(value))) std::snprintf(buf, sizeof buf, "%lld%s", static_cast<long long>(value), kUnits[unit]);
+  else std::snprintf(buf, sizeof buf, "%.1f%s", value, kUnits[unit]);
+  return buf;
+}
+
+nlohmann::json instances_json(const msg::State& state, const std::string& app) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& i : state.instances) {
+    if (!app.empty() && i.app != app) continue;
+    out.push_back({{"id", i.id}, {"app", i.app}, {"host", i.host}, {"ip", i.ip}, {"state", i.state},
+                   {"reason", i.reason}, {"pid", i.pid}});
+  }
+  return out;
+}
+
+std::string instances_table(const msg::State& state, const std::string& app) {
+  std::vector<std::vector<std::string>> rows = {{"ID", "APP", "HOST", "IP", "STATE", "REASON"}};
+  for (const auto& i : state.instances) {
+    if (!app.empty() && i.app != app) continue;
+    rows.push_back({i.id, i.app, or_dash(i.host), or_dash(i.ip), i.state, i.reason});
+  }
+  return format_table(rows);
+}
+
+nlohmann::json hosts_json(const msg::State& state) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& h : state.hosts) {
+    out.push_back({{"id", h.id},
+                   {"hostname", h.hostname},
+                   {"address", h.address},
+                   {"cpus", h.cpus},
+                   {"memory_bytes", h.memory_bytes},
+                   {"runtime", h.runtime},
+                   {"subnet", h.subnet},
+                   {"status", h.status},
+                   {"last_seen_ms", h.last_seen_ms},
+                   {"lb", {{"hash", h.lb.hash}, {"servers", h.lb.servers}, {"error", h.lb.error}, {"reloads", h.lb.reloads}}}});
+  }
+  return out;
+}
+
+std::string hosts_table(const msg::State& state, int64_t now_ms) {
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "HOSTNAME", "ADDRESS", "CPUS", "MEMORY", "RUNTIME", "SUBNET", "STATUS", "SEEN", "LB"}};
+  for (const auto& h : state.hosts) {
+    std::string seen = "-";
+    if (h.last_seen_ms > 0) seen = std::to_string(std::max<int64_t>(0, now_ms - h.last_seen_ms) / 1000) + "s ago";
+    std::string lb = std::to_string(h.lb.servers.size()) + " servers";
+    if (!h.lb.hash.empty()) lb += ", cfg " + h.lb.hash.substr(0, 8);
+    if (!h.lb.error.empty()) lb += ", error: " + h.lb.error;
+    rows.push_back({h.id, or_dash(h.hostname), or_dash(h.address), std::to_string(h.cpus), format_bytes(h.memory_bytes),
+                    or_dash(h.runtime), or_dash(h.subnet), h.status, seen, lb});
+  }
+  return format_table(rows);
+}
+
+}  // namespace pier::cli

@@ -1,0 +1,109 @@
+#include "cli/liveness.h"
+
+#include <algorithm>
+#include <set>
+
+namespace pier::cli {
+
+bool belongs_to(const std::string& id, const std::string& app) {
+  if (id.size() <= app.size() + 1 || id.compare(0, app.size(), app) != 0 || id[app.size()] != '-') return false;
+  return std::all_of(id.begin() + static_cast<long>(app.size()) + 1, id.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string Liveness::summary() const {
+  std::string s = std::to_string(running) + "/" + std::to_string(wanted) + " running";
+  if (present > wanted) s += ", " + std::to_string(present - wanted) + " to remove";
+  return s;
+}
+
+Liveness assess(const msg::State& state, const std::string& app, int wanted) {
+  Liveness l;
+  l.wanted = wanted;
+  std::set<std::string> ids;
+  std::vector<std::string> failed, pending, starting;
+  for (const auto& i : state.instances) {
+    if (i.app != app) continue;
+    ++l.present;
+    ids.insert(i.id);
+    if (i.state == "running") {
+      ++l.running;
+    } else if (i.state == "failed") {
+      failed.push_back(i.id + " failed" + (i.reason.empty() ? "" : ": " + i.reason));
+    } else if (i.state == "pending" && !i.reason.empty()) {
+      pending.push_back(i.id + " pending: " + i.reason);
+    } else {
+      starting.push_back(i.id + " " + i.state);
+    }
+  }
+  std::vector<std::string> hosts;
+  for (const auto& h : state.hosts) {
+    if (h.status != "up") continue;
+    std::set<std::string> serving;
+    for (const auto& s : h.lb.servers)
+      if (belongs_to(s, app)) serving.insert(s);
+    if (serving != ids) {
+      std::string why = "host " + h.id + " serves " + std::to_string(serving.size()) + " of " +
+                        std::to_string(ids.size()) + " instances";
+      if (!h.lb.error.empty()) why += " (HAProxy config rejected: " + h.lb.error + ")";
+      hosts.push_back(why);
+    }
+  }
+  for (auto* list : {&failed, &pending, &starting, &hosts})
+    l.waiting_on.insert(l.waiting_on.end(), list->begin(), list->end());
+  l.live = l.present == wanted && l.running == wanted && hosts.empty();
+  return l;
+}
+
+std::vector<std::string> ProgressTracker::update(const msg::State& state) {
+  std::vector<std::string> lines;
+  std::set<std::string> present;
+  for (const auto& i : state.instances) {
+    if (i.app != app_) continue;
+    present.insert(i.id);
+    std::string line;
+    if (i.state == "running") {
+      line = " \u2714 " + i.id + "  running  " + i.ip + "  " + i.host;
+    } else if (i.state == "failed") {
+      line = " \u2718 " + i.id + "  failed" + (i.reason.empty() ? "" : "  " + i.reason);
+    } else {
+      line = " \u2026 " + i.id + "  " + i.state;
+      if (!i.host.empty()) line += "  " + i.ip + "  " + i.host;
+      if (!i.reason.empty()) line += "  " + i.reason;
+    }
+    auto& last = last_[i.id];
+    if (last != line) {
+      last = line;
+      lines.push_back(line);
+    }
+  }
+  for (auto it = last_.begin(); it != last_.end();) {
+    if (present.count(it->first)) {
+      ++it;
+      continue;
+    }
+    lines.push_back(" \u2714 " + it->first + "  removed");
+    it = last_.erase(it);
+  }
+  return lines;
+}
+
+std::string final_line(const msg::State& state, const std::string& app, int wanted) {
+  if (wanted == 0) {
+    bool exists = std::any_of(state.apps.begin(), state.apps.end(), [&](const auto& a) { return a.spec.name == app; });
+    return app + (exists ? ": 0/0 running" : ": removed");
+  }
+  const Liveness l = assess(state, app, wanted);
+  std::string line = app + ": " + l.summary();
+  for (const auto& a : state.apps) {
+    if (a.spec.name != app || a.spec.ports.empty()) continue;
+    line += ", serving on ";
+    for (std::size_t i = 0; i < a.spec.ports.size(); ++i) {
+      if (i > 0) line += ", ";
+      line += ":" + std::to_string(a.spec.ports[i].external);
+      if (a.spec.protocol == "http" && a.spec.context_path != "/") line += a.spec.context_path;
+    }
+  }
+  return line;
+}
+
+}  // namespace pier::cli

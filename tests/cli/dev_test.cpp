@@ -1,0 +1,64 @@
+#include "cli/dev.h"
+
+#include <gtest/gtest.h>
+
+#include "common/validate.h"
+
+namespace pier::cli {
+namespace {
+
+TEST(Dev, DefaultStateDir) {
+  EXPECT_EQ(default_state_dir(true, nullptr, "/root"), "/var/lib/pier/dev");
+  EXPECT_EQ(default_state_dir(false, nullptr, "/home/ann"), "/home/ann/.local/state/pier/dev");
+  EXPECT_EQ(default_state_dir(false, "/xdg", "/home/ann"), "/xdg/pier/dev");
+}
+
+TEST(Dev, HostIdIsADnsLabel) {
+  EXPECT_EQ(host_id_from("Build-01.example.com"), "build-01");
+  EXPECT_EQ(host_id_from("under_score"), "local");
+  EXPECT_EQ(host_id_from(""), "local");
+}
+
+TEST(Dev, ChildrenInStartOrderWithTheirFlags) {
+  DevOptions o;
+  o.state_dir = "/s";
+  o.bus = {"tcp://127.0.0.1:1", "tcp://127.0.0.1:2"};
+  o.stats_port = 9999;
+  auto children = dev_children(o, "/nonexistent-bin", "h");
+  std::vector<std::string> names;
+  for (const auto& c : children) names.push_back(c.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"bus", "registry", "scheduler", "lbgen", "metrics", "agent"}));
+  EXPECT_EQ(children[0].argv[0], "pier-bus");  // not beside pier: from PATH
+  const auto& agent = children.back().argv;
+  auto has = [&](const std::string& flag, const std::string& value) {
+    for (std::size_t i = 0; i + 1 < agent.size(); ++i)
+      if (agent[i] == flag && agent[i + 1] == value) return true;
+    return false;
+  };
+  EXPECT_TRUE(has("--runtime", "exec"));
+  EXPECT_TRUE(has("--host-id", "h"));
+  EXPECT_TRUE(has("--stats-port", "9999"));
+  EXPECT_TRUE(has("--bus-sub", "tcp://127.0.0.1:2"));
+}
+
+TEST(Dev, EnvFile) {
+  DevOptions o;
+  o.bus = {"tcp://127.0.0.1:1", "tcp://127.0.0.1:2"};
+  o.metrics_listen = "127.0.0.1:3";
+  o.stats_port = 4;
+  o.demo_port = 5;
+  EXPECT_EQ(dev_env_text(o, false),
+            "PIER_BUS_PUB=tcp://127.0.0.1:1\nPIER_BUS_SUB=tcp://127.0.0.1:2\nPIER_METRICS_URL=http://127.0.0.1:3/metrics\n"
+            "PIER_STATS_URL=http://127.0.0.1:4/stats\n");
+  EXPECT_NE(dev_env_text(o, true).find("PIER_DEMO_URL=http://127.0.0.1:5/\n"), std::string::npos);
+}
+
+TEST(Dev, DemoSpecIsValid) {
+  auto spec = demo_spec(8080);
+  EXPECT_TRUE(validate::app_spec(spec).ok()) << validate::app_spec(spec).message();
+  EXPECT_EQ(spec.replicas, 3);
+  EXPECT_EQ(spec.ports[0].internal, 8000);
+}
+
+}  // namespace
+}  // namespace pier::cli

@@ -1,0 +1,83 @@
+#include "cli/listing.h"
+
+#include <gtest/gtest.h>
+
+namespace pier::cli {
+namespace {
+
+msg::State sample_state() {
+  msg::State s;
+  msg::InstanceRecord a;
+  a.id = "web-1";
+  a.app = "web";
+  a.host = "host-a";
+  a.ip = "127.100.1.1";
+  a.state = "running";
+  a.pid = 42;
+  msg::InstanceRecord b;
+  b.id = "api-2";
+  b.app = "api";
+  b.state = "pending";
+  b.reason = "no host is up";
+  s.instances = {a, b};
+  msg::HostRecord h;
+  h.id = "host-a";
+  h.hostname = "vm";
+  h.address = "127.0.0.1";
+  h.cpus = 4;
+  h.memory_bytes = 8LL << 30;
+  h.runtime = "exec";
+  h.subnet = "127.100.1.0/24";
+  h.last_seen_ms = 1000;
+  h.lb.hash = "abcdef0123456789";
+  h.lb.servers = {"web-1"};
+  h.lb.reloads = 2;
+  s.hosts = {h};
+  return s;
+}
+
+TEST(Listing, InstancesJsonHasTheDocumentedKeys) {
+  auto json = instances_json(sample_state(), "");
+  ASSERT_TRUE(json.is_array());
+  ASSERT_EQ(json.size(), 2u);
+  EXPECT_EQ(json[0], nlohmann::json({{"id", "web-1"}, {"app", "web"}, {"host", "host-a"}, {"ip", "127.100.1.1"},
+                                     {"state", "running"}, {"reason", ""}, {"pid", 42}}));
+  EXPECT_EQ(instances_json(sample_state(), "api").size(), 1u);
+  EXPECT_TRUE(instances_json(msg::State{}, "").is_array());
+}
+
+TEST(Listing, InstancesTableAlignsColumns) {
+  EXPECT_EQ(instances_table(sample_state(), ""),
+            "ID     APP  HOST    IP           STATE    REASON\n"
+            "web-1  web  host-a  127.100.1.1  running  \n"
+            "api-2  api  -       -            pending  no host is up\n");
+}
+
+TEST(Listing, HostsJsonHasTheDocumentedKeys) {
+  auto json = hosts_json(sample_state());
+  ASSERT_EQ(json.size(), 1u);
+  for (const char* key : {"id", "hostname", "address", "cpus", "memory_bytes", "runtime", "subnet", "status", "last_seen_ms", "lb"})
+    EXPECT_TRUE(json[0].contains(key)) << key;
+  EXPECT_EQ(json[0]["lb"], nlohmann::json({{"hash", "abcdef0123456789"}, {"servers", {"web-1"}}, {"error", ""}, {"reloads", 2}}));
+  EXPECT_EQ(json[0]["memory_bytes"], 8LL << 30);
+}
+
+TEST(Listing, HostsTable) {
+  const std::string table = hosts_table(sample_state(), 4500);
+  EXPECT_NE(table.find("host-a  vm        127.0.0.1  4     8g      exec     127.100.1.0/24  up      3s ago  1 servers, cfg abcdef01"),
+            std::string::npos)
+      << table;
+}
+
+TEST(Listing, TableWidthCountsCharactersNotBytes) {
+  EXPECT_EQ(format_table({{"A", "B"}, {"\u2714x", "y"}}), "A   B\n\u2714x  y\n");
+}
+
+TEST(Listing, FormatBytes) {
+  EXPECT_EQ(format_bytes(64LL << 20), "64m");
+  EXPECT_EQ(format_bytes(1536LL << 20), "1.5g");
+  EXPECT_EQ(format_bytes(100), "100");
+}
+
+}  // namespace
+}  // namespace pier::cli
