@@ -200,7 +200,8 @@ std::vector<ChildSpec> dev_children(const DevOptions& o, const std::string& bin_
   return {
       {"bus", {program(bin_dir, "pier-bus"), "--publishers", o.bus.pub, "--subscribers", o.bus.sub, "--endpoints-file",
                o.state_dir + "/bus.env", "--log-level", o.log_level}},
-      {"registry", with_bus({program(bin_dir, "pier-registry"), "--db", o.state_dir + "/registry.db"})},
+      {"registry", with_bus({program(bin_dir, "pier-registry"), "--db", o.state_dir + "/registry.db",
+                             "--platform-network", o.platform_network})},
       {"scheduler", with_bus({program(bin_dir, "pier-scheduler")})},
       {"lbgen", with_bus({program(bin_dir, "pier-lbgen")})},
       {"metrics", with_bus({program(bin_dir, "pier-metrics"), "--db", o.state_dir + "/metrics.db", "--listen",
@@ -243,6 +244,8 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
       ("stats-port", po::value(&o.stats_port)->default_value(o.stats_port), "HAProxy stats/Prometheus port")
       ("demo", po::bool_switch(&o.demo), "deploy the demo app (3 replicas) once the stack is up")
       ("demo-port", po::value(&o.demo_port)->default_value(o.demo_port), "the demo app's external port")
+      ("platform-network", po::value(&o.platform_network)->default_value(o.platform_network),
+       "where instance addresses come from (inside 127.0.0.0/8); give two stacks on one machine different ones")
       ("log-level", po::value(&o.log_level)->default_value(o.log_level), "the children's log level");
   auto parsed = parse_args(args, desc, nullptr, {"state-dir", "bus-pub", "bus-sub"});
   if (!parsed.ok()) {

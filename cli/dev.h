@@ -17,6 +17,7 @@ struct DevOptions {
   bool demo = false;
   int demo_port = 8080;
   std::string log_level = "info";
+  std::string platform_network = "127.100.0.0/16";  // the registry's pool of exec subnets
 };
 
 struct ChildSpec {

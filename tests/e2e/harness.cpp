@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -85,6 +86,14 @@ std::optional<std::string> tcp_echo(int port, const std::string& text) {
   return got;
 }
 
+// A /16 of 127.0.0.0/8 of its own, so that this stack's instance addresses cannot meet those of
+// another stack on the machine (a developer's `pier dev` uses 127.100.0.0/16).
+static std::string platform_network() {
+  std::random_device seed;
+  const int second = 101 + static_cast<int>(seed() % 150);  // 127.101 - 127.250
+  return "127." + std::to_string(second) + ".0.0/16";
+}
+
 Stack::Stack(const std::vector<std::string>& extra) {
   char tmpl[] = "/tmp/pier-e2e-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
@@ -94,7 +103,7 @@ Stack::Stack(const std::vector<std::string>& extra) {
   process::SpawnOptions options;
   options.argv = {std::string(PIER_BIN_DIR) + "/pier", "dev", "--state-dir", dir_, "--bus-pub", bus_pub,
                   "--bus-sub", bus_sub, "--metrics-listen", "127.0.0.1:" + std::to_string(free_port()),
-                  "--stats-port", std::to_string(free_port())};
+                  "--stats-port", std::to_string(free_port()), "--platform-network", platform_network()};
   options.argv.insert(options.argv.end(), extra.begin(), extra.end());
   options.output_path = dir_ + "/dev.log";
   auto pid = process::spawn(options);

@@ -1,0 +1,279 @@
+#include "services/agent/lb_applier.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "common/codec.h"
+#include "common/process.h"
+#include "services/agent/exec_runtime.h"
+#include "services/agent/proc_stats.h"
+
+namespace pier::agent {
+namespace fs = std::filesystem;
+namespace {
+
+std::vector<std::string> server_names(const msg::LbSpec& spec) {
+  std::set<std::string> names;
+  for (const auto& backend : spec.backends)
+    for (const auto& server : backend.servers) names.insert(server.name);
+  return {names.begin(), names.end()};
+}
+
+// The lines of haproxy's output that explain a refusal ([ALERT] first), in one line of bounded size.
+std::string explain(const std::string& output) {
+  std::istringstream lines(output);
+  std::string line, alerts, all;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    if (line.find("[ALERT]") != std::string::npos) alerts += (alerts.empty() ? "" : " | ") + line;
+    all += (all.empty() ? "" : " | ") + line;
+  }
+  std::string text = alerts.empty() ? all : alerts;
+  if (text.size() > 1000) text = text.substr(0, 1000) + "...";
+  return text.empty() ? "haproxy -c refused the configuration" : text;
+}
+
+}  // namespace
+
+bool is_haproxy_for(pid_t pid, const std::string& config_path) {
+  if (pid <= 0 || !process::exists(pid)) return false;
+  std::string cmdline = read_text("/proc/" + std::to_string(pid) + "/cmdline");
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  return cmdline.find("haproxy") != std::string::npos && cmdline.find(config_path) != std::string::npos;
+}
+
+LbApplier::LbApplier(LbApplierOptions options, const Clock& clock) : options_(std::move(options)), clock_(clock) {
+  fs::create_directories(options_.dir);
+  pid_t pid = 0;
+  std::ifstream(pid_path()) >> pid;
+  if (is_haproxy_for(pid, config_path())) {
+    master_ = pid;
+    adopted_ = true;
+    auto saved = codec::decode<msg::LbStatus>(read_text(options_.dir + "/lb-status"));
+    if (saved.ok()) status_ = *saved;
+    // Reload once, so that what runs is haproxy.cfg as saved (a reload the previous agent sent may
+    // not have finished when it died).
+    const auto offset = log_size();
+    ::kill(master_, SIGUSR2);
+    if (Status s = wait_loaded(offset, true); !s.ok()) status_.error = "reload of the adopted haproxy failed: " + s.message();
+    spdlog::info("adopted haproxy master pid {} and reloaded it (config {}, {} servers){}", pid, status_.hash,
+                 status_.servers.size(), status_.error.empty() ? "" : ": " + status_.error);
+  }
+}
+
+void LbApplier::save_status() const {
+  const std::string path = options_.dir + "/lb-status";
+  {
+    std::ofstream out(path + ".tmp", std::ios::binary);
+    out << codec::encode(status_);
+  }
+  std::error_code ec;
+  fs::rename(path + ".tmp", path, ec);
+}
+
+Status LbApplier::check(const std::string& path) {
+  const std::string out = options_.dir + "/haproxy.check.log";
+  std::error_code ec;
+  fs::remove(out, ec);
+  process::SpawnOptions spawn;
+  spawn.argv = {options_.haproxy, "-c", "-f", path};
+  spawn.output_path = out;
+  auto pid = process::spawn(spawn);
+  if (!pid.ok()) return Status::Error("cannot run " + options_.haproxy + ": " + pid.status().message());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.check_timeout_ms);
+  std::optional<int> code;
+  while (!(code = process::try_wait(*pid)) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (!code) {
+    process::stop(*pid, 500);
+    return Status::Error("haproxy -c did not finish within " + std::to_string(options_.check_timeout_ms) + " ms");
+  }
+  if (*code == 0) return Status::Ok();
+  return Status::Error(explain(read_text(out)));
+}
+
+std::uintmax_t LbApplier::log_size() const {
+  std::error_code ec;
+  const auto size = fs::file_size(log_path(), ec);
+  return ec ? 0 : size;
+}
+
+// The master prints "Loading success." once its new worker runs the new config (or "Loading
+// failure!"). A SIGUSR2 that lands while it is still loading (or just after, before its master loop
+// runs) is lost: so every reload waits for its load, and a reload not seen within a second is asked
+// for again.
+Status LbApplier::wait_loaded(std::uintmax_t offset, bool reloading) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::milliseconds(options_.load_timeout_ms);
+  auto resend_at = start + std::chrono::seconds(1);
+  while (true) {
+    std::ifstream in(log_path(), std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(offset));
+    std::ostringstream text;
+    text << in.rdbuf();
+    const std::string output = text.str();
+    if (output.find("Loading success") != std::string::npos) return Status::Ok();
+    if (output.find("Loading failure") != std::string::npos) return Status::Error(explain(output));
+    if (!master_alive()) return Status::Error("haproxy exited: " + explain(output));
+    if (std::chrono::steady_clock::now() >= deadline)
+      return Status::Error("haproxy did not finish loading within " + std::to_string(options_.load_timeout_ms) + " ms");
+    if (reloading && output.find("Reloading HAProxy") == std::string::npos &&
+        std::chrono::steady_clock::now() >= resend_at) {
+      ::kill(master_, SIGUSR2);
+      resend_at = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+Status LbApplier::start_master() {
+  std::error_code ec;
+  fs::remove(pid_path(), ec);
+  process::SpawnOptions spawn;
+  spawn.argv = {options_.haproxy, "-W", "-f", config_path(), "-p", pid_path()};
+  spawn.output_path = log_path();
+  spawn.new_process_group = true;
+  const auto offset = log_size();
+  auto pid = process::spawn(spawn);
+  if (!pid.ok()) return pid.status();
+  master_ = *pid;
+  adopted_ = false;
+  // A master that cannot bind its ports (or lacks file descriptors) exits now: report it now.
+  if (Status s = wait_loaded(offset, false); !s.ok()) {
+    if (master_alive()) process::stop(master_, options_.stop_grace_ms);
+    ::kill(-*pid, SIGKILL);
+    master_ = 0;
+    return s;
+  }
+  if (fs::file_size(pid_path(), ec) == 0 || ec) std::ofstream(pid_path()) << master_ << "\n";
+  spdlog::info("haproxy started (master pid {}, {})", master_, config_path());
+  return Status::Ok();
+}
+
+bool LbApplier::master_alive() {
+  if (master_ <= 0) return false;
+  if (adopted_) {
+    // Not our child: alive while it exists and is no zombie. (Its command line is checked once, at
+    // adoption; while it re-executes itself for a reload, /proc may briefly show none.)
+    if (!process::exists(master_)) return false;
+    const std::string stat = read_text("/proc/" + std::to_string(master_) + "/stat");
+    const auto close = stat.rfind(')');
+    return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
+  }
+  return !process::try_wait(master_).has_value();
+}
+
+bool LbApplier::apply(const msg::LbConfig& config) {
+  const bool running = master_alive();
+  if (config.hash == status_.hash && running) return false;
+  if (config.hash == refused_hash_) return false;
+  const std::string next = config_path() + ".new";
+  {
+    std::ofstream out(next, std::ios::binary | std::ios::trunc);
+    out << config.haproxy_cfg;
+    if (!out) {
+      status_.error = "cannot write " + next;
+      return true;
+    }
+  }
+  if (Status s = check(next); !s.ok()) {
+    refused_hash_ = config.hash;
+    status_.error = s.message();
+    spdlog::error("haproxy config {} (state revision {}) refused, keeping {}: {}", config.hash, config.state_revision,
+                  status_.hash.empty() ? "none" : status_.hash, s.message());
+    save_status();
+    return true;
+  }
+  std::error_code ec;
+  fs::rename(next, config_path(), ec);
+  if (ec) {
+    status_.error = "cannot rename " + next + ": " + ec.message();
+    return true;
+  }
+  refused_hash_.clear();
+  if (running) {
+    const auto offset = log_size();
+    ::kill(master_, SIGUSR2);
+    ++status_.reloads;
+    if (Status s = wait_loaded(offset, true); !s.ok()) {
+      // The master keeps its previous workers when a reload fails: report what still runs.
+      refused_hash_ = config.hash;
+      status_.error = "reload failed: " + s.message();
+      spdlog::error("haproxy reload with config {} (state revision {}) failed: {}", config.hash,
+                    config.state_revision, s.message());
+      save_status();
+      return true;
+    }
+    spdlog::info("haproxy reloaded with config {} (state revision {}, {} servers, master pid {})", config.hash,
+                 config.state_revision, server_names(config.spec).size(), master_);
+  } else if (Status s = start_master(); !s.ok()) {
+    status_.error = s.message();
+    restart_at_ms_ = clock_.steady_ms() + options_.restart_backoff_ms;
+    spdlog::error("haproxy did not start with config {} (state revision {}): {}", config.hash, config.state_revision,
+                  s.message());
+    status_.hash.clear();  // nothing runs: apply the next config even when it is the same
+    status_.servers.clear();
+    save_status();
+    return true;
+  }
+  status_.hash = config.hash;
+  status_.state_revision = config.state_revision;
+  status_.servers = server_names(config.spec);
+  status_.error.clear();
+  save_status();
+  spdlog::info("haproxy config {} applied (state revision {}): servers [{}]", config.hash, config.state_revision,
+               fmt::join(status_.servers, ", "));
+  return true;
+}
+
+bool LbApplier::tick() {
+  if (master_ > 0 && !master_alive()) {
+    spdlog::error("haproxy master pid {} is gone (last output: {})", master_, last_line(log_path()));
+    master_ = 0;
+    adopted_ = false;
+    restart_at_ms_ = clock_.steady_ms() + options_.restart_backoff_ms;
+  }
+  if (master_ > 0 || restart_at_ms_ < 0 || clock_.steady_ms() < restart_at_ms_ || !fs::exists(config_path()))
+    return false;
+  restart_at_ms_ = -1;
+  const msg::LbStatus before = status_;
+  if (Status s = start_master(); !s.ok()) {
+    status_.error = s.message();
+    restart_at_ms_ = clock_.steady_ms() + options_.restart_backoff_ms;
+    spdlog::error("haproxy restart failed: {}", s.message());
+  } else if (status_.error.rfind("haproxy exited", 0) == 0) {
+    status_.error.clear();
+  }
+  return codec::encode(before) != codec::encode(status_);
+}
+
+void LbApplier::stop() {
+  if (master_ <= 0) return;
+  if (!adopted_) {
+    process::stop(master_, options_.stop_grace_ms);
+  } else {
+    ::kill(master_, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.stop_grace_ms);
+    while (master_alive() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (master_alive()) ::kill(master_, SIGKILL);
+  }
+  // Workers go with their master; anything left in its group goes now.
+  ::kill(-master_, SIGKILL);
+  spdlog::info("haproxy stopped (master pid {})", master_);
+  master_ = 0;
+  std::error_code ec;
+  fs::remove(pid_path(), ec);
+}
+
+}  // namespace pier::agent

@@ -1,0 +1,76 @@
+// Runs HAProxy on this host with the configuration lbgen publishes for it. A config whose hash
+// differs from the running one is written to haproxy.cfg.new and checked with `haproxy -c`; a config
+// that fails the check is refused (LbStatus.error says why) and the last good one keeps running; one
+// that passes becomes haproxy.cfg and HAProxy (master-worker, `-W`, one master for the agent's life)
+// is started or reloaded with SIGUSR2 to its master.
+//
+// Files under the directory given (the agent uses <state-dir>/haproxy): haproxy.cfg, haproxy.cfg.new,
+// haproxy.pid (the master), haproxy.log (its output), haproxy.sock (admin socket, from the template),
+// haproxy.check.log (the last `haproxy -c` output), lb-status (the LbStatus of what runs, so that a
+// restarted agent adopts a live master and knows its config instead of starting a second HAProxy).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common/clock.h"
+#include "common/messages.h"
+#include "common/status.h"
+
+namespace pier::agent {
+
+struct LbApplierOptions {
+  std::string dir;
+  std::string haproxy = "haproxy";
+  int check_timeout_ms = 15'000;
+  int load_timeout_ms = 10'000;  // for a (re)started master to say "Loading success"
+  int stop_grace_ms = 3000;
+  int64_t restart_backoff_ms = 1000;
+};
+
+class LbApplier {
+ public:
+  // Creates the directory and adopts the master that haproxy.pid names when it is alive and runs
+  // this directory's haproxy.cfg (reloading it once, so that it runs haproxy.cfg as saved).
+  LbApplier(LbApplierOptions options, const Clock& clock);
+
+  // Applies `config` when its hash differs from the running one (and from the last refused one).
+  // Returns whether status() changed.
+  bool apply(const msg::LbConfig& config);
+  // Notices a dead master and starts HAProxy again (after a backoff). Returns whether status() changed.
+  bool tick();
+  // Stops HAProxy (agent exit with --stop-on-exit).
+  void stop();
+
+  const msg::LbStatus& status() const { return status_; }
+  pid_t master_pid() const { return master_; }
+  bool adopted() const { return adopted_; }
+  std::string config_path() const { return options_.dir + "/haproxy.cfg"; }
+  std::string pid_path() const { return options_.dir + "/haproxy.pid"; }
+  std::string log_path() const { return options_.dir + "/haproxy.log"; }
+  std::string socket_path() const { return options_.dir + "/haproxy.sock"; }
+
+ private:
+  // Runs `haproxy -c -f path`; Ok, or the error lines it printed.
+  Status check(const std::string& path);
+  Status start_master();
+  std::uintmax_t log_size() const;
+  Status wait_loaded(std::uintmax_t offset, bool reloading);
+  bool master_alive();
+  void save_status() const;
+
+  LbApplierOptions options_;
+  const Clock& clock_;
+  msg::LbStatus status_;
+  std::string refused_hash_;
+  pid_t master_ = 0;
+  bool adopted_ = false;  // the master is not our child (started by a previous agent)
+  int64_t restart_at_ms_ = -1;
+};
+
+// Whether pid is a live HAProxy whose command line names config_path.
+bool is_haproxy_for(pid_t pid, const std::string& config_path);
+
+}  // namespace pier::agent

@@ -1,0 +1,143 @@
+// pier-agent: runs this host's instances (exec runtime) and its HAProxy, as the registry's state and
+// lbgen's config for this host say, and reports heartbeats and samples.
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "common/bus.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/options.h"
+#include "common/topics.h"
+#include "common/validate.h"
+#include "services/agent/agent.h"
+#include "services/agent/exec_runtime.h"
+#include "services/agent/lb_applier.h"
+#include "services/agent/probe.h"
+#include "services/agent/proc_stats.h"
+#include "services/agent/reconciler.h"
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+// Subscriber::receive lets zmq's EINTR through when a signal lands during its poll.
+std::optional<pier::bus::Envelope> receive(pier::bus::Subscriber& subscriber, int timeout_ms) {
+  try {
+    return subscriber.receive(timeout_ms);
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return std::nullopt;
+    throw;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace pier;
+  namespace po = boost::program_options;
+  bus::Endpoints endpoints;
+  agent::AgentOptions options;
+  agent::ReconcilerOptions reconciler_options;
+  agent::LbApplierOptions lb_options;
+  const agent::HostFacts facts = agent::read_host_facts();
+  options.host_id = agent::host_id_from_hostname(facts.hostname);
+  std::string level, runtime_kind = "exec";
+  bool stop_on_exit = false;
+  po::options_description desc("pier-agent options");
+  desc.add_options()
+      ("host-id", po::value(&options.host_id)->default_value(options.host_id), "this host's id (a DNS label)")
+      ("address", po::value(&options.address)->default_value(options.address),
+       "IPv4 address HAProxy listens on for clients")
+      ("state-dir", po::value(&options.state_dir)->default_value(options.state_dir),
+       "instance logs and pid files, HAProxy's files")
+      ("runtime", po::value(&runtime_kind)->default_value(runtime_kind), "how instances run: exec")
+      ("stats-port", po::value(&options.stats_port)->default_value(options.stats_port),
+       "HAProxy stats and Prometheus exporter port")
+      ("heartbeat-ms", po::value(&options.heartbeat_ms)->default_value(options.heartbeat_ms),
+       "publish the full status this often (and on every change)")
+      ("sample-ms", po::value(&options.sample_ms)->default_value(options.sample_ms), "publish load samples this often")
+      ("haproxy", po::value(&lb_options.haproxy)->default_value(lb_options.haproxy), "the HAProxy program")
+      ("stop-grace-ms", po::value(&reconciler_options.stop_grace_ms)->default_value(reconciler_options.stop_grace_ms),
+       "time an instance gets between SIGTERM and SIGKILL")
+      ("stop-on-exit", po::bool_switch(&stop_on_exit),
+       "stop instances and HAProxy when the agent exits (default: leave them serving)");
+  options::add_bus(desc, endpoints);
+  options::add_log_level(desc, level);
+  options::parse_or_exit(argc, argv, desc,
+                         "usage: pier-agent [options]\n\nRuns this host's instances and HAProxy as pier's state says.");
+  log::init("pier-agent", level);
+  if (runtime_kind != "exec") {
+    std::cerr << "error: --runtime " << runtime_kind << " is not supported (only exec is, for now)\n";
+    return 2;
+  }
+  if (Status s = validate::dns_label("host-id", options.host_id); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return 2;
+  }
+  if (!net::parse_ipv4(options.address).ok()) {
+    std::cerr << "error: --address must be an IPv4 address\n";
+    return 2;
+  }
+  if (Status s = validate::port("stats-port", options.stats_port); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return 2;
+  }
+  if (options.heartbeat_ms < 50 || options.sample_ms < 100 || reconciler_options.stop_grace_ms < 0) {
+    std::cerr << "error: --heartbeat-ms must be at least 50, --sample-ms at least 100, --stop-grace-ms at least 0\n";
+    return 2;
+  }
+  options.state_dir = std::filesystem::absolute(options.state_dir).lexically_normal().string();
+  lb_options.dir = options.state_dir + "/haproxy";
+
+  SystemClock clock;
+  std::unique_ptr<agent::ExecRuntime> runtime;
+  std::unique_ptr<agent::LbApplier> lb;
+  try {
+    runtime = std::make_unique<agent::ExecRuntime>(options.state_dir, options.host_id, clock);
+    lb = std::make_unique<agent::LbApplier>(lb_options, clock);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot use state directory {}: {}", options.state_dir, e.what());
+    return 1;
+  }
+  agent::TcpProber prober;
+  agent::Reconciler reconciler(options.host_id, *runtime, prober, clock, reconciler_options);
+  agent::Agent agent(options, facts, *runtime, reconciler, *lb, clock);
+
+  zmq::context_t context;
+  bus::Publisher publisher(context, endpoints.pub, "agent/" + options.host_id, clock);
+  bus::Subscriber subscriber(context, endpoints.sub,
+                             {std::string(topic::kStateFull), topic::lb_config(options.host_id)});
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  spdlog::info("agent up: host {} ({}, {} cpus, {} MiB), address {}, state {}, runtime exec, {} adopted instances",
+               options.host_id, facts.hostname, facts.cpus, facts.memory_bytes >> 20, options.address,
+               options.state_dir, runtime->list().size());
+
+  while (!g_stop) {
+    for (int i = 0; i < 100 && !g_stop; ++i) {
+      auto envelope = receive(subscriber, i == 0 ? 50 : 0);
+      if (!envelope) break;
+      if (Status s = agent.handle(*envelope); !s.ok()) subscriber.reject(*envelope, s);
+    }
+    for (const auto& out : agent.tick()) publisher.publish_encoded(out.topic, out.body, {});
+  }
+
+  if (stop_on_exit) {
+    spdlog::info("stopping instances and haproxy on host {}", options.host_id);
+    reconciler.stop_all();
+    const int64_t deadline = clock.steady_ms() + reconciler_options.stop_grace_ms + 2000;
+    while (!reconciler.idle() && clock.steady_ms() < deadline) {
+      reconciler.tick();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    lb->stop();
+  }
+  spdlog::info("agent stopped on host {} ({} malformed messages dropped){}", options.host_id, subscriber.dropped(),
+               stop_on_exit ? "" : "; instances and haproxy left running");
+  return 0;
+}

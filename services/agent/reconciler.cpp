@@ -1,0 +1,208 @@
+#include "services/agent/reconciler.h"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "common/codec.h"
+
+namespace pier::agent {
+
+std::vector<InstanceSpec> desired_instances(const msg::State& state, const std::string& host_id) {
+  std::map<std::string, const msg::AppRecord*> apps;
+  for (const auto& app : state.apps) apps[app.spec.name] = &app;
+  std::vector<InstanceSpec> out;
+  for (const auto& record : state.instances) {
+    if (record.host != host_id || record.ip.empty() || record.state == "stopped") continue;
+    auto app = apps.find(record.app);
+    if (app == apps.end()) continue;
+    InstanceSpec spec;
+    spec.id = record.id;
+    spec.app = record.app;
+    spec.ip = record.ip;
+    spec.port = app->second->spec.ports.empty() ? 0 : app->second->spec.ports[0].internal;
+    spec.command = app->second->spec.command;
+    spec.env = app->second->spec.env;
+    spec.revision = app->second->revision;
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+Reconciler::Reconciler(std::string host_id, Runtime& runtime, Prober& prober, const Clock& clock,
+                       ReconcilerOptions options)
+    : host_id_(std::move(host_id)), runtime_(runtime), prober_(prober), clock_(clock), options_(options) {
+  for (const auto& running : runtime_.list()) {
+    Instance instance;
+    instance.spec = running.spec;
+    instance.running_spec = running.spec;
+    instance.alive = true;
+    instance.pid = running.pid;
+    instances_[running.spec.id] = std::move(instance);
+  }
+}
+
+void Reconciler::on_state(const msg::State& state) {
+  has_state_ = true;
+  std::map<std::string, InstanceSpec> desired;
+  for (auto& spec : desired_instances(state, host_id_)) desired[spec.id] = std::move(spec);
+  for (auto& [id, instance] : instances_) instance.desired = desired.count(id) != 0;
+  for (auto& [id, spec] : desired) {
+    auto it = instances_.find(id);
+    if (it == instances_.end()) {
+      Instance instance;
+      instance.spec = spec;
+      instance.next_start_ms = clock_.steady_ms();
+      instances_[id] = std::move(instance);
+      continue;
+    }
+    Instance& instance = it->second;
+    if (!instance.spec.same_as(spec) && instance.state == "failed") {
+      // A new spec or a new place deserves a fresh start.
+      instance.state = "starting";
+      instance.exits.clear();
+      instance.backoff_ms = 0;
+      instance.reason.clear();
+      instance.next_start_ms = clock_.steady_ms();
+    }
+    instance.spec = spec;
+  }
+}
+
+void Reconciler::record_failure(Instance& instance, int code, const std::string& reason) {
+  const int64_t now = clock_.steady_ms();
+  instance.exit_code = code;
+  instance.exits.push_back(now);
+  while (!instance.exits.empty() && instance.exits.front() <= now - options_.exit_window_ms) instance.exits.pop_front();
+  if (static_cast<int>(instance.exits.size()) >= options_.max_exits) {
+    instance.state = "failed";
+    instance.reason = reason;
+    spdlog::error("instance {} of app {} on host {} failed (revision {}): {} ({} exits within {} s), not restarted",
+                  instance.spec.id, instance.spec.app, host_id_, instance.spec.revision, reason,
+                  instance.exits.size(), options_.exit_window_ms / 1000);
+    return;
+  }
+  instance.backoff_ms = instance.backoff_ms == 0 ? options_.backoff_initial_ms
+                                                 : std::min(instance.backoff_ms * 2, options_.backoff_max_ms);
+  instance.next_start_ms = now + instance.backoff_ms;
+  instance.state = "starting";
+  instance.reason = reason + "; restarting";
+  ++instance.restarts;
+  spdlog::warn("instance {} of app {} on host {} (revision {}): {}; restart in {} ms", instance.spec.id,
+               instance.spec.app, host_id_, instance.spec.revision, reason, instance.backoff_ms);
+}
+
+void Reconciler::on_exit(const InstanceExit& exit) {
+  auto it = instances_.find(exit.id);
+  if (it == instances_.end()) return;
+  Instance& instance = it->second;
+  instance.alive = false;
+  instance.pid = 0;
+  const bool asked = exit.stopped || instance.stopping;
+  instance.stopping = false;
+  if (!instance.desired || stopping_all_) {
+    spdlog::info("instance {} of app {} on host {} stopped (exit code {})", exit.id, instance.running_spec.app,
+                 host_id_, exit.code);
+    instances_.erase(it);
+    return;
+  }
+  if (asked) {  // replaced: start the new spec right away
+    instance.next_start_ms = clock_.steady_ms();
+    instance.state = "starting";
+    return;
+  }
+  std::string reason = "exited with code " + std::to_string(exit.code);
+  if (exit.code < 0) reason = "exited (adopted process, exit code unknown)";
+  if (!exit.last_output.empty()) reason += ": " + exit.last_output;
+  record_failure(instance, exit.code, reason);
+}
+
+void Reconciler::start(Instance& instance) {
+  auto pid = runtime_.start(instance.spec);
+  if (!pid.ok()) {
+    record_failure(instance, -1, "cannot start: " + pid.status().message());
+    return;
+  }
+  instance.alive = true;
+  instance.pid = *pid;
+  instance.running_spec = instance.spec;
+  instance.state = "starting";
+  spdlog::info("instance {} of app {} on host {} started (pid {}, revision {}, {}:{})", instance.spec.id,
+               instance.spec.app, host_id_, *pid, instance.spec.revision, instance.spec.ip, instance.spec.port);
+}
+
+bool Reconciler::tick() {
+  for (const auto& exit : runtime_.poll()) on_exit(exit);
+  const int64_t now = clock_.steady_ms();
+  for (auto it = instances_.begin(); it != instances_.end();) {
+    Instance& instance = it->second;
+    if (stopping_all_ || (has_state_ && !instance.desired)) {
+      if (!instance.alive) {
+        it = instances_.erase(it);
+        continue;
+      }
+      if (!instance.stopping) {
+        spdlog::info("stopping instance {} of app {} on host {} (pid {})", it->first, instance.running_spec.app,
+                     host_id_, instance.pid);
+        runtime_.stop(it->first, options_.stop_grace_ms);
+        instance.stopping = true;
+      }
+      ++it;
+      continue;
+    }
+    if (instance.alive && !instance.stopping && has_state_ && !instance.running_spec.same_as(instance.spec)) {
+      spdlog::info("replacing instance {} of app {} on host {}: revision {} -> {}", it->first, instance.spec.app,
+                   host_id_, instance.running_spec.revision, instance.spec.revision);
+      runtime_.stop(it->first, options_.stop_grace_ms);
+      instance.stopping = true;
+    }
+    if (!instance.alive && has_state_ && instance.state != "failed" && now >= instance.next_start_ms) start(instance);
+    if (instance.alive && !instance.stopping && instance.state == "starting" &&
+        (instance.running_spec.port <= 0 || prober_.accepts(instance.running_spec.ip, instance.running_spec.port))) {
+      instance.state = "running";
+      instance.reason.clear();
+      instance.backoff_ms = 0;
+      spdlog::info("instance {} of app {} on host {} running at {}:{} (revision {})", it->first,
+                   instance.running_spec.app, host_id_, instance.running_spec.ip, instance.running_spec.port,
+                   instance.running_spec.revision);
+    }
+    ++it;
+  }
+  const std::string reported = codec::encode(statuses());
+  const bool changed = reported != last_reported_;
+  last_reported_ = reported;
+  return changed;
+}
+
+std::vector<msg::InstanceStatus> Reconciler::statuses() const {
+  std::vector<msg::InstanceStatus> out;
+  for (const auto& [id, instance] : instances_) {
+    if (!instance.desired || stopping_all_) continue;
+    msg::InstanceStatus status;
+    status.id = id;
+    status.app = instance.spec.app;
+    status.state = instance.stopping ? "starting" : instance.state;  // being replaced: a new one is on its way
+    status.ip = instance.spec.ip;
+    status.pid = instance.pid;
+    status.exit_code = instance.exit_code;
+    status.restarts = instance.restarts;
+    status.reason = instance.reason;
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+std::vector<Reconciler::Process> Reconciler::processes() const {
+  std::vector<Process> out;
+  for (const auto& [id, instance] : instances_)
+    if (instance.alive) out.push_back({id, instance.running_spec.app, instance.pid});
+  return out;
+}
+
+void Reconciler::stop_all() { stopping_all_ = true; }
+
+bool Reconciler::idle() const {
+  return std::none_of(instances_.begin(), instances_.end(), [](const auto& entry) { return entry.second.alive; });
+}
+
+}  // namespace pier::agent

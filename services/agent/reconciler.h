@@ -1,0 +1,94 @@
+// Keeps what runs on this host equal to what the latest State places on it. Pure logic over a Clock,
+// a Runtime and a Prober; the agent's loop calls on_state() for every state and tick() often.
+//
+// - desired: instances placed on this host with an IP, whose app exists and that are not `stopped`;
+// - missing ones are started, ones no longer desired are stopped (never before the first state, so
+//   that a restarted agent does not kill what it adopted);
+// - `starting` becomes `running` once a TCP connect to ip:port succeeds;
+// - an instance that exits is restarted after a backoff (doubling); after max_exits exits within
+//   exit_window_ms it is `failed` and stays down until its spec changes or it is placed anew;
+// - a changed spec (the app's revision, the instance's IP or port) replaces the instance.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/messages.h"
+#include "services/agent/probe.h"
+#include "services/agent/runtime.h"
+
+namespace pier::agent {
+
+struct ReconcilerOptions {
+  int stop_grace_ms = 5000;
+  int64_t backoff_initial_ms = 500;
+  int64_t backoff_max_ms = 10'000;
+  int max_exits = 5;
+  int64_t exit_window_ms = 60'000;
+};
+
+// The specs this host should run according to `state`.
+std::vector<InstanceSpec> desired_instances(const msg::State& state, const std::string& host_id);
+
+class Reconciler {
+ public:
+  // Takes over what the runtime already runs (adopted instances count as desired until a state says).
+  Reconciler(std::string host_id, Runtime& runtime, Prober& prober, const Clock& clock,
+             ReconcilerOptions options = {});
+
+  void on_state(const msg::State& state);
+  bool has_state() const { return has_state_; }
+  // Collects exits, starts, stops, probes. Returns whether statuses() changed.
+  bool tick();
+  // Every desired instance as reported in heartbeats, sorted by id.
+  std::vector<msg::InstanceStatus> statuses() const;
+
+  struct Process {
+    std::string id;
+    std::string app;
+    pid_t pid = 0;
+  };
+  // The processes that run now (for samples).
+  std::vector<Process> processes() const;
+  // Asks every instance to stop (agent exit with --stop-on-exit); tick() until idle() reports them gone.
+  void stop_all();
+  bool idle() const;
+
+ private:
+  struct Instance {
+    InstanceSpec spec;          // what should run
+    InstanceSpec running_spec;  // what the live process was started from
+    bool desired = true;
+    bool alive = false;
+    bool stopping = false;
+    pid_t pid = 0;
+    std::string state = "starting";  // starting | running | failed
+    int exit_code = 0;
+    int restarts = 0;
+    std::string reason;
+    std::deque<int64_t> exits;  // steady times of recent unexpected exits
+    int64_t next_start_ms = 0;
+    int64_t backoff_ms = 0;
+  };
+  void on_exit(const InstanceExit& exit);
+  void start(Instance& instance);
+  void record_failure(Instance& instance, int code, const std::string& reason);
+
+  std::string host_id_;
+  Runtime& runtime_;
+  Prober& prober_;
+  const Clock& clock_;
+  ReconcilerOptions options_;
+  bool has_state_ = false;
+  bool stopping_all_ = false;
+  std::map<std::string, Instance> instances_;
+  std::string last_reported_;
+};
+
+}  // namespace pier::agent

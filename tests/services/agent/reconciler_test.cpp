@@ -1,0 +1,272 @@
+#include "services/agent/reconciler.h"
+
+#include <set>
+
+#include <gtest/gtest.h>
+
+namespace pier::agent {
+namespace {
+
+// Runs nothing: records what the reconciler asks for, and lets the test make instances exit.
+class FakeRuntime final : public Runtime {
+ public:
+  std::string kind() const override { return "fake"; }
+  Result<pid_t> start(const InstanceSpec& spec) override {
+    if (fail_starts) return Status::Error("no such program");
+    started.push_back(spec);
+    running[spec.id] = RunningInstance{spec, next_pid, false};
+    return next_pid++;
+  }
+  void stop(const std::string& id, int grace_ms) override {
+    stops.push_back(id);
+    last_grace_ms = grace_ms;
+    if (running.count(id)) pending.push_back(InstanceExit{id, 143, "", true});
+  }
+  std::vector<InstanceExit> poll() override {
+    std::vector<InstanceExit> out;
+    out.swap(pending);
+    for (const auto& e : out) running.erase(e.id);
+    return out;
+  }
+  std::vector<RunningInstance> list() const override {
+    std::vector<RunningInstance> out;
+    for (const auto& [id, r] : running) out.push_back(r);
+    return out;
+  }
+  // The instance dies on its own.
+  void crash(const std::string& id, int code, const std::string& line) { pending.push_back({id, code, line, false}); }
+
+  std::map<std::string, RunningInstance> running;
+  std::vector<InstanceSpec> started;
+  std::vector<std::string> stops;
+  std::vector<InstanceExit> pending;
+  pid_t next_pid = 1000;
+  int last_grace_ms = 0;
+  bool fail_starts = false;
+};
+
+class FakeProber final : public Prober {
+ public:
+  bool accepts(const std::string& ip, int port) override { return open.count(ip + ":" + std::to_string(port)) != 0; }
+  std::set<std::string> open;
+};
+
+msg::AppRecord app(const std::string& name, int64_t revision, int port = 8000) {
+  msg::AppRecord record;
+  record.spec.name = name;
+  record.spec.command = {"serve", name};
+  record.spec.env = {{"GREETING", "hi"}};
+  record.spec.ports = {{80, port}};
+  record.revision = revision;
+  return record;
+}
+
+msg::InstanceRecord instance(const std::string& id, const std::string& app, const std::string& host, const std::string& ip,
+                             const std::string& state = "placed") {
+  msg::InstanceRecord record;
+  record.id = id;
+  record.app = app;
+  record.host = host;
+  record.ip = ip;
+  record.state = state;
+  return record;
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  msg::State state_with(std::vector<msg::InstanceRecord> instances, int64_t revision = 1) {
+    msg::State state;
+    state.revision = revision;
+    state.apps = {app("web", revision)};
+    state.instances = std::move(instances);
+    return state;
+  }
+  const msg::InstanceStatus* status_of(const Reconciler& r, const std::string& id) {
+    statuses_ = r.statuses();
+    for (const auto& s : statuses_)
+      if (s.id == id) return &s;
+    return nullptr;
+  }
+
+  ManualClock clock_;
+  FakeRuntime runtime_;
+  FakeProber prober_;
+  std::vector<msg::InstanceStatus> statuses_;
+};
+
+TEST_F(ReconcilerTest, DesiredAreThisHostsPlacedInstancesOfExistingApps) {
+  msg::State state = state_with({instance("web-1", "web", "h1", "127.100.0.2"), instance("web-2", "web", "h2", "127.100.1.2"),
+                                 instance("web-3", "web", "h1", ""), instance("gone-4", "gone", "h1", "127.100.0.4"),
+                                 instance("web-5", "web", "h1", "127.100.0.5", "stopped")});
+  auto desired = desired_instances(state, "h1");
+  ASSERT_EQ(desired.size(), 1u);
+  EXPECT_EQ(desired[0].id, "web-1");
+  EXPECT_EQ(desired[0].port, 8000);
+  EXPECT_EQ(desired[0].command, (std::vector<std::string>{"serve", "web"}));
+  EXPECT_EQ(desired[0].env.at("GREETING"), "hi");
+  EXPECT_EQ(desired[0].revision, 1);
+}
+
+TEST_F(ReconcilerTest, StartsMissingInstancesAndReportsRunningOnceTheyAccept) {
+  Reconciler r("h1", runtime_, prober_, clock_);
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2")}));
+  EXPECT_TRUE(r.tick());
+  ASSERT_EQ(runtime_.started.size(), 1u);
+  EXPECT_EQ(runtime_.started[0].ip, "127.100.0.2");
+  ASSERT_NE(status_of(r, "web-1"), nullptr);
+  EXPECT_EQ(status_of(r, "web-1")->state, "starting");
+  EXPECT_EQ(status_of(r, "web-1")->pid, 1000);
+  EXPECT_FALSE(r.tick()) << "nothing changed";
+  prober_.open.insert("127.100.0.2:8000");
+  EXPECT_TRUE(r.tick());
+  EXPECT_EQ(status_of(r, "web-1")->state, "running");
+  EXPECT_EQ(runtime_.started.size(), 1u) << "started once";
+}
+
+TEST_F(ReconcilerTest, StopsNothingBeforeTheFirstStateThenStopsWhatIsNotDesired) {
+  InstanceSpec adopted{"web-9", "web", "127.100.0.9", 8000, {}, {}, 1};
+  runtime_.running["web-9"] = RunningInstance{adopted, 555, true};
+  Reconciler r("h1", runtime_, prober_, clock_, ReconcilerOptions{.stop_grace_ms = 1234});
+  prober_.open.insert("127.100.0.9:8000");
+  for (int i = 0; i < 10; ++i) {
+    r.tick();
+    clock_.advance(1000);
+  }
+  EXPECT_TRUE(runtime_.stops.empty());
+  EXPECT_TRUE(runtime_.started.empty());
+  ASSERT_NE(status_of(r, "web-9"), nullptr) << "adopted instances are reported";
+  EXPECT_EQ(status_of(r, "web-9")->state, "running");
+  EXPECT_EQ(status_of(r, "web-9")->pid, 555);
+
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2")}));
+  r.tick();
+  EXPECT_EQ(runtime_.stops, std::vector<std::string>{"web-9"});
+  EXPECT_EQ(runtime_.last_grace_ms, 1234);
+  r.tick();
+  EXPECT_EQ(status_of(r, "web-9"), nullptr);
+  EXPECT_EQ(runtime_.running.count("web-9"), 0u);
+  EXPECT_EQ(runtime_.running.count("web-1"), 1u);
+  EXPECT_EQ(runtime_.stops.size(), 1u) << "stopped once";
+}
+
+TEST_F(ReconcilerTest, AdoptedInstanceStillDesiredIsKept) {
+  InstanceSpec adopted{"web-1", "web", "127.100.0.2", 8000, {}, {}, 1};
+  runtime_.running["web-1"] = RunningInstance{adopted, 555, true};
+  Reconciler r("h1", runtime_, prober_, clock_);
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2", "running")}));
+  r.tick();
+  EXPECT_TRUE(runtime_.stops.empty());
+  EXPECT_TRUE(runtime_.started.empty());
+}
+
+TEST_F(ReconcilerTest, ExitedInstanceIsRestartedWithDoublingBackoff) {
+  Reconciler r("h1", runtime_, prober_, clock_, ReconcilerOptions{.backoff_initial_ms = 500, .backoff_max_ms = 1500,
+                                                                  .max_exits = 100});
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2")}));
+  r.tick();
+  ASSERT_EQ(runtime_.started.size(), 1u);
+  const std::vector<int64_t> waits = {500, 1000, 1500, 1500};
+  for (std::size_t i = 0; i < waits.size(); ++i) {
+    runtime_.crash("web-1", 3, "boom");
+    r.tick();
+    EXPECT_EQ(status_of(r, "web-1")->state, "starting");
+    EXPECT_EQ(status_of(r, "web-1")->exit_code, 3);
+    EXPECT_EQ(status_of(r, "web-1")->restarts, static_cast<int>(i + 1));
+    EXPECT_NE(status_of(r, "web-1")->reason.find("exited with code 3: boom"), std::string::npos);
+    clock_.advance(waits[i] - 1);
+    r.tick();
+    EXPECT_EQ(runtime_.started.size(), i + 1) << "not before the backoff, round " << i;
+    clock_.advance(1);
+    r.tick();
+    EXPECT_EQ(runtime_.started.size(), i + 2) << "after the backoff, round " << i;
+  }
+}
+
+TEST_F(ReconcilerTest, FiveExitsWithinAMinuteFailTheInstanceUntilItsSpecChanges) {
+  Reconciler r("h1", runtime_, prober_, clock_);
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2")}));
+  r.tick();
+  for (int i = 0; i < 5; ++i) {
+    runtime_.crash("web-1", 1, "listen: address in use");
+    r.tick();
+    clock_.advance(10'000);
+    r.tick();
+  }
+  EXPECT_EQ(runtime_.started.size(), 5u);
+  ASSERT_NE(status_of(r, "web-1"), nullptr);
+  EXPECT_EQ(status_of(r, "web-1")->state, "failed");
+  EXPECT_EQ(status_of(r, "web-1")->reason, "exited with code 1: listen: address in use");
+  clock_.advance(120'000);
+  r.tick();
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2", "failed")}));
+  r.tick();
+  EXPECT_EQ(runtime_.started.size(), 5u) << "failed stays down while its spec is the same";
+
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2", "failed")}, 2));
+  r.tick();
+  EXPECT_EQ(runtime_.started.size(), 6u) << "a new revision starts it again";
+  EXPECT_EQ(status_of(r, "web-1")->state, "starting");
+  EXPECT_EQ(runtime_.started.back().revision, 2);
+}
+
+TEST_F(ReconcilerTest, ExitsSpreadOverMoreThanAMinuteDoNotFail) {
+  Reconciler r("h1", runtime_, prober_, clock_);
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2")}));
+  r.tick();
+  for (int i = 0; i < 8; ++i) {
+    runtime_.crash("web-1", 1, "");
+    r.tick();
+    clock_.advance(20'000);
+    r.tick();
+  }
+  EXPECT_EQ(status_of(r, "web-1")->state, "starting");
+  EXPECT_EQ(runtime_.started.size(), 9u);
+}
+
+TEST_F(ReconcilerTest, ProgramThatCannotStartCountsAsAnExit) {
+  runtime_.fail_starts = true;
+  Reconciler r("h1", runtime_, prober_, clock_);
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2")}));
+  for (int i = 0; i < 10; ++i) {
+    r.tick();
+    clock_.advance(11'000);
+  }
+  EXPECT_EQ(status_of(r, "web-1")->state, "failed");
+  EXPECT_NE(status_of(r, "web-1")->reason.find("cannot start: no such program"), std::string::npos);
+}
+
+TEST_F(ReconcilerTest, ChangedRevisionReplacesTheInstance) {
+  Reconciler r("h1", runtime_, prober_, clock_);
+  prober_.open.insert("127.100.0.2:8000");
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2")}, 1));
+  r.tick();
+  r.tick();
+  EXPECT_EQ(status_of(r, "web-1")->state, "running");
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2", "running")}, 7));
+  r.tick();
+  EXPECT_EQ(runtime_.stops, std::vector<std::string>{"web-1"});
+  r.tick();
+  ASSERT_EQ(runtime_.started.size(), 2u);
+  EXPECT_EQ(runtime_.started[1].revision, 7);
+  r.tick();
+  EXPECT_EQ(status_of(r, "web-1")->state, "running");
+  EXPECT_EQ(status_of(r, "web-1")->restarts, 0) << "a replacement is not a crash";
+  r.tick();
+  EXPECT_EQ(runtime_.started.size(), 2u);
+}
+
+TEST_F(ReconcilerTest, StopAllStopsEverything) {
+  Reconciler r("h1", runtime_, prober_, clock_);
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2"), instance("web-2", "web", "h1", "127.100.0.3")}));
+  r.tick();
+  EXPECT_FALSE(r.idle());
+  r.stop_all();
+  r.tick();
+  r.tick();
+  EXPECT_TRUE(r.idle());
+  EXPECT_EQ(runtime_.stops.size(), 2u);
+  EXPECT_TRUE(r.statuses().empty());
+}
+
+}  // namespace
+}  // namespace pier::agent
