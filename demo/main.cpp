@@ -2,7 +2,9 @@
 // answers every GET with a line naming the instance that served it; in tcp mode it echoes bytes.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -84,6 +86,12 @@ int main(int argc, char** argv) {
 
   httplib::Server server;
   server.set_keep_alive_timeout(2);  // bounds how long an idle keep-alive connection delays shutdown
+  // cpp-httplib's default SO_REUSEPORT would let a second server bind the same address and port and
+  // share its connections; SO_REUSEADDR alone refuses a port in use.
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   const std::string identity = "instance=" + instance + " app=" + app + " host=" + host_id;
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
   server.Get(".*", [&identity](const httplib::Request& req, httplib::Response& res) {
@@ -95,6 +103,11 @@ int main(int argc, char** argv) {
   }
   spdlog::info("http on {}:{} (instance={} app={} host={})", host, port, instance, app, host_id);
   std::thread serving([&server] { server.listen_after_bind(); });
+  // Server::stop() does nothing before the accept loop runs: a signal that came right after start
+  // would otherwise leave the server running and main waiting on it forever.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server.is_running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   spdlog::info("signal {}: stopping", wait_for_stop_signal(stop_signals));
   server.stop();
   serving.join();

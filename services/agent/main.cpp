@@ -13,6 +13,8 @@
 #include "common/topics.h"
 #include "common/validate.h"
 #include "services/agent/agent.h"
+#include "services/agent/docker_engine.h"
+#include "services/agent/docker_runtime.h"
 #include "services/agent/exec_runtime.h"
 #include "services/agent/lb_applier.h"
 #include "services/agent/probe.h"
@@ -45,7 +47,7 @@ int main(int argc, char** argv) {
   agent::LbApplierOptions lb_options;
   const agent::HostFacts facts = agent::read_host_facts();
   options.host_id = agent::host_id_from_hostname(facts.hostname);
-  std::string level, runtime_kind = "exec";
+  std::string level, runtime_kind = "auto", docker_socket = "/var/run/docker.sock";
   bool stop_on_exit = false;
   po::options_description desc("pier-agent options");
   desc.add_options()
@@ -54,7 +56,9 @@ int main(int argc, char** argv) {
        "IPv4 address HAProxy listens on for clients")
       ("state-dir", po::value(&options.state_dir)->default_value(options.state_dir),
        "instance logs and pid files, HAProxy's files")
-      ("runtime", po::value(&runtime_kind)->default_value(runtime_kind), "how instances run: exec")
+      ("runtime", po::value(&runtime_kind)->default_value(runtime_kind),
+       "how instances run: docker | exec | auto (docker when its daemon answers, else exec)")
+      ("docker-socket", po::value(&docker_socket)->default_value(docker_socket), "the Docker Engine API's unix socket")
       ("stats-port", po::value(&options.stats_port)->default_value(options.stats_port),
        "HAProxy stats and Prometheus exporter port")
       ("heartbeat-ms", po::value(&options.heartbeat_ms)->default_value(options.heartbeat_ms),
@@ -70,9 +74,15 @@ int main(int argc, char** argv) {
   options::parse_or_exit(argc, argv, desc,
                          "usage: pier-agent [options]\n\nRuns this host's instances and HAProxy as pier's state says.");
   log::init("pier-agent", level);
-  if (runtime_kind != "exec") {
-    std::cerr << "error: --runtime " << runtime_kind << " is not supported (only exec is, for now)\n";
+  if (runtime_kind != "exec" && runtime_kind != "docker" && runtime_kind != "auto") {
+    std::cerr << "error: runtime: must be docker, exec or auto\n";
     return 2;
+  }
+  agent::DockerEngine engine(docker_socket);
+  if (runtime_kind == "auto") {
+    const Status ping = engine.ping();
+    runtime_kind = ping.ok() ? "docker" : "exec";
+    if (!ping.ok()) std::cerr << "pier-agent: no docker daemon (" << ping.message() << "): exec runtime\n";
   }
   if (Status s = validate::dns_label("host-id", options.host_id); !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
@@ -94,10 +104,16 @@ int main(int argc, char** argv) {
   lb_options.dir = options.state_dir + "/haproxy";
 
   SystemClock clock;
-  std::unique_ptr<agent::ExecRuntime> runtime;
+  std::unique_ptr<agent::Runtime> runtime;
   std::unique_ptr<agent::LbApplier> lb;
   try {
-    runtime = std::make_unique<agent::ExecRuntime>(options.state_dir, options.host_id, clock);
+    if (runtime_kind == "docker") {
+      // A daemon that is down is not fatal: starts fail with its reason and are retried with backoff.
+      if (Status s = engine.ping(); !s.ok()) spdlog::error("docker runtime: {}; will retry", s.message());
+      runtime = std::make_unique<agent::DockerRuntime>(engine, options.host_id, clock);
+    } else {
+      runtime = std::make_unique<agent::ExecRuntime>(options.state_dir, options.host_id, clock);
+    }
     lb = std::make_unique<agent::LbApplier>(lb_options, clock);
   } catch (const std::exception& e) {
     spdlog::error("cannot use state directory {}: {}", options.state_dir, e.what());
@@ -114,9 +130,9 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
-  spdlog::info("agent up: host {} ({}, {} cpus, {} MiB), address {}, state {}, runtime exec, {} adopted instances",
+  spdlog::info("agent up: host {} ({}, {} cpus, {} MiB), address {}, state {}, runtime {}, {} adopted instances",
                options.host_id, facts.hostname, facts.cpus, facts.memory_bytes >> 20, options.address,
-               options.state_dir, runtime->list().size());
+               options.state_dir, runtime->kind(), runtime->list().size());
 
   while (!g_stop) {
     for (int i = 0; i < 100 && !g_stop; ++i) {

@@ -11,6 +11,9 @@ namespace pier::agent {
 std::vector<InstanceSpec> desired_instances(const msg::State& state, const std::string& host_id) {
   std::map<std::string, const msg::AppRecord*> apps;
   for (const auto& app : state.apps) apps[app.spec.name] = &app;
+  std::string subnet;
+  for (const auto& host : state.hosts)
+    if (host.id == host_id) subnet = host.subnet;
   std::vector<InstanceSpec> out;
   for (const auto& record : state.instances) {
     if (record.host != host_id || record.ip.empty() || record.state == "stopped") continue;
@@ -24,6 +27,11 @@ std::vector<InstanceSpec> desired_instances(const msg::State& state, const std::
     spec.command = app->second->spec.command;
     spec.env = app->second->spec.env;
     spec.revision = app->second->revision;
+    spec.image = app->second->spec.image;
+    spec.tag = app->second->spec.tag;
+    spec.cpu = app->second->spec.cpu;
+    spec.memory_bytes = app->second->spec.memory_bytes;
+    spec.subnet = subnet;
     out.push_back(std::move(spec));
   }
   return out;

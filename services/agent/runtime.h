@@ -22,6 +22,12 @@ struct InstanceSpec {
   std::vector<std::string> command;        // argv, no shell
   std::map<std::string, std::string> env;  // the app's own variables
   int64_t revision = 0;                    // AppRecord.revision the spec comes from
+  // For the docker runtime: the image, the limits and the host's subnet (its bridge network).
+  std::string image;
+  std::string tag;
+  double cpu = 0;
+  int64_t memory_bytes = 0;
+  std::string subnet;
 
   // Whether an instance started from `other` can keep running for this spec: command and env only
   // change with the revision, so revision, address and port decide.

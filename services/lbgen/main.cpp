@@ -1,16 +1,13 @@
 // pier-lbgen: turns the registry's state into one haproxy.cfg per host and publishes it on
 // lb.config.<host>. It keeps nothing durable: a restart rebuilds everything from the next state.
-#include <cerrno>
 #include <csignal>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "common/bus.h"
-#include "common/codec.h"
 #include "common/log.h"
 #include "common/options.h"
 #include "common/topics.h"
+#include "services/lbgen/bus_loop.h"
 #include "services/lbgen/generator.h"
 #include "services/lbgen/render.h"
 
@@ -18,17 +15,6 @@ namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
-
-// Subscriber::receive lets zmq's EINTR through when a signal lands during its poll: that is our cue
-// to look at g_stop, not an error.
-std::optional<pier::bus::Envelope> receive(pier::bus::Subscriber& subscriber, int timeout_ms) {
-  try {
-    return subscriber.receive(timeout_ms);
-  } catch (const zmq::error_t& e) {
-    if (e.num() == EINTR) return std::nullopt;
-    throw;
-  }
-}
 
 }  // namespace
 
@@ -53,18 +39,9 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  std::string template_text = lbgen::default_template();
-  if (!template_path.empty()) {
-    std::ifstream in(template_path);
-    std::ostringstream text;
-    if (!in || !(text << in.rdbuf())) {
-      spdlog::error("cannot read template {}", template_path);
-      return 1;
-    }
-    template_text = text.str();
-  }
-  if (Status s = lbgen::check_template(template_text); !s.ok()) {
-    spdlog::error("template {} is unusable: {}", template_path.empty() ? "(built-in)" : template_path, s.message());
+  auto template_text = lbgen::load_template(template_path);
+  if (!template_text.ok()) {
+    spdlog::error("{}", template_text.status().message());
     return 1;
   }
 
@@ -76,26 +53,9 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   spdlog::info("lbgen up (template: {})", template_path.empty() ? "built-in" : template_path);
 
-  lbgen::Generator generator(template_text, republish_ms);
-  int64_t last_snapshot_request = 0;
-  const auto publish = [&publisher](const std::vector<msg::LbConfig>& configs) {
-    for (const auto& config : configs) publisher.publish(topic::lb_config(config.host_id), config);
-  };
-  while (!g_stop) {
-    if (!generator.has_state() && clock.steady_ms() - last_snapshot_request >= 500) {
-      publisher.publish(topic::kSnapshot, msg::SnapshotRequest{"start"});
-      last_snapshot_request = clock.steady_ms();
-    }
-    publish(generator.due(clock.steady_ms()));
-    auto envelope = receive(subscriber, 100);
-    if (!envelope || envelope->topic != topic::kStateFull) continue;
-    auto state = codec::decode<msg::State>(envelope->body);
-    if (!state.ok()) {
-      subscriber.reject(*envelope, state.status());
-      continue;
-    }
-    publish(generator.on_state(*state, clock.steady_ms()));
-  }
+  lbgen::Generator generator(*template_text, republish_ms);
+  lbgen::BusLoop loop(generator, publisher, clock);
+  while (!g_stop) loop.step(subscriber, 100);
   spdlog::info("lbgen stopped ({} malformed messages dropped)", subscriber.dropped());
   return 0;
 }

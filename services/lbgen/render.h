@@ -24,6 +24,11 @@ const std::string& default_template();
 // The config for `spec`, or why the template cannot be rendered (a mustache syntax error).
 Result<std::string> render(const msg::LbSpec& spec, const std::string& template_text);
 
+// The template pier-lbgen starts with: the built-in one when `path` is empty, else the file's text.
+// Says why when the file cannot be read (missing, a folder, unreadable) or the template is unusable
+// (check_template), naming the file.
+Result<std::string> load_template(const std::string& path);
+
 // Renders a sample spec (http and tcp frontends, every algorithm) to tell at startup whether a
 // template is usable. Says what is wrong when it is not.
 Status check_template(const std::string& template_text);

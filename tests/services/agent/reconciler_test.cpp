@@ -7,6 +7,18 @@
 namespace pier::agent {
 namespace {
 
+// What a runtime reports of an instance it adopted: no command or env, only what it could read back.
+InstanceSpec adopted_spec(const std::string& id, const std::string& ip) {
+  InstanceSpec spec;
+  spec.id = id;
+  spec.app = "web";
+  spec.ip = ip;
+  spec.port = 8000;
+  spec.revision = 1;
+  return spec;
+}
+
+
 // Runs nothing: records what the reconciler asks for, and lets the test make instances exit.
 class FakeRuntime final : public Runtime {
  public:
@@ -124,7 +136,7 @@ TEST_F(ReconcilerTest, StartsMissingInstancesAndReportsRunningOnceTheyAccept) {
 }
 
 TEST_F(ReconcilerTest, StopsNothingBeforeTheFirstStateThenStopsWhatIsNotDesired) {
-  InstanceSpec adopted{"web-9", "web", "127.100.0.9", 8000, {}, {}, 1};
+  const InstanceSpec adopted = adopted_spec("web-9", "127.100.0.9");
   runtime_.running["web-9"] = RunningInstance{adopted, 555, true};
   Reconciler r("h1", runtime_, prober_, clock_, ReconcilerOptions{.stop_grace_ms = 1234});
   prober_.open.insert("127.100.0.9:8000");
@@ -150,7 +162,7 @@ TEST_F(ReconcilerTest, StopsNothingBeforeTheFirstStateThenStopsWhatIsNotDesired)
 }
 
 TEST_F(ReconcilerTest, AdoptedInstanceStillDesiredIsKept) {
-  InstanceSpec adopted{"web-1", "web", "127.100.0.2", 8000, {}, {}, 1};
+  const InstanceSpec adopted = adopted_spec("web-1", "127.100.0.2");
   runtime_.running["web-1"] = RunningInstance{adopted, 555, true};
   Reconciler r("h1", runtime_, prober_, clock_);
   r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2", "running")}));

@@ -246,6 +246,44 @@ TEST_F(RenderTest, ManyAppsOnManyPortsWithSeveralHosts) {
   }
 }
 
+// The states the operator guide promises, each checked by the real `haproxy -c`, with the admin
+// socket in this test's own folder (a path HAProxy could really create).
+TEST_F(RenderTest, RepresentativeStatesPassHaproxyCheck) {
+  const auto with_socket = [this](msg::State state) {
+    state.hosts[0].haproxy_socket = (dir_ / "haproxy.sock").string();
+    return state;
+  };
+  msg::State shared_port = one_host();  // http: two apps on one port, routed by context path
+  shared_port.apps = {app("web", {{8080, 8000}}), app("api", {{8080, 9000}}, "http", "/api", "leastconn")};
+  shared_port.instances = {instance("web-1", "web", "h1", "127.100.0.2"), instance("web-2", "web", "h1", "127.100.0.3"),
+                           instance("api-3", "api", "h1", "127.100.0.4")};
+  msg::State tcp = one_host();  // tcp app, source balancing
+  tcp.apps = {app("echo", {{7000, 7000}}, "tcp", "/", "source")};
+  tcp.instances = {instance("echo-1", "echo", "h1", "127.100.0.2")};
+  msg::State no_apps = one_host();
+  msg::State no_stats = one_host();  // neither socket nor stats port, one app without running instances
+  no_stats.hosts[0].stats_port = 0;
+  no_stats.hosts[0].haproxy_socket = "";
+  no_stats.apps = {app("web", {{8080, 8000}})};
+  for (const auto& [name, state] : std::vector<std::pair<std::string, msg::State>>{
+           {"http apps sharing a port", with_socket(shared_port)},
+           {"tcp app", with_socket(tcp)},
+           {"no apps, stats socket and port", with_socket(no_apps)},
+           {"no stats at all", no_stats}}) {
+    SCOPED_TRACE(name);
+    const std::string cfg = rendered(state);
+    if (!state.hosts[0].haproxy_socket.empty()) {
+      EXPECT_NE(cfg.find("stats socket " + (dir_ / "haproxy.sock").string() + " "), std::string::npos) << cfg;
+    }
+    if (state.hosts[0].stats_port > 0) {
+      EXPECT_NE(cfg.find("frontend stats"), std::string::npos) << cfg;
+    }
+    expect_haproxy_accepts(cfg);
+  }
+  EXPECT_NE(rendered(with_socket(shared_port)).find("use_backend app_api_9000 if path_app_api_9000"), std::string::npos);
+  EXPECT_NE(rendered(with_socket(tcp)).find("hash-type consistent"), std::string::npos);
+}
+
 // `haproxy -c` does not check everything that starting does (file descriptor limits for maxconn, for
 // one): run HAProxy on the default config for real, on ports the OS picks, until it listens.
 TEST_F(RenderTest, HaproxyRunsTheDefaultConfig) {

@@ -1,0 +1,220 @@
+#include "services/agent/docker_runtime.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include <spdlog/spdlog.h>
+
+namespace pier::agent {
+
+DockerRuntime::DockerRuntime(DockerEngine& engine, std::string host_id, const Clock& clock)
+    : engine_(engine), host_id_(std::move(host_id)), clock_(clock) {
+  adopt();
+}
+
+nlohmann::json DockerRuntime::container_config(const InstanceSpec& spec, const std::string& host_id,
+                                               const std::string& network) {
+  nlohmann::json env = nlohmann::json::array();
+  std::map<std::string, std::string> vars = spec.env;
+  vars["PORT"] = std::to_string(spec.port);
+  vars["HOST"] = spec.ip;
+  vars["PIER_INSTANCE"] = spec.id;
+  vars["PIER_APP"] = spec.app;
+  vars["PIER_HOST_ID"] = host_id;
+  vars["PIER_REVISION"] = std::to_string(spec.revision);
+  for (const auto& [k, v] : vars) env.push_back(k + "=" + v);
+  nlohmann::json config = {
+      {"Image", spec.image + ":" + spec.tag},
+      {"Env", env},
+      {"Labels",
+       {{kLabelHost, host_id},
+        {kLabelApp, spec.app},
+        {kLabelInstance, spec.id},
+        {kLabelRevision, std::to_string(spec.revision)},
+        {kLabelIp, spec.ip},
+        {kLabelPort, std::to_string(spec.port)}}},
+      {"ExposedPorts", {{std::to_string(spec.port) + "/tcp", nlohmann::json::object()}}},
+      {"HostConfig",
+       {{"NanoCpus", static_cast<int64_t>(std::llround(spec.cpu * 1e9))},
+        {"Memory", spec.memory_bytes},
+        {"NetworkMode", network},
+        {"RestartPolicy", {{"Name", "no"}}}}},
+      {"NetworkingConfig", {{"EndpointsConfig", {{network, {{"IPAMConfig", {{"IPv4Address", spec.ip}}}}}}}}},
+  };
+  // As Kubernetes does: the app's command replaces the image's entrypoint and arguments; without one
+  // the image's own run.
+  if (!spec.command.empty()) {
+    config["Entrypoint"] = nlohmann::json::array({spec.command[0]});
+    config["Cmd"] = std::vector<std::string>(spec.command.begin() + 1, spec.command.end());
+  }
+  return config;
+}
+
+std::string DockerRuntime::last_log_line(const std::string& multiplexed) {
+  // Frames: [stream 1 byte][0 0 0][size 4 bytes big-endian][payload]. A TTY container sends raw text.
+  std::string text;
+  std::size_t at = 0;
+  bool framed = multiplexed.size() >= 8 && (multiplexed[0] == 1 || multiplexed[0] == 2) && multiplexed[1] == 0;
+  while (framed && at + 8 <= multiplexed.size()) {
+    const auto b = [&](std::size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(multiplexed[at + i])); };
+    const uint32_t size = (b(4) << 24) | (b(5) << 16) | (b(6) << 8) | b(7);
+    if (at + 8 + size > multiplexed.size()) break;
+    text.append(multiplexed, at + 8, size);
+    at += 8 + size;
+  }
+  if (!framed) text = multiplexed;
+  std::size_t end = text.size();
+  while (end > 0) {
+    while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' ')) --end;
+    std::size_t begin = end == 0 ? std::string::npos : text.rfind('\n', end - 1);
+    begin = begin == std::string::npos ? 0 : begin + 1;
+    if (end > begin) return text.substr(begin, std::min<std::size_t>(end - begin, 300));
+    end = begin;
+  }
+  return {};
+}
+
+void DockerRuntime::adopt() {
+  auto listed = engine_.list_containers(std::string(kLabelHost) + "=" + host_id_);
+  if (!listed.ok()) {
+    spdlog::warn("docker: cannot list containers to adopt: {}", listed.status().message());
+    return;
+  }
+  for (const auto& c : *listed) {
+    const auto label = [&c](const char* key) {
+      auto it = c.labels.find(key);
+      return it == c.labels.end() ? std::string() : it->second;
+    };
+    const std::string id = label(kLabelInstance);
+    if (id.empty()) continue;
+    if (c.state != "running") {
+      engine_.remove_container(c.id);
+      continue;
+    }
+    Container container;
+    container.container_id = c.id;
+    container.instance.adopted = true;
+    InstanceSpec& spec = container.instance.spec;
+    spec.id = id;
+    spec.app = label(kLabelApp);
+    spec.ip = label(kLabelIp);
+    spec.port = std::atoi(label(kLabelPort).c_str());
+    spec.revision = std::atoll(label(kLabelRevision).c_str());
+    if (auto inspected = engine_.inspect_container(c.id); inspected.ok())
+      container.instance.pid = (*inspected)["State"].value("Pid", 0);
+    spdlog::info("adopted container {} for instance {} of app {} (revision {})", c.id.substr(0, 12), id, spec.app,
+                 spec.revision);
+    containers_[id] = std::move(container);
+  }
+}
+
+Status DockerRuntime::ensure_image(const InstanceSpec& spec) {
+  const std::string reference = spec.image + ":" + spec.tag;
+  auto exists = engine_.image_exists(reference);
+  if (!exists.ok()) return exists.status();
+  if (*exists) return Status::Ok();
+  spdlog::info("pulling image {} for instance {}", reference, spec.id);
+  return engine_.pull(spec.image, spec.tag);
+}
+
+Result<pid_t> DockerRuntime::start(const InstanceSpec& spec) {
+  if (containers_.count(spec.id) != 0) return Status::Error("instance " + spec.id + " is already running");
+  if (spec.subnet.empty()) return Status::Error("host " + host_id_ + " has no subnet from the registry yet");
+  if (spec.subnet != network_subnet_) {
+    if (Status s = engine_.ensure_network(network_name(), spec.subnet, {{kLabelHost, host_id_}}); !s.ok()) return s;
+    network_subnet_ = spec.subnet;
+  }
+  const std::string name = container_name(spec.id);
+  // A container of this instance made for this very spec (left by an agent that could not list it at
+  // its start) is taken over as it runs; any other is a leftover of an earlier try.
+  if (auto existing = engine_.inspect_container(name); existing.ok()) {
+    const auto& labels = (*existing)["Config"]["Labels"];
+    const auto label = [&labels](const char* key) {
+      return labels.is_object() && labels.contains(key) && labels[key].is_string() ? labels[key].get<std::string>()
+                                                                                    : std::string();
+    };
+    if ((*existing)["State"].value("Running", false) && label(kLabelRevision) == std::to_string(spec.revision) &&
+        label(kLabelIp) == spec.ip && label(kLabelHost) == host_id_) {
+      Container container;
+      container.container_id = existing->value("Id", "");
+      container.instance = RunningInstance{spec, (*existing)["State"].value("Pid", 0), true};
+      spdlog::info("took over running container {} for instance {}", container.container_id.substr(0, 12), spec.id);
+      const pid_t pid = container.instance.pid;
+      containers_[spec.id] = std::move(container);
+      return pid;
+    }
+    engine_.remove_container(name);
+  }
+  if (Status s = ensure_image(spec); !s.ok()) return s;
+  auto created = engine_.create_container(name, container_config(spec, host_id_, network_name()));
+  if (!created.ok()) return created.status();
+  if (Status s = engine_.start_container(*created); !s.ok()) {
+    engine_.remove_container(*created);
+    return s;
+  }
+  Container container;
+  container.container_id = *created;
+  container.instance = RunningInstance{spec, 0, false};
+  if (auto inspected = engine_.inspect_container(*created); inspected.ok())
+    container.instance.pid = (*inspected)["State"].value("Pid", 0);
+  const pid_t pid = container.instance.pid;
+  containers_[spec.id] = std::move(container);
+  return pid;
+}
+
+void DockerRuntime::stop(const std::string& id, int grace_ms) {
+  auto it = containers_.find(id);
+  if (it == containers_.end() || it->second.kill_at_ms >= 0) return;
+  engine_.request("POST", "/containers/" + it->second.container_id + "/kill?signal=SIGTERM");
+  it->second.kill_at_ms = clock_.steady_ms() + std::max(0, grace_ms);
+}
+
+InstanceExit DockerRuntime::finish(const std::string& id, const Container& container, bool gone) {
+  InstanceExit exit;
+  exit.id = id;
+  exit.code = -1;
+  exit.stopped = container.kill_at_ms >= 0;
+  if (gone) {
+    exit.last_output = "container " + container.container_id.substr(0, 12) + " was removed";
+    return exit;
+  }
+  if (auto inspected = engine_.inspect_container(container.container_id); inspected.ok())
+    exit.code = (*inspected)["State"].value("ExitCode", -1);
+  auto logs = engine_.request("GET", "/containers/" + container.container_id + "/logs?stdout=true&stderr=true&tail=20");
+  if (logs.ok() && logs->status == 200) exit.last_output = last_log_line(logs->body);
+  engine_.remove_container(container.container_id);
+  return exit;
+}
+
+std::vector<InstanceExit> DockerRuntime::poll() {
+  std::vector<InstanceExit> exits;
+  if (containers_.empty()) return exits;
+  auto listed = engine_.list_containers(std::string(kLabelHost) + "=" + host_id_);
+  if (!listed.ok()) return exits;  // daemon away: nothing is known to have exited
+  std::map<std::string, std::string> state_of;  // container id -> state
+  for (const auto& c : *listed) state_of[c.id] = c.state;
+  for (auto it = containers_.begin(); it != containers_.end();) {
+    Container& container = it->second;
+    const auto found = state_of.find(container.container_id);
+    const bool gone = found == state_of.end();
+    if (!gone && (found->second == "running" || found->second == "created" || found->second == "restarting")) {
+      if (container.kill_at_ms >= 0 && clock_.steady_ms() >= container.kill_at_ms) {
+        engine_.request("POST", "/containers/" + container.container_id + "/kill?signal=SIGKILL");
+        container.kill_at_ms = clock_.steady_ms() + 1000;
+      }
+      ++it;
+      continue;
+    }
+    exits.push_back(finish(it->first, container, gone));
+    it = containers_.erase(it);
+  }
+  return exits;
+}
+
+std::vector<RunningInstance> DockerRuntime::list() const {
+  std::vector<RunningInstance> out;
+  for (const auto& [id, container] : containers_) out.push_back(container.instance);
+  return out;
+}
+
+}  // namespace pier::agent

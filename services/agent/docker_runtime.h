@@ -1,0 +1,62 @@
+// The docker runtime: each instance is a container made through the Docker Engine API, on one bridge
+// network per host whose subnet the registry assigned, with the instance's IP given explicitly, CPU and
+// memory limits, the app's environment plus PORT/HOST/PIER_*, and labels marking it as pier's.
+//
+// Containers are named "pier-<instance id>" and labelled pier.host=<host id>, so a new DockerRuntime
+// adopts the running ones of its host (none restarted) and reports the ones gone behind its back.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "common/clock.h"
+#include "services/agent/docker_engine.h"
+#include "services/agent/runtime.h"
+
+namespace pier::agent {
+
+// Labels on every container pier makes.
+inline constexpr const char* kLabelHost = "pier.host";
+inline constexpr const char* kLabelApp = "pier.app";
+inline constexpr const char* kLabelInstance = "pier.instance";
+inline constexpr const char* kLabelRevision = "pier.revision";
+inline constexpr const char* kLabelIp = "pier.ip";
+inline constexpr const char* kLabelPort = "pier.port";
+
+class DockerRuntime final : public Runtime {
+ public:
+  // Adopts the running containers labelled for this host; removes the exited ones.
+  DockerRuntime(DockerEngine& engine, std::string host_id, const Clock& clock);
+
+  std::string kind() const override { return "docker"; }
+  Result<pid_t> start(const InstanceSpec& spec) override;
+  void stop(const std::string& id, int grace_ms) override;
+  std::vector<InstanceExit> poll() override;
+  std::vector<RunningInstance> list() const override;
+
+  std::string network_name() const { return "pier-" + host_id_; }
+  std::string container_name(const std::string& id) const { return "pier-" + id; }
+  // The body of POST /containers/create for this instance on `network`.
+  static nlohmann::json container_config(const InstanceSpec& spec, const std::string& host_id,
+                                         const std::string& network);
+  // The last non-empty line of a container's log stream (Docker's multiplexed framing).
+  static std::string last_log_line(const std::string& multiplexed);
+
+ private:
+  struct Container {
+    RunningInstance instance;
+    std::string container_id;
+    int64_t kill_at_ms = -1;  // SIGKILL due then (steady clock); -1: not stopping
+  };
+  void adopt();
+  Status ensure_image(const InstanceSpec& spec);
+  InstanceExit finish(const std::string& id, const Container& container, bool gone);
+
+  DockerEngine& engine_;
+  std::string host_id_;
+  const Clock& clock_;
+  std::string network_subnet_;  // the subnet the host network was last made with
+  std::map<std::string, Container> containers_;
+};
+
+}  // namespace pier::agent

@@ -1,0 +1,40 @@
+#include "services/lbgen/bus_loop.h"
+
+#include <cerrno>
+
+#include "common/codec.h"
+#include "common/topics.h"
+
+namespace pier::lbgen {
+
+BusLoop::BusLoop(Generator& generator, bus::Publisher& publisher, const Clock& clock)
+    : generator_(generator), publisher_(publisher), clock_(clock) {}
+
+void BusLoop::publish(const std::vector<msg::LbConfig>& configs) {
+  for (const auto& config : configs) publisher_.publish(topic::lb_config(config.host_id), config);
+}
+
+void BusLoop::step(bus::Subscriber& subscriber, int timeout_ms) {
+  if (!generator_.has_state() &&
+      (!asked_once_ || clock_.steady_ms() - last_snapshot_request_ms_ >= kSnapshotRequestEveryMs)) {
+    publisher_.publish(topic::kSnapshot, msg::SnapshotRequest{"start"});
+    asked_once_ = true;
+    last_snapshot_request_ms_ = clock_.steady_ms();
+  }
+  publish(generator_.due(clock_.steady_ms()));
+  std::optional<bus::Envelope> envelope;
+  try {
+    envelope = subscriber.receive(timeout_ms);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;  // a signal landed during the poll: the caller looks at its stop flag
+  }
+  if (!envelope || envelope->topic != topic::kStateFull) return;
+  auto state = codec::decode<msg::State>(envelope->body);
+  if (!state.ok()) {
+    subscriber.reject(*envelope, state.status());
+    return;
+  }
+  publish(generator_.on_state(*state, clock_.steady_ms()));
+}
+
+}  // namespace pier::lbgen

@@ -1,0 +1,23 @@
+// Parsers for pier-metrics' own flag values. Each failure names the flag and the rule.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace pier::metrics {
+
+struct ListenAddress {
+  std::string address;  // IPv4
+  int port = 0;         // 0-65535; 0 lets the OS pick
+};
+
+// "127.0.0.1:9100" -> {127.0.0.1, 9100}.
+Result<ListenAddress> parse_listen(std::string_view field, std::string_view text);
+
+// "1h", "30m", "90s", "500ms", "2d", or a bare number of seconds -> milliseconds (> 0).
+Result<int64_t> parse_duration_ms(std::string_view field, std::string_view text);
+
+}  // namespace pier::metrics

@@ -1,0 +1,101 @@
+// pier-metrics: stores agents' host and instance samples in SQLite for a retention window and serves
+// the latest figures as Prometheus text on /metrics. The bus socket lives on this thread; the HTTP
+// server on its own, reading a mutex-protected snapshot.
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include "common/bus.h"
+#include "common/log.h"
+#include "common/options.h"
+#include "services/metrics/collector.h"
+#include "services/metrics/flags.h"
+#include "services/metrics/http_endpoint.h"
+#include "services/metrics/latest_figures.h"
+#include "services/metrics/sample_store.h"
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace pier;
+  namespace po = boost::program_options;
+  bus::Endpoints endpoints;
+  std::string level;
+  std::string db_path = "/var/lib/pier/metrics.db";
+  std::string retention_text = "1h";
+  std::string stale_text = "30s";
+  std::string listen_text = "127.0.0.1:9100";
+  po::options_description desc("pier-metrics options");
+  // clang-format off
+  desc.add_options()
+      ("db", po::value(&db_path)->default_value(db_path), "SQLite database file for samples (created if missing)")
+      ("retention", po::value(&retention_text)->default_value(retention_text),
+       "keep raw samples this long (90s, 30m, 1h, 2d)")
+      ("stale", po::value(&stale_text)->default_value(stale_text),
+       "leave a host out of /metrics when its latest sample is older than this")
+      ("listen", po::value(&listen_text)->default_value(listen_text),
+       "ADDRESS:PORT for the HTTP endpoint (/metrics, /healthz); port 0 picks a free one");
+  // clang-format on
+  options::add_bus(desc, endpoints);
+  options::add_log_level(desc, level);
+  options::parse_or_exit(argc, argv, desc,
+                         "usage: pier-metrics [options]\n\nStores host and instance samples and serves them to "
+                         "Prometheus on /metrics.");
+  log::init("pier-metrics", level);
+
+  auto retention = metrics::parse_duration_ms("--retention", retention_text);
+  auto stale = metrics::parse_duration_ms("--stale", stale_text);
+  auto listen = metrics::parse_listen("--listen", listen_text);
+  for (const Status* s : {&retention.status(), &stale.status(), &listen.status()}) {
+    if (!s->ok()) {
+      std::cerr << "error: " << s->message() << "\n(see --help)\n";
+      return 2;
+    }
+  }
+
+  try {
+    const auto parent = std::filesystem::path(db_path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot create the folder of {}: {}", db_path, e.what());
+    return 1;
+  }
+  auto store = metrics::SampleStore::open(db_path);
+  if (!store.ok()) {
+    spdlog::error("{}", store.status().message());
+    return 1;
+  }
+
+  SystemClock clock;
+  metrics::LatestFigures figures(*stale);
+  metrics::HttpEndpoint http(figures, clock);
+  if (Status s = http.start(listen->address, listen->port); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return 1;
+  }
+
+  zmq::context_t context;
+  bus::Subscriber subscriber(context, endpoints.sub, metrics::subscriptions());
+  metrics::CollectorOptions options;
+  options.retention_ms = *retention;
+  options.prune_every_ms = std::clamp<int64_t>(*retention / 10, 1000, 60'000);
+  metrics::Collector collector(**store, figures, clock, options);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  spdlog::info("metrics up: {} (retention {}), serving http://{}:{}/metrics", db_path, retention_text, listen->address,
+               http.port());
+
+  while (!g_stop) collector.step(subscriber, 100);
+
+  http.stop();
+  const auto& c = collector.counters();
+  spdlog::info("metrics stopped ({} messages received, {} malformed dropped, {} samples stored, {} store errors)",
+               c.messages_received, c.messages_dropped, c.samples_stored, c.store_errors);
+  return 0;
+}

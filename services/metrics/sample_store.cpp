@@ -1,0 +1,136 @@
+#include "services/metrics/sample_store.h"
+
+#include "common/store.h"
+
+namespace pier::metrics {
+
+const std::vector<std::string>& migrations() {
+  static const std::vector<std::string> kMigrations = {
+      R"sql(
+CREATE TABLE host_samples(
+  host TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,          -- received, pier-metrics' wall clock
+  sample_ms INTEGER NOT NULL,        -- taken, the agent's wall clock
+  cpu_percent REAL NOT NULL,
+  memory_used INTEGER NOT NULL,
+  memory_total INTEGER NOT NULL,
+  load1 REAL NOT NULL
+);
+CREATE INDEX host_samples_time ON host_samples(time_ms);
+CREATE INDEX host_samples_host_time ON host_samples(host, time_ms);
+
+CREATE TABLE instance_samples(
+  host TEXT NOT NULL,
+  instance TEXT NOT NULL,
+  app TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  cpu_percent REAL NOT NULL,
+  rss_bytes INTEGER NOT NULL
+);
+CREATE INDEX instance_samples_time ON instance_samples(time_ms);
+CREATE INDEX instance_samples_app_time ON instance_samples(app, time_ms);
+)sql",
+  };
+  return kMigrations;
+}
+
+Result<std::unique_ptr<SampleStore>> SampleStore::open(const std::string& path) {
+  try {
+    auto db = store::open(path, migrations());
+    // Samples are history, not commands: losing the last second of them in a power cut is fine, and
+    // NORMAL in WAL mode still never corrupts the file. It spares an fsync per sample.
+    db->exec("PRAGMA synchronous=NORMAL");
+    return std::make_unique<SampleStore>(std::move(db));
+  } catch (const std::exception& e) {
+    return Status::Error("cannot open metrics database " + path + ": " + e.what());
+  }
+}
+
+Status SampleStore::insert(const msg::HostSample& sample, int64_t time_ms) {
+  try {
+    SQLite::Transaction tx(*db_);
+    SQLite::Statement host(*db_,
+                           "INSERT INTO host_samples(host, time_ms, sample_ms, cpu_percent, memory_used, "
+                           "memory_total, load1) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    host.bind(1, sample.host_id);
+    host.bind(2, time_ms);
+    host.bind(3, sample.time_ms);
+    host.bind(4, sample.cpu_percent);
+    host.bind(5, sample.memory_used_bytes);
+    host.bind(6, sample.memory_total_bytes);
+    host.bind(7, sample.load1);
+    host.exec();
+    SQLite::Statement instance(*db_,
+                               "INSERT INTO instance_samples(host, instance, app, time_ms, cpu_percent, rss_bytes) "
+                               "VALUES (?, ?, ?, ?, ?, ?)");
+    for (const auto& i : sample.instances) {
+      instance.bind(1, sample.host_id);
+      instance.bind(2, i.id);
+      instance.bind(3, i.app);
+      instance.bind(4, time_ms);
+      instance.bind(5, i.cpu_percent);
+      instance.bind(6, i.rss_bytes);
+      instance.exec();
+      instance.reset();
+    }
+    tx.commit();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Status::Error(std::string("cannot store sample: ") + e.what());
+  }
+}
+
+Result<int64_t> SampleStore::delete_before(int64_t cutoff_ms) {
+  try {
+    SQLite::Transaction tx(*db_);
+    SQLite::Statement hosts(*db_, "DELETE FROM host_samples WHERE time_ms < ?");
+    hosts.bind(1, cutoff_ms);
+    int64_t deleted = hosts.exec();
+    SQLite::Statement instances(*db_, "DELETE FROM instance_samples WHERE time_ms < ?");
+    instances.bind(1, cutoff_ms);
+    deleted += instances.exec();
+    tx.commit();
+    return deleted;
+  } catch (const std::exception& e) {
+    return Status::Error(std::string("cannot delete old samples: ") + e.what());
+  }
+}
+
+Result<std::vector<HostRow>> SampleStore::host_rows(const std::string& host, int64_t since_ms) {
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT host, time_ms, sample_ms, cpu_percent, memory_used, memory_total, load1 "
+                        "FROM host_samples WHERE host = ? AND time_ms >= ? ORDER BY time_ms, rowid");
+    q.bind(1, host);
+    q.bind(2, since_ms);
+    std::vector<HostRow> rows;
+    while (q.executeStep()) {
+      rows.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64(),
+                      q.getColumn(3).getDouble(), q.getColumn(4).getInt64(), q.getColumn(5).getInt64(),
+                      q.getColumn(6).getDouble()});
+    }
+    return rows;
+  } catch (const std::exception& e) {
+    return Status::Error(std::string("cannot read host samples: ") + e.what());
+  }
+}
+
+Result<std::vector<InstanceRow>> SampleStore::instance_rows(const std::string& app, int64_t since_ms) {
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT host, instance, app, time_ms, cpu_percent, rss_bytes FROM instance_samples "
+                        "WHERE app = ? AND time_ms >= ? ORDER BY time_ms, instance, rowid");
+    q.bind(1, app);
+    q.bind(2, since_ms);
+    std::vector<InstanceRow> rows;
+    while (q.executeStep()) {
+      rows.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+                      q.getColumn(3).getInt64(), q.getColumn(4).getDouble(), q.getColumn(5).getInt64()});
+    }
+    return rows;
+  } catch (const std::exception& e) {
+    return Status::Error(std::string("cannot read instance samples: ") + e.what());
+  }
+}
+
+}  // namespace pier::metrics
