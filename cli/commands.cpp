@@ -123,8 +123,11 @@ int change(std::string_view topic, const std::string& body, const std::string& a
       io.out(final_line(*state, app, wanted));
       return kExitOk;
     }
+    if (last->failed > 0) break;  // the agent gave up on an instance: waiting longer changes nothing
   }
-  std::string why = "error: " + app + " not live after " + std::to_string(options.live_timeout_ms / 1000) + "s";
+  std::string why = last && last->failed > 0
+                        ? "error: " + app + " not live: " + std::to_string(last->failed) + " instance(s) failed"
+                        : "error: " + app + " not live after " + std::to_string(options.live_timeout_ms / 1000) + "s";
   if (last) {
     why += ": " + last->summary();
     for (std::size_t i = 0; i < last->waiting_on.size() && i < 5; ++i) why += "; " + last->waiting_on[i];

@@ -201,13 +201,13 @@ std::vector<ChildSpec> dev_children(const DevOptions& o, const std::string& bin_
       {"bus", {program(bin_dir, "pier-bus"), "--publishers", o.bus.pub, "--subscribers", o.bus.sub, "--endpoints-file",
                o.state_dir + "/bus.env", "--log-level", o.log_level}},
       {"registry", with_bus({program(bin_dir, "pier-registry"), "--db", o.state_dir + "/registry.db",
-                             "--platform-network", o.platform_network})},
+                             "--platform-network", o.platform_network, "--docker-network", o.docker_network})},
       {"scheduler", with_bus({program(bin_dir, "pier-scheduler")})},
       {"lbgen", with_bus({program(bin_dir, "pier-lbgen")})},
       {"metrics", with_bus({program(bin_dir, "pier-metrics"), "--db", o.state_dir + "/metrics.db", "--listen",
                             o.metrics_listen})},
       {"agent", with_bus({program(bin_dir, "pier-agent"), "--host-id", host_id, "--address", "127.0.0.1", "--state-dir",
-                          o.state_dir + "/agent", "--runtime", "exec", "--stats-port", std::to_string(o.stats_port),
+                          o.state_dir + "/agent", "--runtime", o.runtime, "--stats-port", std::to_string(o.stats_port),
                           "--stop-on-exit"})},
   };
 }
@@ -246,6 +246,10 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
       ("demo-port", po::value(&o.demo_port)->default_value(o.demo_port), "the demo app's external port")
       ("platform-network", po::value(&o.platform_network)->default_value(o.platform_network),
        "where instance addresses come from (inside 127.0.0.0/8); give two stacks on one machine different ones")
+      ("docker-network", po::value(&o.docker_network)->default_value(o.docker_network),
+       "where docker hosts' subnets come from (with --runtime docker)")
+      ("runtime", po::value(&o.runtime)->default_value(o.runtime), "the agent's runtime: exec | docker")
+      ("host-id", po::value(&o.host_id), "the agent's host id (default: from the hostname)")
       ("log-level", po::value(&o.log_level)->default_value(o.log_level), "the children's log level");
   auto parsed = parse_args(args, desc, nullptr, {"state-dir", "bus-pub", "bus-sub"});
   if (!parsed.ok()) {
@@ -261,6 +265,15 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
     io.out(out.str());
     return kExitOk;
   }
+  if (o.runtime != "exec" && o.runtime != "docker") {
+    io.err("error: runtime: must be exec or docker");
+    return kExitBadInput;
+  }
+  if (!o.host_id.empty())
+    if (Status s = validate::dns_label("host-id", o.host_id); !s.ok()) {
+      io.err("error: " + s.message());
+      return kExitBadInput;
+    }
   for (const auto& [field, port] : {std::pair{"stats-port", o.stats_port}, std::pair{"demo-port", o.demo_port}}) {
     if (Status s = validate::port(field, port); !s.ok()) {
       io.err("error: " + s.message());
@@ -301,7 +314,7 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
   const std::string path_env = bin_dir + (path != nullptr && *path ? ":" + std::string(path) : "");
   char hostname[256] = {};
   ::gethostname(hostname, sizeof hostname - 1);
-  const std::string host_id = host_id_from(hostname);
+  const std::string host_id = o.host_id.empty() ? host_id_from(hostname) : o.host_id;
   Supervisor supervisor(o.state_dir, path_env, io);
 
   // The bus first; with an OS-chosen port ("tcp://127.0.0.1:*") the others need the one it bound.

@@ -18,6 +18,9 @@ struct DevOptions {
   int demo_port = 8080;
   std::string log_level = "info";
   std::string platform_network = "127.100.0.0/16";  // the registry's pool of exec subnets
+  std::string docker_network = "10.213.0.0/16";     // the registry's pool of docker subnets
+  std::string runtime = "exec";                      // the agent's runtime: exec | docker
+  std::string host_id;                               // empty: from the hostname
 };
 
 struct ChildSpec {

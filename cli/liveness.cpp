@@ -28,6 +28,7 @@ Liveness assess(const msg::State& state, const std::string& app, int wanted) {
     if (i.state == "running") {
       ++l.running;
     } else if (i.state == "failed") {
+      ++l.failed;
       failed.push_back(i.id + " failed" + (i.reason.empty() ? "" : ": " + i.reason));
     } else if (i.state == "pending" && !i.reason.empty()) {
       pending.push_back(i.id + " pending: " + i.reason);

@@ -150,7 +150,7 @@ struct InstanceRecord {
 
 struct AppRecord {
   AppSpec spec;
-  int64_t revision = 0;  // state revision of the last change to the spec
+  int64_t revision = 0;  // state revision of the last change to the instances' spec (not to replicas)
   MSGPACK_DEFINE_MAP(spec, revision);
 };
 

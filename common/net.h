@@ -13,6 +13,7 @@ struct Ipv4Net {
   uint32_t base = 0;  // host byte order, host bits zero
   int prefix = 0;
   uint64_t size() const { return uint64_t{1} << (32 - prefix); }
+  bool contains(uint32_t address) const { return address - base < size(); }
 };
 
 Result<uint32_t> parse_ipv4(std::string_view text);

@@ -128,12 +128,20 @@ Status DockerEngine::ensure_network(const std::string& name, const std::string& 
   if (!existing.ok()) return existing.status();
   if (existing->status == 200) {
     auto network = nlohmann::json::parse(existing->body, nullptr, false);
-    const auto& configs = network.is_object() ? network["IPAM"]["Config"] : nlohmann::json();
+    if (!network.is_object()) return Status::Error("inspect network " + name + ": unreadable answer");
+    const auto& configs = network["IPAM"]["Config"];
     if (configs.is_array())
       for (const auto& config : configs)
-        if (config.value("Subnet", "") == subnet) return Status::Ok();
-    return Status::Error("docker network " + name + " exists with another subnet than " + subnet +
-                         "; remove it (docker network rm " + name + ") or give the host another id");
+        if (config.is_object() && config.value("Subnet", "") == subnet) return Status::Ok();
+    // The registry's subnet is the truth: an unused network of that name made for another subnet (an
+    // earlier registry database) is replaced; one that containers still use is not touched.
+    const auto& attached = network["Containers"];
+    if (attached.is_object() && !attached.empty())
+      return Status::Error("docker network " + name + " has another subnet than " + subnet +
+                           " and containers attached; stop them or give the host another id");
+    if (Status s = expect(request("DELETE", "/networks/" + url_encode(name)), {204, 404}, "remove network " + name);
+        !s.ok())
+      return s;
   }
   nlohmann::json body = {{"Name", name},
                          {"Driver", "bridge"},

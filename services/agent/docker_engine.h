@@ -39,7 +39,7 @@ class DockerEngine {
   // Pulls image:tag; the daemon's error (registry unreachable, unknown image) comes back as the message.
   Status pull(const std::string& image, const std::string& tag) const;
   // Creates a bridge network with this subnet unless one with this name exists. A network of that name
-  // on another subnet is an error that says so.
+  // on another subnet is replaced when no container uses it, else an error that says so.
   Status ensure_network(const std::string& name, const std::string& subnet,
                         const std::map<std::string, std::string>& labels) const;
   // POST /containers/create; returns the container id.

@@ -236,14 +236,17 @@ msg::Reply Registry::deploy(const std::string& request_id, const msg::DeployComm
     }
     msg::AppSpec scaled_old = existing->spec;
     scaled_old.replicas = spec.replicas;
+    const bool only_replicas = same_spec(scaled_old, spec);
+    // The app's revision names its instances' spec: a replica count alone does not change it, so
+    // agents keep the instances that run.
     SQLite::Statement update(db_, "UPDATE apps SET spec = ?, revision = ? WHERE name = ?");
     bind_blob(update, 1, codec::encode(spec));
-    update.bind(2, revision);
+    update.bind(2, only_replicas ? existing->revision : revision);
     update.bind(3, spec.name);
     update.exec();
     const int current = static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
                                                        [&](const auto& i) { return i.app == spec.name; }));
-    if (same_spec(scaled_old, spec)) {
+    if (only_replicas) {
       if (spec.replicas > current) create_instances(spec.name, spec.replicas - current);
       if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas);
       spdlog::info("app {} redeployed with the same spec, {} replicas (revision {})", spec.name, spec.replicas, revision);
@@ -268,10 +271,10 @@ msg::Reply Registry::scale(const std::string& request_id, const msg::ScaleComman
     const int current = static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
                                                        [&](const auto& i) { return i.app == spec.name; }));
     spec.replicas = command.replicas;
-    SQLite::Statement update(db_, "UPDATE apps SET spec = ?, revision = ? WHERE name = ?");
+    // The app's revision stays: it names the instances' spec, which scaling does not change.
+    SQLite::Statement update(db_, "UPDATE apps SET spec = ? WHERE name = ?");
     bind_blob(update, 1, codec::encode(spec));
-    update.bind(2, state_.revision + 1);
-    update.bind(3, spec.name);
+    update.bind(2, spec.name);
     update.exec();
     if (spec.replicas > current) create_instances(spec.name, spec.replicas - current);
     if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas);
@@ -302,7 +305,9 @@ Result<std::string> Registry::allocate_ip(const std::string& host_id) {
   SQLite::Statement taken(db_, "SELECT ip FROM instances WHERE host = ? AND ip != ''");
   taken.bind(1, host_id);
   while (taken.executeStep()) used.insert(taken.getColumn(0).getString());
-  for (uint64_t n = 1;; ++n) {
+  // The subnet's first address is the gateway of a docker host's bridge network: instances start at
+  // the second (on exec hosts too, so that both runtimes number alike).
+  for (uint64_t n = 2;; ++n) {
     auto address = net::nth_host(*subnet, n);
     if (!address.ok()) return address.status();
     std::string ip = net::format_ipv4(*address);

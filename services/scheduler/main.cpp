@@ -1,6 +1,7 @@
 // pier-scheduler: places unplaced instances on hosts. It keeps nothing durable: every decision is
 // made from the latest state the registry published.
 #include <csignal>
+#include <iostream>
 
 #include "common/bus.h"
 #include "common/codec.h"
@@ -22,13 +23,20 @@ int main(int argc, char** argv) {
   bus::Endpoints endpoints;
   std::string level;
   int resend_ms = 1000;
+  scheduler::PlacementOptions placement;
   po::options_description desc("pier-scheduler options");
   desc.add_options()("resend-ms", po::value(&resend_ms)->default_value(resend_ms),
-                     "repeat an unchanged plan this often until the registry shows it applied");
+                     "repeat an unchanged plan this often until the registry shows it applied")(
+      "cpu-overcommit", po::value(&placement.cpu_overcommit)->default_value(placement.cpu_overcommit),
+      "a host takes up to this many times its cores in instance cpu (cpu is a limit, memory is not overcommitted)");
   options::add_bus(desc, endpoints);
   options::add_log_level(desc, level);
   options::parse_or_exit(argc, argv, desc, "usage: pier-scheduler [options]\n\nPlaces instances on hosts.");
   log::init("pier-scheduler", level);
+  if (!(placement.cpu_overcommit >= 1.0 && placement.cpu_overcommit <= 100.0)) {
+    std::cerr << "error: cpu-overcommit: must be between 1 and 100\n";
+    return 2;
+  }
 
   SystemClock clock;
   zmq::context_t context;
@@ -55,7 +63,7 @@ int main(int argc, char** argv) {
       continue;
     }
     have_state = true;
-    scheduler::Plan plan = scheduler::place(*state);
+    scheduler::Plan plan = scheduler::place(*state, placement);
     if (plan.empty()) continue;
     msg::PlaceCommand command{state->revision, plan.assignments, plan.unplaced};
     command.state_revision = 0;  // compare plans without the revision

@@ -22,7 +22,7 @@ std::string describe(double cpu, int64_t memory) {
 
 }  // namespace
 
-Plan place(const msg::State& state) {
+Plan place(const msg::State& state, const PlacementOptions& options) {
   std::map<std::string, const msg::AppSpec*> apps;
   for (const auto& app : state.apps) apps[app.spec.name] = &app.spec;
 
@@ -38,6 +38,7 @@ Plan place(const msg::State& state) {
     host->second.per_app[i.app] += 1;
   }
 
+  const auto capacity = [&options](const HostLoad& load) { return load.host->cpus * options.cpu_overcommit; };
   Plan plan;
   for (const auto& i : state.instances) {
     if (!i.host.empty()) continue;
@@ -46,7 +47,7 @@ Plan place(const msg::State& state) {
     const msg::AppSpec& spec = *app->second;
     HostLoad* best = nullptr;
     for (auto& [id, load] : hosts) {
-      if (load.cpu + spec.cpu > load.host->cpus + 1e-9 || load.memory + spec.memory_bytes > load.host->memory_bytes)
+      if (load.cpu + spec.cpu > capacity(load) + 1e-9 || load.memory + spec.memory_bytes > load.host->memory_bytes)
         continue;
       if (best == nullptr) {
         best = &load;
@@ -64,7 +65,7 @@ Plan place(const msg::State& state) {
       if (!hosts.empty()) {
         bool first = true;
         for (const auto& [id, load] : hosts) {
-          reason += (first ? "" : ", ") + id + ": " + describe(load.host->cpus - load.cpu,
+          reason += (first ? "" : ", ") + id + ": " + describe(capacity(load) - load.cpu,
                                                                load.host->memory_bytes - load.memory) + " free";
           first = false;
         }

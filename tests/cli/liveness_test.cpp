@@ -103,6 +103,7 @@ TEST(Assess, FailedAndUnplacedComeFirstWithTheirReasons) {
   auto l = assess(s, "web", 3);
   ASSERT_GE(l.waiting_on.size(), 3u);
   EXPECT_EQ(l.waiting_on[0], "web-2 failed: exit code 1");
+  EXPECT_EQ(l.failed, 1);
   EXPECT_EQ(l.waiting_on[1], "web-3 pending: no host with room");
   EXPECT_EQ(l.waiting_on[2], "web-1 starting");
 }

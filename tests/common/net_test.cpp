@@ -28,5 +28,13 @@ TEST(Net, SubnetsAndHosts) {
   EXPECT_FALSE(net::nth_host(sub, 0).ok());
 }
 
+TEST(Net, ContainsOnlyAddressesInside) {
+  auto sub = *net::parse_cidr("10.213.1.0/24");
+  EXPECT_TRUE(sub.contains(*net::parse_ipv4("10.213.1.0")));
+  EXPECT_TRUE(sub.contains(*net::parse_ipv4("10.213.1.255")));
+  EXPECT_FALSE(sub.contains(*net::parse_ipv4("10.213.2.0")));
+  EXPECT_FALSE(sub.contains(*net::parse_ipv4("10.213.0.255")));
+}
+
 }  // namespace
 }  // namespace pier

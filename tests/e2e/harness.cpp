@@ -61,6 +61,31 @@ std::optional<HttpAnswer> http_get(int port, const std::string& path) {
   return HttpAnswer{res->status, res->body};
 }
 
+std::multiset<std::string> answers(int port, const std::string& path, int count) {
+  std::multiset<std::string> seen;
+  for (int i = 0; i < count; ++i) {
+    auto answer = http_get(port, path);
+    if (!answer || answer->status != 200) {
+      seen.insert("<failed " + std::to_string(answer ? answer->status : 0) + ">");
+      continue;
+    }
+    auto start = answer->body.find("instance=");
+    auto end = answer->body.find(' ', start);
+    seen.insert(start == std::string::npos ? "<no instance>" : answer->body.substr(start + 9, end - start - 9));
+  }
+  return seen;
+}
+
+std::set<std::string> distinct(const std::multiset<std::string>& all) { return {all.begin(), all.end()}; }
+
+std::set<std::string> instance_ids(const nlohmann::json& ps, const std::string& app) {
+  std::set<std::string> ids;
+  if (!ps.is_array()) return ids;
+  for (const auto& i : ps)
+    if (i.value("app", "") == app) ids.insert(i.value("id", ""));
+  return ids;
+}
+
 std::optional<std::string> tcp_echo(int port, const std::string& text) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   timeval tv{3, 0};

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,12 @@ struct HttpAnswer {
   std::string body;
 };
 std::optional<HttpAnswer> http_get(int port, const std::string& path);
+// Instance ids that answered `count` GETs of `path` on `port` (the demo app's "instance=" field);
+// a failed request counts as "<failed STATUS>".
+std::multiset<std::string> answers(int port, const std::string& path, int count);
+std::set<std::string> distinct(const std::multiset<std::string>& all);
+// The ids of an app's instances in `pier ps --output json`.
+std::set<std::string> instance_ids(const nlohmann::json& ps, const std::string& app);
 // Sends `text` over a new TCP connection and returns what comes back (up to text.size() bytes).
 std::optional<std::string> tcp_echo(int port, const std::string& text);
 

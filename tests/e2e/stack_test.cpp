@@ -18,32 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Instance ids that answered `count` GETs of `path` on `port` (from the demo app's "instance=" field).
-std::multiset<std::string> answers(int port, const std::string& path, int count) {
-  std::multiset<std::string> seen;
-  for (int i = 0; i < count; ++i) {
-    auto answer = http_get(port, path);
-    if (!answer || answer->status != 200) {
-      seen.insert("<failed " + std::to_string(answer ? answer->status : 0) + ">");
-      continue;
-    }
-    auto start = answer->body.find("instance=");
-    auto end = answer->body.find(' ', start);
-    seen.insert(start == std::string::npos ? "<no instance>" : answer->body.substr(start + 9, end - start - 9));
-  }
-  return seen;
-}
-
-std::set<std::string> distinct(const std::multiset<std::string>& all) { return {all.begin(), all.end()}; }
-
-std::set<std::string> instance_ids(const nlohmann::json& ps, const std::string& app) {
-  std::set<std::string> ids;
-  if (!ps.is_array()) return ids;
-  for (const auto& i : ps)
-    if (i.value("app", "") == app) ids.insert(i.value("id", ""));
-  return ids;
-}
-
 std::vector<std::string> deploy_args(const std::string& name, int port, int replicas, const std::string& extra_path = "/") {
   return {"deploy", "--name", name, "--image", "pier/demo-app", "--tag", kVersion, "--command", "pier-demo-app",
           "--port", std::to_string(port) + ":8000", "--replicas", std::to_string(replicas), "--context-path",

@@ -226,9 +226,9 @@ TEST_F(RegistryTest, PlacementAssignsDistinctIpsFromTheHostSubnet) {
   ASSERT_TRUE(reply.ok) << reply.message;
   const auto& inst = reg.state().instances;
   EXPECT_EQ(inst[0].host, "h1");
-  EXPECT_EQ(inst[0].ip, "127.100.0.1");
-  EXPECT_EQ(inst[1].ip, "127.100.1.1");
-  EXPECT_EQ(inst[2].ip, "127.100.0.2");
+  EXPECT_EQ(inst[0].ip, "127.100.0.2");
+  EXPECT_EQ(inst[1].ip, "127.100.1.2");
+  EXPECT_EQ(inst[2].ip, "127.100.0.3");
   EXPECT_EQ(inst[0].state, "placed");
   // Placing again is a no-op: the instance stays where it is.
   EXPECT_FALSE(reg.place(rid(), {0, {{"web-1", "h2"}}, {}}).ok);
@@ -346,6 +346,19 @@ TEST_F(RegistryTest, DeployRefusesCpuOrMemoryNoHostHas) {
   EXPECT_FALSE(reply.ok);
   EXPECT_EQ(reply.field, "memory");
   EXPECT_EQ(count("cpuheavy") + count("memheavy"), 0);
+}
+
+TEST_F(RegistryTest, ScalingKeepsTheAppRevisionSoInstancesAreKept) {
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
+  const int64_t revision = reg.state().apps[0].revision;
+  ASSERT_TRUE(reg.scale(rid(), {"web", 5}).ok);
+  EXPECT_EQ(reg.state().apps[0].revision, revision);
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 3)}).ok) << "same spec, other replica count";
+  EXPECT_EQ(reg.state().apps[0].revision, revision);
+  msg::AppSpec changed = demo("web", 3);
+  changed.env["FOO"] = "bar";
+  ASSERT_TRUE(reg.deploy(rid(), {changed}).ok);
+  EXPECT_GT(reg.state().apps[0].revision, revision);
 }
 
 }  // namespace

@@ -67,12 +67,28 @@ TEST(Placement, RespectsCpuAndMemory) {
   EXPECT_EQ(plan.assignments[1].host, "big");
 }
 
+TEST(Placement, OvercommitsCpuButNeverMemory) {
+  msg::State s;
+  s.hosts = {host("a", 2, 1LL << 30)};
+  s.apps = {app("web", 0.5, 128LL << 20)};
+  for (int i = 1; i <= 10; ++i) s.instances.push_back(instance("web-" + std::to_string(i), "web"));
+  // Default 4x: 2 cores take 8 x 0.5 cpu, but 1 GiB takes only 8 x 128 MiB.
+  Plan plan = place(s);
+  EXPECT_EQ(plan.assignments.size(), 8u);
+  EXPECT_EQ(plan.unplaced.size(), 2u);
+  s.apps = {app("web", 0.5, 64LL << 20)};
+  plan = place(s, PlacementOptions{.cpu_overcommit = 2.0});
+  EXPECT_EQ(plan.assignments.size(), 8u) << "2 cores x 2 = 4 cpu = 8 x 0.5";
+  plan = place(s);
+  EXPECT_EQ(plan.assignments.size(), 10u);
+}
+
 TEST(Placement, ReportsWhyAnInstanceDoesNotFit) {
   msg::State s;
   s.hosts = {host("a", 1)};
   s.apps = {app("web", 0.6)};
   s.instances = {instance("web-1", "web"), instance("web-2", "web")};
-  Plan plan = place(s);
+  Plan plan = place(s, PlacementOptions{.cpu_overcommit = 1.0});
   ASSERT_EQ(plan.assignments.size(), 1u);
   ASSERT_EQ(plan.unplaced.size(), 1u);
   EXPECT_EQ(plan.unplaced[0].instance, "web-2");
