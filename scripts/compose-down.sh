@@ -10,9 +10,11 @@ if bash scripts/dockerd.sh status >/dev/null; then
   bash scripts/compose.sh down --remove-orphans "$@"
   # The agent's containers are not compose's: they outlive the agent by design (the data plane
   # keeps serving), so the stack's down removes them here.
-  containers=$("$DOCKER" ps -aq --filter label=pier.host)
+  # The compose agent runs in the host's network namespace, so its host id is this host's name.
+  host_id=${PIER_COMPOSE_HOST_ID:-$(hostname | cut -d. -f1 | tr 'A-Z' 'a-z')}
+  containers=$("$DOCKER" ps -aq --filter "label=pier.host=$host_id")
   [ -z "$containers" ] || "$DOCKER" rm -f $containers >/dev/null
-  networks=$("$DOCKER" network ls -q --filter label=pier.host)
+  networks=$("$DOCKER" network ls -q --filter "label=pier.host=$host_id")
   [ -z "$networks" ] || "$DOCKER" network rm $networks >/dev/null
 fi
 [ "${PIER_KEEP_DOCKERD:-0}" = 1 ] || bash scripts/dockerd.sh stop
