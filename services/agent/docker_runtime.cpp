@@ -1,6 +1,7 @@
 #include "services/agent/docker_runtime.h"
 
 #include <cmath>
+#include <chrono>
 #include <cstdlib>
 
 #include <spdlog/spdlog.h>
@@ -108,13 +109,41 @@ void DockerRuntime::adopt() {
   }
 }
 
-Status DockerRuntime::ensure_image(const InstanceSpec& spec) {
-  const std::string reference = spec.image + ":" + spec.tag;
-  auto exists = engine_.image_exists(reference);
-  if (!exists.ok()) return exists.status();
-  if (*exists) return Status::Ok();
-  spdlog::info("pulling image {} for instance {}", reference, spec.id);
-  return engine_.pull(spec.image, spec.tag);
+Result<DockerRuntime::Started> DockerRuntime::make_and_start(const InstanceSpec& spec) const {
+  // The common case costs two API calls (create, start); the rare ones are found from create's answer.
+  const std::string name = container_name(spec.id);
+  const nlohmann::json config = container_config(spec, host_id_, network_name());
+  auto created = engine_.create_container(name, config);
+  if (!created.ok() && created.status().message().find("No such image") != std::string::npos) {
+    spdlog::info("pulling image {}:{} for instance {}", spec.image, spec.tag, spec.id);
+    if (Status s = engine_.pull(spec.image, spec.tag); !s.ok()) return s;
+    created = engine_.create_container(name, config);
+  }
+  if (!created.ok() && created.status().message().find("already in use") != std::string::npos) {
+    // A container of this instance exists. Made for this very spec and running (left by an agent that
+    // could not list it at its start), it is taken over as it runs; otherwise it is a leftover.
+    if (auto existing = engine_.inspect_container(name); existing.ok()) {
+      const auto& labels = (*existing)["Config"]["Labels"];
+      const auto label = [&labels](const char* key) {
+        return labels.is_object() && labels.contains(key) && labels[key].is_string() ? labels[key].get<std::string>()
+                                                                                      : std::string();
+      };
+      if ((*existing)["State"].value("Running", false) && label(kLabelRevision) == std::to_string(spec.revision) &&
+          label(kLabelIp) == spec.ip && label(kLabelHost) == host_id_) {
+        spdlog::info("took over running container {} for instance {}", existing->value("Id", "").substr(0, 12),
+                     spec.id);
+        return Started{existing->value("Id", ""), (*existing)["State"].value("Pid", 0)};
+      }
+    }
+    engine_.remove_container(name);
+    created = engine_.create_container(name, config);
+  }
+  if (!created.ok()) return created.status();
+  if (Status s = engine_.start_container(*created); !s.ok()) {
+    engine_.remove_container(*created);
+    return s;
+  }
+  return Started{*created, 0};  // the pid is read later, off the path to serving (pid_of)
 }
 
 Result<pid_t> DockerRuntime::start(const InstanceSpec& spec) {
@@ -124,49 +153,41 @@ Result<pid_t> DockerRuntime::start(const InstanceSpec& spec) {
     if (Status s = engine_.ensure_network(network_name(), spec.subnet, {{kLabelHost, host_id_}}); !s.ok()) return s;
     network_subnet_ = spec.subnet;
   }
-  const std::string name = container_name(spec.id);
-  // A container of this instance made for this very spec (left by an agent that could not list it at
-  // its start) is taken over as it runs; any other is a leftover of an earlier try.
-  if (auto existing = engine_.inspect_container(name); existing.ok()) {
-    const auto& labels = (*existing)["Config"]["Labels"];
-    const auto label = [&labels](const char* key) {
-      return labels.is_object() && labels.contains(key) && labels[key].is_string() ? labels[key].get<std::string>()
-                                                                                    : std::string();
-    };
-    if ((*existing)["State"].value("Running", false) && label(kLabelRevision) == std::to_string(spec.revision) &&
-        label(kLabelIp) == spec.ip && label(kLabelHost) == host_id_) {
-      Container container;
-      container.container_id = existing->value("Id", "");
-      container.instance = RunningInstance{spec, (*existing)["State"].value("Pid", 0), true};
-      spdlog::info("took over running container {} for instance {}", container.container_id.substr(0, 12), spec.id);
-      const pid_t pid = container.instance.pid;
-      containers_[spec.id] = std::move(container);
-      return pid;
-    }
-    engine_.remove_container(name);
-  }
-  if (Status s = ensure_image(spec); !s.ok()) return s;
-  auto created = engine_.create_container(name, container_config(spec, host_id_, network_name()));
-  if (!created.ok()) return created.status();
-  if (Status s = engine_.start_container(*created); !s.ok()) {
-    engine_.remove_container(*created);
-    return s;
-  }
   Container container;
-  container.container_id = *created;
   container.instance = RunningInstance{spec, 0, false};
-  if (auto inspected = engine_.inspect_container(*created); inspected.ok())
-    container.instance.pid = (*inspected)["State"].value("Pid", 0);
-  const pid_t pid = container.instance.pid;
+  container.starting = std::async(std::launch::async, [this, spec] { return make_and_start(spec); });
   containers_[spec.id] = std::move(container);
-  return pid;
+  return 0;
+}
+
+std::optional<InstanceExit> DockerRuntime::settle(const std::string& id, Container& container) {
+  Result<Started> started = container.starting.get();
+  if (!started.ok()) {
+    InstanceExit exit;
+    exit.id = id;
+    exit.code = -1;
+    exit.failure = started.status().message();
+    exit.stopped = container.kill_at_ms >= 0;
+    return exit;
+  }
+  container.container_id = started->container_id;
+  container.instance.pid = started->pid;
+  if (container.kill_at_ms >= 0)  // stopped while it was starting
+    engine_.request("POST", "/containers/" + container.container_id + "/kill?signal=SIGTERM");
+  return std::nullopt;
+}
+
+DockerRuntime::~DockerRuntime() {
+  for (auto& [id, container] : containers_)
+    if (container.starting.valid()) container.starting.wait();
 }
 
 void DockerRuntime::stop(const std::string& id, int grace_ms) {
   auto it = containers_.find(id);
   if (it == containers_.end() || it->second.kill_at_ms >= 0) return;
-  engine_.request("POST", "/containers/" + it->second.container_id + "/kill?signal=SIGTERM");
   it->second.kill_at_ms = clock_.steady_ms() + std::max(0, grace_ms);
+  if (it->second.starting.valid()) return;  // settle() sends the signal once the container exists
+  engine_.request("POST", "/containers/" + it->second.container_id + "/kill?signal=SIGTERM");
 }
 
 InstanceExit DockerRuntime::finish(const std::string& id, const Container& container, bool gone) {
@@ -188,6 +209,18 @@ InstanceExit DockerRuntime::finish(const std::string& id, const Container& conta
 
 std::vector<InstanceExit> DockerRuntime::poll() {
   std::vector<InstanceExit> exits;
+  for (auto it = containers_.begin(); it != containers_.end();) {
+    Container& container = it->second;
+    const bool ready = container.starting.valid() &&
+                       container.starting.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    std::optional<InstanceExit> failed = ready ? settle(it->first, container) : std::nullopt;
+    if (failed) {
+      exits.push_back(std::move(*failed));
+      it = containers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   if (containers_.empty()) return exits;
   auto listed = engine_.list_containers(std::string(kLabelHost) + "=" + host_id_);
   if (!listed.ok()) return exits;  // daemon away: nothing is known to have exited
@@ -195,9 +228,16 @@ std::vector<InstanceExit> DockerRuntime::poll() {
   for (const auto& c : *listed) state_of[c.id] = c.state;
   for (auto it = containers_.begin(); it != containers_.end();) {
     Container& container = it->second;
+    if (container.starting.valid()) {  // still being made
+      ++it;
+      continue;
+    }
     const auto found = state_of.find(container.container_id);
     const bool gone = found == state_of.end();
     if (!gone && (found->second == "running" || found->second == "created" || found->second == "restarting")) {
+      if (container.instance.pid == 0 && found->second == "running")
+        if (auto inspected = engine_.inspect_container(container.container_id); inspected.ok())
+          container.instance.pid = (*inspected)["State"].value("Pid", 0);
       if (container.kill_at_ms >= 0 && clock_.steady_ms() >= container.kill_at_ms) {
         engine_.request("POST", "/containers/" + container.container_id + "/kill?signal=SIGKILL");
         container.kill_at_ms = clock_.steady_ms() + 1000;

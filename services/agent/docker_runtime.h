@@ -6,7 +6,9 @@
 // adopts the running ones of its host (none restarted) and reports the ones gone behind its back.
 #pragma once
 
+#include <future>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -27,8 +29,10 @@ class DockerRuntime final : public Runtime {
  public:
   // Adopts the running containers labelled for this host; removes the exited ones.
   DockerRuntime(DockerEngine& engine, std::string host_id, const Clock& clock);
+  ~DockerRuntime() override;  // waits for starts still under way
 
   std::string kind() const override { return "docker"; }
+  // Returns 0 at once: the container is made in the background; poll() reports a failure.
   Result<pid_t> start(const InstanceSpec& spec) override;
   void stop(const std::string& id, int grace_ms) override;
   std::vector<InstanceExit> poll() override;
@@ -43,13 +47,23 @@ class DockerRuntime final : public Runtime {
   static std::string last_log_line(const std::string& multiplexed);
 
  private:
+  struct Started {
+    std::string container_id;
+    pid_t pid = 0;
+  };
   struct Container {
     RunningInstance instance;
     std::string container_id;
     int64_t kill_at_ms = -1;  // SIGKILL due then (steady clock); -1: not stopping
+    // Set while the container is being made (image, create, start) on a thread of its own, so that
+    // ten instances start side by side rather than one after the other.
+    std::future<Result<Started>> starting;
   };
   void adopt();
-  Status ensure_image(const InstanceSpec& spec);
+  // Image, create and start: runs on a background thread, touches only the engine.
+  Result<Started> make_and_start(const InstanceSpec& spec) const;
+  // Takes a finished background start into the container's record; returns the exit when it failed.
+  std::optional<InstanceExit> settle(const std::string& id, Container& container);
   InstanceExit finish(const std::string& id, const Container& container, bool gone);
 
   DockerEngine& engine_;

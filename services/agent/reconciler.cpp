@@ -1,6 +1,7 @@
 #include "services/agent/reconciler.h"
 
 #include <algorithm>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -122,6 +123,7 @@ void Reconciler::on_exit(const InstanceExit& exit) {
   std::string reason = "exited with code " + std::to_string(exit.code);
   if (exit.code < 0) reason = "exited (adopted process, exit code unknown)";
   if (!exit.last_output.empty()) reason += ": " + exit.last_output;
+  if (!exit.failure.empty()) reason = "cannot start: " + exit.failure;
   record_failure(instance, exit.code, reason);
 }
 
@@ -165,16 +167,26 @@ bool Reconciler::tick() {
       instance.stopping = true;
     }
     if (!instance.alive && has_state_ && instance.state != "failed" && now >= instance.next_start_ms) start(instance);
-    if (instance.alive && !instance.stopping && instance.state == "starting" &&
-        (instance.running_spec.port <= 0 || prober_.accepts(instance.running_spec.ip, instance.running_spec.port))) {
-      instance.state = "running";
-      instance.reason.clear();
-      instance.backoff_ms = 0;
-      spdlog::info("instance {} of app {} on host {} running at {}:{} (revision {})", it->first,
-                   instance.running_spec.app, host_id_, instance.running_spec.ip, instance.running_spec.port,
-                   instance.running_spec.revision);
-    }
     ++it;
+  }
+  // Everything started above is probed together: one probe timeout per tick, not one per instance.
+  std::vector<Instance*> probed;
+  std::vector<Prober::Target> targets;
+  for (auto& [id, instance] : instances_) {
+    if (!instance.alive || instance.stopping || instance.state != "starting") continue;
+    probed.push_back(&instance);
+    targets.push_back({instance.running_spec.ip, instance.running_spec.port});
+  }
+  const std::set<std::size_t> accepting = targets.empty() ? std::set<std::size_t>{} : prober_.accepting(targets);
+  for (std::size_t i = 0; i < probed.size(); ++i) {
+    Instance& instance = *probed[i];
+    if (instance.running_spec.port > 0 && accepting.count(i) == 0) continue;
+    instance.state = "running";
+    instance.reason.clear();
+    instance.backoff_ms = 0;
+    spdlog::info("instance {} of app {} on host {} running at {}:{} (revision {})", instance.spec.id,
+                 instance.running_spec.app, host_id_, instance.running_spec.ip, instance.running_spec.port,
+                 instance.running_spec.revision);
   }
   const std::string reported = codec::encode(statuses());
   const bool changed = reported != last_reported_;
@@ -201,9 +213,14 @@ std::vector<msg::InstanceStatus> Reconciler::statuses() const {
 }
 
 std::vector<Reconciler::Process> Reconciler::processes() const {
+  // The runtime knows the pid of a start that finished in the background; the reconciler may not yet.
+  std::map<std::string, pid_t> pids;
+  for (const auto& running : runtime_.list()) pids[running.spec.id] = running.pid;
   std::vector<Process> out;
-  for (const auto& [id, instance] : instances_)
-    if (instance.alive) out.push_back({id, instance.running_spec.app, instance.pid});
+  for (const auto& [id, instance] : instances_) {
+    const pid_t pid = pids.count(id) ? pids[id] : instance.pid;
+    if (instance.alive && pid > 0) out.push_back({id, instance.running_spec.app, pid});
+  }
   return out;
 }
 

@@ -49,13 +49,15 @@ struct InstanceExit {
   int code = 0;             // exit code, 128 + signal, or -1 when unknown (adopted, not our child)
   std::string last_output;  // last non-empty line the instance wrote, for the failure reason
   bool stopped = false;     // it exited because stop() asked it to
+  std::string failure;      // set when it never started (a runtime that starts in the background): why
 };
 
 class Runtime {
  public:
   virtual ~Runtime() = default;
   virtual std::string kind() const = 0;
-  // Starts the instance; returns its pid. An instance with this id must not be running.
+  // Starts the instance; returns its pid, or 0 when the start goes on in the background (its failure
+  // then comes from poll() as an exit with `failure` set). An instance with this id must not be running.
   virtual Result<pid_t> start(const InstanceSpec& spec) = 0;
   // Asks the instance to stop (SIGTERM); it is killed when still running grace_ms later. Returns at
   // once: the exit is reported by poll().

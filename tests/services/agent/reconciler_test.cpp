@@ -32,7 +32,7 @@ class FakeRuntime final : public Runtime {
   void stop(const std::string& id, int grace_ms) override {
     stops.push_back(id);
     last_grace_ms = grace_ms;
-    if (running.count(id)) pending.push_back(InstanceExit{id, 143, "", true});
+    if (running.count(id)) pending.push_back(InstanceExit{id, 143, "", true, ""});
   }
   std::vector<InstanceExit> poll() override {
     std::vector<InstanceExit> out;
@@ -46,7 +46,7 @@ class FakeRuntime final : public Runtime {
     return out;
   }
   // The instance dies on its own.
-  void crash(const std::string& id, int code, const std::string& line) { pending.push_back({id, code, line, false}); }
+  void crash(const std::string& id, int code, const std::string& line) { pending.push_back({id, code, line, false, ""}); }
 
   std::map<std::string, RunningInstance> running;
   std::vector<InstanceSpec> started;
@@ -278,6 +278,20 @@ TEST_F(ReconcilerTest, StopAllStopsEverything) {
   EXPECT_TRUE(r.idle());
   EXPECT_EQ(runtime_.stops.size(), 2u);
   EXPECT_TRUE(r.statuses().empty());
+}
+
+TEST_F(ReconcilerTest, BackgroundStartFailureIsReportedWithItsReason) {
+  Reconciler r("h1", runtime_, prober_, clock_);
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2")}));
+  r.tick();
+  ASSERT_EQ(runtime_.started.size(), 1u);
+  runtime_.running.erase("web-1");
+  runtime_.pending.push_back({"web-1", -1, "", false, "pull pier/x:1: repository does not exist"});
+  r.tick();
+  const auto* status = status_of(r, "web-1");
+  ASSERT_NE(status, nullptr);
+  EXPECT_NE(status->reason.find("cannot start: pull pier/x:1: repository does not exist"), std::string::npos)
+      << status->reason;
 }
 
 }  // namespace
