@@ -1,5 +1,7 @@
 #include "common/bus.h"
 
+#include <cerrno>
+
 #include <unistd.h>
 
 #include <random>
@@ -61,7 +63,12 @@ std::optional<Envelope> Subscriber::receive(int timeout_ms) {
   zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
   int64_t remaining = timeout_ms;
   for (;;) {
-    if (zmq::poll(&item, 1, std::chrono::milliseconds(remaining)) == 0) return std::nullopt;
+    try {
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(remaining)) == 0) return std::nullopt;
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) return std::nullopt;  // a signal: the caller's loop looks at why
+      throw;
+    }
     std::vector<zmq::message_t> frames;
     while (true) {
       zmq::message_t frame;

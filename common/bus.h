@@ -63,7 +63,8 @@ class Subscriber {
   Subscriber(zmq::context_t& context, const std::string& endpoint, const std::vector<std::string>& prefixes);
 
   void subscribe(std::string_view prefix);
-  // Returns the next well-formed message, waiting up to timeout_ms (0: do not wait, -1: forever).
+  // Returns the next well-formed message, waiting up to timeout_ms (0: do not wait, -1: forever);
+  // nullopt as well when a signal interrupts the wait.
   // Malformed frames are dropped, counted and logged once per sender.
   std::optional<Envelope> receive(int timeout_ms);
   // For handlers whose body does not decode: counts and logs once per sender.

@@ -1,7 +1,5 @@
-// pier-agent: runs this host's instances (exec runtime) and its HAProxy, as the registry's state and
+// pier-agent: runs this host's instances (docker or exec runtime) and its HAProxy, as the registry's state and
 // lbgen's config for this host say, and reports heartbeats and samples.
-#include <cerrno>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -10,6 +8,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/options.h"
+#include "common/stop_signal.h"
 #include "common/topics.h"
 #include "common/validate.h"
 #include "services/agent/agent.h"
@@ -20,23 +19,6 @@
 #include "services/agent/probe.h"
 #include "services/agent/proc_stats.h"
 #include "services/agent/reconciler.h"
-
-namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
-
-// Subscriber::receive lets zmq's EINTR through when a signal lands during its poll.
-std::optional<pier::bus::Envelope> receive(pier::bus::Subscriber& subscriber, int timeout_ms) {
-  try {
-    return subscriber.receive(timeout_ms);
-  } catch (const zmq::error_t& e) {
-    if (e.num() == EINTR) return std::nullopt;
-    throw;
-  }
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace pier;
@@ -50,25 +32,25 @@ int main(int argc, char** argv) {
   std::string level, runtime_kind = "auto", docker_socket = "/var/run/docker.sock";
   bool stop_on_exit = false;
   po::options_description desc("pier-agent options");
-  desc.add_options()
-      ("host-id", po::value(&options.host_id)->default_value(options.host_id), "this host's id (a DNS label)")
-      ("address", po::value(&options.address)->default_value(options.address),
-       "IPv4 address HAProxy listens on for clients")
-      ("state-dir", po::value(&options.state_dir)->default_value(options.state_dir),
-       "instance logs and pid files, HAProxy's files")
-      ("runtime", po::value(&runtime_kind)->default_value(runtime_kind),
-       "how instances run: docker | exec | auto (docker when its daemon answers, else exec)")
-      ("docker-socket", po::value(&docker_socket)->default_value(docker_socket), "the Docker Engine API's unix socket")
-      ("stats-port", po::value(&options.stats_port)->default_value(options.stats_port),
-       "HAProxy stats and Prometheus exporter port")
-      ("heartbeat-ms", po::value(&options.heartbeat_ms)->default_value(options.heartbeat_ms),
-       "publish the full status this often (and on every change)")
-      ("sample-ms", po::value(&options.sample_ms)->default_value(options.sample_ms), "publish load samples this often")
-      ("haproxy", po::value(&lb_options.haproxy)->default_value(lb_options.haproxy), "the HAProxy program")
-      ("stop-grace-ms", po::value(&reconciler_options.stop_grace_ms)->default_value(reconciler_options.stop_grace_ms),
-       "time an instance gets between SIGTERM and SIGKILL")
-      ("stop-on-exit", po::bool_switch(&stop_on_exit),
-       "stop instances and HAProxy when the agent exits (default: leave them serving)");
+  desc.add_options()("host-id", po::value(&options.host_id)->default_value(options.host_id),
+                     "this host's id (a DNS label)")("address",
+                                                     po::value(&options.address)->default_value(options.address),
+                                                     "IPv4 address HAProxy listens on for clients")(
+      "state-dir", po::value(&options.state_dir)->default_value(options.state_dir),
+      "instance logs and pid files, HAProxy's files")(
+      "runtime", po::value(&runtime_kind)->default_value(runtime_kind),
+      "how instances run: docker | exec | auto (docker when its daemon answers, else exec)")(
+      "docker-socket", po::value(&docker_socket)->default_value(docker_socket), "the Docker Engine API's unix socket")(
+      "stats-port", po::value(&options.stats_port)->default_value(options.stats_port),
+      "HAProxy stats and Prometheus exporter port")(
+      "heartbeat-ms", po::value(&options.heartbeat_ms)->default_value(options.heartbeat_ms),
+      "publish the full status this often (and on every change)")(
+      "sample-ms", po::value(&options.sample_ms)->default_value(options.sample_ms), "publish load samples this often")(
+      "haproxy", po::value(&lb_options.haproxy)->default_value(lb_options.haproxy), "the HAProxy program")(
+      "stop-grace-ms", po::value(&reconciler_options.stop_grace_ms)->default_value(reconciler_options.stop_grace_ms),
+      "time an instance gets between SIGTERM and SIGKILL")(
+      "stop-on-exit", po::bool_switch(&stop_on_exit),
+      "stop instances and HAProxy when the agent exits (default: leave them serving)");
   options::add_bus(desc, endpoints);
   options::add_log_level(desc, level);
   options::parse_or_exit(argc, argv, desc,
@@ -127,16 +109,14 @@ int main(int argc, char** argv) {
   bus::Publisher publisher(context, endpoints.pub, "agent/" + options.host_id, clock);
   bus::Subscriber subscriber(context, endpoints.sub,
                              {std::string(topic::kStateFull), topic::lb_config(options.host_id)});
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  std::signal(SIGPIPE, SIG_IGN);
+  stop_signal::install();
   spdlog::info("agent up: host {} ({}, {} cpus, {} MiB), address {}, state {}, runtime {}, {} adopted instances",
                options.host_id, facts.hostname, facts.cpus, facts.memory_bytes >> 20, options.address,
                options.state_dir, runtime->kind(), runtime->list().size());
 
-  while (!g_stop) {
-    for (int i = 0; i < 100 && !g_stop; ++i) {
-      auto envelope = receive(subscriber, i == 0 ? 50 : 0);
+  while (!stop_signal::requested()) {
+    for (int i = 0; i < 100 && !stop_signal::requested(); ++i) {
+      auto envelope = subscriber.receive(i == 0 ? 50 : 0);
       if (!envelope) break;
       if (Status s = agent.handle(*envelope); !s.ok()) subscriber.reject(*envelope, s);
     }

@@ -1,21 +1,13 @@
 // pier-bus: the XSUB/XPUB proxy every publisher and subscriber of pier connects to. It holds no state.
-#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <thread>
-
 #include <zmq.hpp>
 
 #include "common/bus.h"
 #include "common/log.h"
 #include "common/options.h"
-
-namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
-
-}  // namespace
+#include "common/stop_signal.h"
 
 int main(int argc, char** argv) {
   using namespace pier;
@@ -24,15 +16,15 @@ int main(int argc, char** argv) {
   std::string endpoints_file;
   std::string level;
   po::options_description desc("pier-bus options");
-  desc.add_options()
-      ("publishers", po::value(&bind.pub)->default_value(bind.pub),
-       "endpoint to bind for publishers (XSUB); tcp://127.0.0.1:* picks a free port")
-      ("subscribers", po::value(&bind.sub)->default_value(bind.sub),
-       "endpoint to bind for subscribers (XPUB); tcp://127.0.0.1:* picks a free port")
-      ("endpoints-file", po::value(&endpoints_file),
-       "write the bound endpoints here as PIER_BUS_PUB=... and PIER_BUS_SUB=... lines");
+  desc.add_options()("publishers", po::value(&bind.pub)->default_value(bind.pub),
+                     "endpoint to bind for publishers (XSUB); tcp://127.0.0.1:* picks a free port")(
+      "subscribers", po::value(&bind.sub)->default_value(bind.sub),
+      "endpoint to bind for subscribers (XPUB); tcp://127.0.0.1:* picks a free port")(
+      "endpoints-file", po::value(&endpoints_file),
+      "write the bound endpoints here as PIER_BUS_PUB=... and PIER_BUS_SUB=... lines");
   options::add_log_level(desc, level);
-  options::parse_or_exit(argc, argv, desc, "usage: pier-bus [options]\n\nForwards every message from publishers to subscribers.");
+  options::parse_or_exit(argc, argv, desc,
+                         "usage: pier-bus [options]\n\nForwards every message from publishers to subscribers.");
   log::init("pier-bus", level);
 
   zmq::context_t context;
@@ -62,23 +54,22 @@ int main(int argc, char** argv) {
     std::rename((endpoints_file + ".tmp").c_str(), endpoints_file.c_str());
   }
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  stop_signal::install();
   // The control socket lets the signal flag stop the steerable proxy from this thread's poll.
   zmq::socket_t control_in(context, zmq::socket_type::pair);
   zmq::socket_t control_out(context, zmq::socket_type::pair);
   control_in.bind("inproc://bus-control");
   control_out.connect("inproc://bus-control");
   std::thread stopper([&] {
-    while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    while (!stop_signal::requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     control_out.send(zmq::str_buffer("TERMINATE"), zmq::send_flags::none);
   });
   try {
     zmq::proxy_steerable(xsub, xpub, zmq::socket_ref(), control_in);
   } catch (const zmq::error_t& e) {
-    if (!g_stop) spdlog::error("proxy stopped: {}", e.what());
+    if (!stop_signal::requested()) spdlog::error("proxy stopped: {}", e.what());
   }
-  g_stop = 1;
+  stop_signal::request();
   stopper.join();
   spdlog::info("bus stopped");
   return 0;

@@ -1,22 +1,15 @@
 // pier-lbgen: turns the registry's state into one haproxy.cfg per host and publishes it on
 // lb.config.<host>. It keeps nothing durable: a restart rebuilds everything from the next state.
-#include <csignal>
 #include <iostream>
 
 #include "common/bus.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "common/stop_signal.h"
 #include "common/topics.h"
 #include "services/lbgen/bus_loop.h"
 #include "services/lbgen/generator.h"
 #include "services/lbgen/render.h"
-
-namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace pier;
@@ -25,10 +18,10 @@ int main(int argc, char** argv) {
   std::string level, template_path;
   int republish_ms = 2000;
   po::options_description desc("pier-lbgen options");
-  desc.add_options()
-      ("template", po::value(&template_path), "mustache template for haproxy.cfg (default: the built-in one)")
-      ("republish-ms", po::value(&republish_ms)->default_value(republish_ms),
-       "publish every host's latest config again this often, changed or not");
+  desc.add_options()("template", po::value(&template_path),
+                     "mustache template for haproxy.cfg (default: the built-in one)")(
+      "republish-ms", po::value(&republish_ms)->default_value(republish_ms),
+      "publish every host's latest config again this often, changed or not");
   options::add_bus(desc, endpoints);
   options::add_log_level(desc, level);
   options::parse_or_exit(argc, argv, desc,
@@ -49,13 +42,12 @@ int main(int argc, char** argv) {
   zmq::context_t context;
   bus::Publisher publisher(context, endpoints.pub, "lbgen", clock);
   bus::Subscriber subscriber(context, endpoints.sub, {std::string(topic::kStateFull)});
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  stop_signal::install();
   spdlog::info("lbgen up (template: {})", template_path.empty() ? "built-in" : template_path);
 
   lbgen::Generator generator(*template_text, republish_ms);
   lbgen::BusLoop loop(generator, publisher, clock);
-  while (!g_stop) loop.step(subscriber, 100);
+  while (!stop_signal::requested()) loop.step(subscriber, 100);
   spdlog::info("lbgen stopped ({} malformed messages dropped)", subscriber.dropped());
   return 0;
 }

@@ -2,25 +2,18 @@
 // the latest figures as Prometheus text on /metrics. The bus socket lives on this thread; the HTTP
 // server on its own, reading a mutex-protected snapshot.
 #include <algorithm>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 
 #include "common/bus.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "common/stop_signal.h"
 #include "services/metrics/collector.h"
 #include "services/metrics/flags.h"
 #include "services/metrics/http_endpoint.h"
 #include "services/metrics/latest_figures.h"
 #include "services/metrics/sample_store.h"
-
-namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace pier;
@@ -86,12 +79,11 @@ int main(int argc, char** argv) {
   options.retention_ms = *retention;
   options.prune_every_ms = std::clamp<int64_t>(*retention / 10, 1000, 60'000);
   metrics::Collector collector(**store, figures, clock, options);
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  stop_signal::install();
   spdlog::info("metrics up: {} (retention {}), serving http://{}:{}/metrics", db_path, retention_text, listen->address,
                http.port());
 
-  while (!g_stop) collector.step(subscriber, 100);
+  while (!stop_signal::requested()) collector.step(subscriber, 100);
 
   http.stop();
   const auto& c = collector.counters();

@@ -1,21 +1,14 @@
 // pier-registry: validates and applies commands, records agents' reports, publishes the state.
-#include <csignal>
 #include <filesystem>
 
 #include "common/bus.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "common/stop_signal.h"
 #include "common/store.h"
 #include "common/topics.h"
 #include "services/registry/dispatch.h"
 #include "services/registry/schema.h"
-
-namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace pier;
@@ -26,20 +19,19 @@ int main(int argc, char** argv) {
   std::string level;
   int publish_ms = 1000;
   po::options_description desc("pier-registry options");
-  desc.add_options()
-      ("db", po::value(&db_path)->default_value(db_path), "SQLite database file (created if missing)")
-      ("platform-network", po::value(&config.platform_network)->default_value(config.platform_network),
-       "network that exec hosts' subnets and instance IPs come from (loopback: 127.0.0.0/8)")
-      ("docker-network", po::value(&config.docker_network)->default_value(config.docker_network),
-       "network that docker hosts' subnets (one bridge network per host) come from")
-      ("host-prefix", po::value(&config.host_prefix)->default_value(config.host_prefix),
-       "prefix length of each host's subnet")
-      ("publish-ms", po::value(&publish_ms)->default_value(publish_ms),
-       "republish the whole state this often even without changes");
+  desc.add_options()("db", po::value(&db_path)->default_value(db_path), "SQLite database file (created if missing)")(
+      "platform-network", po::value(&config.platform_network)->default_value(config.platform_network),
+      "network that exec hosts' subnets and instance IPs come from (loopback: 127.0.0.0/8)")(
+      "docker-network", po::value(&config.docker_network)->default_value(config.docker_network),
+      "network that docker hosts' subnets (one bridge network per host) come from")(
+      "host-prefix", po::value(&config.host_prefix)->default_value(config.host_prefix),
+      "prefix length of each host's subnet")("publish-ms", po::value(&publish_ms)->default_value(publish_ms),
+                                             "republish the whole state this often even without changes");
   options::add_bus(desc, endpoints);
   options::add_log_level(desc, level);
-  options::parse_or_exit(argc, argv, desc,
-                         "usage: pier-registry [options]\n\nThe single writer of pier's state: hosts, apps, instances, subnets.");
+  options::parse_or_exit(
+      argc, argv, desc,
+      "usage: pier-registry [options]\n\nThe single writer of pier's state: hosts, apps, instances, subnets.");
   log::init("pier-registry", level);
 
   std::unique_ptr<SQLite::Database> db;
@@ -62,12 +54,11 @@ int main(int argc, char** argv) {
   bus::Publisher publisher(context, endpoints.pub, "registry", clock);
   bus::Subscriber subscriber(context, endpoints.sub,
                              {std::string(topic::kCommandPrefix), std::string(topic::kHeartbeatPrefix)});
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  stop_signal::install();
 
   int64_t last_publish = 0;
   int64_t last_forget = 0;
-  while (!g_stop) {
+  while (!stop_signal::requested()) {
     if (clock.steady_ms() - last_forget >= 60'000) {
       try {
         reg->forget_requests_older_than(24LL * 3600 * 1000);

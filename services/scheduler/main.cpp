@@ -1,21 +1,14 @@
 // pier-scheduler: places unplaced instances on hosts. It keeps nothing durable: every decision is
 // made from the latest state the registry published.
-#include <csignal>
 #include <iostream>
 
 #include "common/bus.h"
 #include "common/codec.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "common/stop_signal.h"
 #include "common/topics.h"
 #include "services/scheduler/placement.h"
-
-namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace pier;
@@ -42,15 +35,14 @@ int main(int argc, char** argv) {
   zmq::context_t context;
   bus::Publisher publisher(context, endpoints.pub, "scheduler", clock);
   bus::Subscriber subscriber(context, endpoints.sub, {std::string(topic::kStateFull)});
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  stop_signal::install();
   spdlog::info("scheduler up");
 
   bool have_state = false;
   int64_t last_snapshot_request = 0;
   std::string last_plan;
   int64_t last_plan_sent = 0;
-  while (!g_stop) {
+  while (!stop_signal::requested()) {
     if (!have_state && clock.steady_ms() - last_snapshot_request >= 500) {
       publisher.publish(topic::kSnapshot, msg::SnapshotRequest{"start"});
       last_snapshot_request = clock.steady_ms();
@@ -69,7 +61,8 @@ int main(int argc, char** argv) {
     command.state_revision = 0;  // compare plans without the revision
     std::string encoded = codec::encode(command);
     if (encoded == last_plan && clock.steady_ms() - last_plan_sent < resend_ms) continue;
-    for (const auto& a : plan.assignments) spdlog::info("place {} on {} (state revision {})", a.instance, a.host, state->revision);
+    for (const auto& a : plan.assignments)
+      spdlog::info("place {} on {} (state revision {})", a.instance, a.host, state->revision);
     for (const auto& u : plan.unplaced)
       if (encoded != last_plan) spdlog::warn("cannot place {}: {}", u.instance, u.reason);
     last_plan = encoded;
