@@ -134,6 +134,8 @@ Result<DockerRuntime::Started> DockerRuntime::make_and_start(const InstanceSpec&
                      spec.id);
         return Started{existing->value("Id", ""), (*existing)["State"].value("Pid", 0)};
       }
+      if (label(kLabelHost) != host_id_)
+        return Status::Error("container name " + name + " is taken by a container that is not this host's");
     }
     engine_.remove_container(name);
     created = engine_.create_container(name, config);

@@ -2,7 +2,7 @@
 // network per host whose subnet the registry assigned, with the instance's IP given explicitly, CPU and
 // memory limits, the app's environment plus PORT/HOST/PIER_*, and labels marking it as pier's.
 //
-// Containers are named "pier-<instance id>" and labelled pier.host=<host id>, so a new DockerRuntime
+// Containers are named "pier-<host id>-<instance id>" and labelled pier.host=<host id>, so a new DockerRuntime
 // adopts the running ones of its host (none restarted) and reports the ones gone behind its back.
 #pragma once
 
@@ -39,7 +39,8 @@ class DockerRuntime final : public Runtime {
   std::vector<RunningInstance> list() const override;
 
   std::string network_name() const { return "pier-" + host_id_; }
-  std::string container_name(const std::string& id) const { return "pier-" + id; }
+  // Names are global to a daemon: the host id keeps two agents (two stacks) on one daemon apart.
+  std::string container_name(const std::string& id) const { return "pier-" + host_id_ + "-" + id; }
   // The body of POST /containers/create for this instance on `network`.
   static nlohmann::json container_config(const InstanceSpec& spec, const std::string& host_id,
                                          const std::string& network);
