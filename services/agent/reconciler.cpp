@@ -120,9 +120,10 @@ void Reconciler::on_exit(const InstanceExit& exit) {
     instance.state = "starting";
     return;
   }
-  std::string reason = "exited with code " + std::to_string(exit.code);
-  if (exit.code < 0) reason = "exited (adopted process, exit code unknown)";
+  // A negative code: no exit status to read (an adopted process, a container removed behind our back).
+  std::string reason = exit.code < 0 ? "exited" : "exited with code " + std::to_string(exit.code);
   if (!exit.last_output.empty()) reason += ": " + exit.last_output;
+  if (exit.code < 0 && exit.last_output.empty()) reason += " (exit code unknown)";
   if (!exit.failure.empty()) reason = "cannot start: " + exit.failure;
   record_failure(instance, exit.code, reason);
 }
