@@ -15,10 +15,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/free_port.h"
+
 namespace pier::e2e {
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
-int free_port();
+using test_support::free_port;
 
 struct CommandResult {
   int exit_code = -1;
