@@ -2,7 +2,8 @@
 # bench/deploy-docker: time from `pier deploy` of 10 replicas of the demo image to all 10 serving
 # through HAProxy (the CLI returns only then; a request through HAProxy checks it), against
 # `docker-compose up -d --scale web=10` of the same image (no load balancing), alternating, in the
-# same run. Prints each round and the median ratio pier / compose.
+# same run. A third figure is the floor: the same containers made straight through the Engine API in
+# parallel until each answers. Prints each round and the median ratios.
 #   run.sh [ROUNDS]   (default 5)   BUILD_DIR (default build)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,6 +35,8 @@ cleanup() {
   wait $dev 2>/dev/null || true
   "${compose[@]}" down -t 1 >/dev/null 2>&1 || true
   "$DOCKER" network rm "pier-$host_id" >/dev/null 2>&1 || true
+  "$DOCKER" rm -f $("$DOCKER" ps -aq --filter label=pier.bench=floor) >/dev/null 2>&1 || true
+  "$DOCKER" network rm pier-bench-floor >/dev/null 2>&1 || true
   rm -rf "$state"
 }
 trap cleanup EXIT
@@ -43,7 +46,8 @@ until [ "$("$pier" hosts --output json --timeout 3 2>/dev/null | python3 -c 'imp
   sleep 0.5
 done
 
-pier_times=() compose_times=()
+"$DOCKER" network create --subnet 10.79.0.0/24 pier-bench-floor >/dev/null
+pier_times=() compose_times=() floor_times=()
 for round in $(seq 1 "$rounds"); do
   port=$(free_port)
   start=$(now_ms)
@@ -63,10 +67,31 @@ for round in $(seq 1 "$rounds"); do
   [ "$("$DOCKER" ps -q --filter label=com.docker.compose.project=pier-bench-compose | wc -l)" = $replicas ] || { echo "compose did not start $replicas" >&2; exit 1; }
   compose_times+=("$took")
   "${compose[@]}" down -t 1 >/dev/null 2>&1
-  echo "round $round: pier ${pier_times[-1]} ms, docker-compose ${compose_times[-1]} ms"
+
+  # The floor: the same ten containers made and started straight through the Engine API, in parallel,
+  # until each answers on its port (what any orchestrator on this daemon pays at the least).
+  start=$(now_ms)
+  for i in $(seq 2 $((replicas + 1))); do
+    (id=$(curl -fsS --unix-socket /var/run/docker.sock -H 'Content-Type: application/json' \
+        -d "{\"Image\":\"pier/demo-app:$version\",\"Env\":[\"HOST=10.79.0.$i\",\"PORT=8000\"],\"Labels\":{\"pier.bench\":\"floor\"},\"HostConfig\":{\"NetworkMode\":\"pier-bench-floor\"},\"NetworkingConfig\":{\"EndpointsConfig\":{\"pier-bench-floor\":{\"IPAMConfig\":{\"IPv4Address\":\"10.79.0.$i\"}}}}}" \
+        "http://localhost/v1.41/containers/create" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])')
+     curl -fsS -X POST --unix-socket /var/run/docker.sock "http://localhost/v1.41/containers/$id/start") &
+  done
+  wait
+  for i in $(seq 2 $((replicas + 1))); do
+    deadline=$((SECONDS + 30))
+    until curl -s -o /dev/null --max-time 0.2 "http://10.79.0.$i:8000/"; do
+      [ $SECONDS -lt $deadline ] || { echo "floor container 10.79.0.$i never answered" >&2; exit 1; }
+      sleep 0.01
+    done
+  done
+  floor_times+=($(( $(now_ms) - start )))
+  "$DOCKER" rm -f $("$DOCKER" ps -aq --filter label=pier.bench=floor) >/dev/null
+  echo "round $round: pier ${pier_times[-1]} ms, docker-compose ${compose_times[-1]} ms, engine floor ${floor_times[-1]} ms"
 done
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-p=$(median "${pier_times[@]}") c=$(median "${compose_times[@]}")
+p=$(median "${pier_times[@]}") c=$(median "${compose_times[@]}") f=$(median "${floor_times[@]}")
 echo "median over $rounds rounds: pier deploy $replicas replicas to serving through HAProxy $p ms;" \
-  "docker-compose up --scale web=$replicas $c ms; ratio $(awk -v p="$p" -v c="$c" 'BEGIN { printf "%.2f", p / c }')"
+  "docker-compose up --scale web=$replicas $c ms; ratio $(awk -v p="$p" -v c="$c" 'BEGIN { printf "%.2f", p / c }');" \
+  "engine floor $f ms (pier / floor $(awk -v p="$p" -v f="$f" 'BEGIN { printf "%.2f", p / f }'))"

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <random>
 #include <thread>
 
@@ -165,6 +166,7 @@ TEST_F(DockerTest, KilledAgentLeavesContainersServingAndAdoptsThemAndRemovedOnes
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - removed_at);
   EXPECT_LE(took.count(), 5000) << "replacement served after " << took.count() << " ms";
   RecordProperty("replacement_serving_ms", static_cast<int>(took.count()));
+  std::cout << "removed container's replacement serving after " << took.count() << " ms\n";
   EXPECT_EQ(distinct(answers(port, "/", 30)), keys(before));
 }
 
