@@ -176,7 +176,11 @@ int run_deploy(const std::vector<std::string>& args, const Io& io) {
       ("memory", po::value<std::string>(), "memory per instance, e.g. 64m (default 64m)")
       ("env", po::value<std::vector<std::string>>()->composing(), "KEY=VALUE (repeatable)")
       ("context-path", po::value<std::string>(), "http: path prefix routed to this app (default /)")
-      ("algorithm", po::value<std::string>(), "roundrobin | leastconn | source (default roundrobin)");
+      ("algorithm", po::value<std::string>(), "roundrobin | leastconn | source (default roundrobin)")
+      ("health-path", po::value<std::string>(), "http: HAProxy checks GET on this path (default /)")
+      ("check-rise", po::value<std::string>(), "passed checks before an instance takes traffic (default 2)")
+      ("check-fall", po::value<std::string>(), "failed checks before it stops taking traffic (default 3)")
+      ("check-inter", po::value<std::string>(), "time between checks: 2000, 500ms or 2s (default 2s)");
   add_common(desc, common, kDetach);
   po::variables_map vm;
   const std::string usage =
@@ -201,6 +205,10 @@ int run_deploy(const std::vector<std::string>& args, const Io& io) {
   flags.memory = text("memory");
   flags.context_path = text("context-path");
   flags.algorithm = text("algorithm");
+  flags.health_path = text("health-path");
+  flags.check_rise = text("check-rise");
+  flags.check_fall = text("check-fall");
+  flags.check_inter = text("check-inter");
   flags.command = list("command");
   flags.ports = list("port");
   flags.env = list("env");

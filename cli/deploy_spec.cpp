@@ -12,7 +12,8 @@ namespace {
 
 const std::set<std::string>& known_keys() {
   static const std::set<std::string> keys = {"name",     "image", "tag", "command", "ports",        "protocol",
-                                             "replicas", "cpu",   "memory", "env",  "context_path", "algorithm"};
+                                             "replicas", "cpu",   "memory", "env",  "context_path", "algorithm",
+                                             "health_path", "check_rise", "check_fall", "check_inter_ms", "autoscale"};
   return keys;
 }
 
@@ -34,6 +35,163 @@ Result<std::string> scalar(const YAML::Node& node, const std::string& field) {
   return node.Scalar();
 }
 
+// "2000", "2000ms" or "2s" -> milliseconds.
+Result<int> parse_interval_ms(const std::string& field, std::string text) {
+  int scale = 1;
+  if (text.size() > 2 && text.ends_with("ms")) {
+    text.resize(text.size() - 2);
+  } else if (text.size() > 1 && text.ends_with("s")) {
+    text.resize(text.size() - 1);
+    scale = 1000;
+  }
+  auto n = validate::parse_int(field, text);
+  if (!n.ok() || *n < 0 || *n > validate::kMaxCheckInterMs / scale)
+    return Status::Invalid(field, "must be a duration such as 2000, 500ms or 2s");
+  return *n * scale;
+}
+
+Status unknown_key(const std::string& field, const std::string& key, const std::set<std::string>& known) {
+  std::string list;
+  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  return Status::Invalid(field + "." + key.substr(0, 64), "unknown key (known keys: " + list + ")");
+}
+
+Status int_value(const YAML::Node& node, const std::string& field, int& out) {
+  auto text = scalar(node, field);
+  if (!text.ok()) return text.status();
+  auto n = validate::parse_int(field, *text);
+  if (!n.ok()) return n.status();
+  out = *n;
+  return Status::Ok();
+}
+
+Status target_value(const YAML::Node& node, const std::string& field, double& out) {
+  auto text = scalar(node, field);
+  if (!text.ok()) return text.status();
+  try {
+    std::size_t used = 0;
+    out = std::stod(*text, &used);
+    if (used == text->size()) return Status::Ok();
+  } catch (const std::exception&) {
+  }
+  return Status::Invalid(field, "must be a number such as 60 or 0.5");
+}
+
+// autoscale: {enabled, min, max, targets, up_window_s, down_window_s, cooldown_s, max_step,
+// stale_after_s, timezone, schedule, prewarm_s}. The block's presence turns autoscaling on unless it
+// says `enabled: false`. targets: a map {cpu_percent: 60, ...} or a list of {metric, value}.
+// schedule: a list of {days (list, or "mon,tue"), start_hour, end_hour, min, max}.
+Status apply_autoscale(const YAML::Node& node, msg::AutoscalePolicy& policy) {
+  const std::string f = "autoscale";
+  if (!node.IsMap()) return Status::Invalid(f, "must be a map (min: 1, max: 10, targets: ...)");
+  static const std::set<std::string> kKeys = {"enabled",    "min",       "max",           "targets",
+                                              "up_window_s", "down_window_s", "cooldown_s", "max_step",
+                                              "stale_after_s", "timezone", "schedule",     "prewarm_s"};
+  policy.enabled = true;
+  for (const auto& entry : node) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : std::string("?");
+    const YAML::Node& value = entry.second;
+    const std::string field = f + "." + key;
+    if (!kKeys.count(key)) return unknown_key(f, key, kKeys);
+    Status s;
+    if (key == "enabled") {
+      auto text = scalar(value, field);
+      if (!text.ok()) return text.status();
+      if (*text == "true" || *text == "yes" || *text == "on") policy.enabled = true;
+      else if (*text == "false" || *text == "no" || *text == "off") policy.enabled = false;
+      else return Status::Invalid(field, "must be true or false");
+    } else if (key == "min") s = int_value(value, field, policy.min);
+    else if (key == "max") s = int_value(value, field, policy.max);
+    else if (key == "up_window_s") s = int_value(value, field, policy.up_window_s);
+    else if (key == "down_window_s") s = int_value(value, field, policy.down_window_s);
+    else if (key == "cooldown_s") s = int_value(value, field, policy.cooldown_s);
+    else if (key == "max_step") s = int_value(value, field, policy.max_step);
+    else if (key == "stale_after_s") s = int_value(value, field, policy.stale_after_s);
+    else if (key == "prewarm_s") s = int_value(value, field, policy.prewarm_s);
+    else if (key == "timezone") {
+      auto text = scalar(value, field);
+      if (!text.ok()) return text.status();
+      policy.timezone = *text;
+    } else if (key == "targets") {
+      policy.targets.clear();
+      if (value.IsMap()) {
+        for (const auto& kv : value) {
+          msg::AutoscaleTarget target;
+          auto metric = scalar(kv.first, field);
+          if (!metric.ok()) return metric.status();
+          target.metric = *metric;
+          if (Status v = target_value(kv.second, field + "." + *metric, target.value); !v.ok()) return v;
+          policy.targets.push_back(target);
+        }
+      } else if (value.IsSequence()) {
+        static const std::set<std::string> kTargetKeys = {"metric", "value"};
+        for (std::size_t i = 0; i < value.size(); ++i) {
+          const std::string t = field + "[" + std::to_string(i) + "]";
+          if (!value[i].IsMap()) return Status::Invalid(t, "must be a map {metric: cpu_percent, value: 60}");
+          msg::AutoscaleTarget target;
+          for (const auto& kv : value[i]) {
+            const std::string k = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
+            if (!kTargetKeys.count(k)) return unknown_key(t, k, kTargetKeys);
+            if (k == "metric") {
+              auto metric = scalar(kv.second, t + ".metric");
+              if (!metric.ok()) return metric.status();
+              target.metric = *metric;
+            } else if (Status v = target_value(kv.second, t + ".value", target.value); !v.ok()) {
+              return v;
+            }
+          }
+          policy.targets.push_back(target);
+        }
+      } else if (!value.IsNull()) {
+        return Status::Invalid(field, "must be a map {cpu_percent: 60, ...} or a list of {metric, value}");
+      }
+    } else if (key == "schedule") {
+      policy.schedule.clear();
+      if (!value.IsSequence() && !value.IsNull())
+        return Status::Invalid(field, "must be a list of {days, start_hour, end_hour, min, max}");
+      static const std::set<std::string> kPeriodKeys = {"days", "start_hour", "end_hour", "min", "max"};
+      for (std::size_t i = 0; value.IsSequence() && i < value.size(); ++i) {
+        const std::string p = field + "[" + std::to_string(i) + "]";
+        if (!value[i].IsMap()) return Status::Invalid(p, "must be a map {days, start_hour, end_hour, min, max}");
+        msg::AutoscalePeriod period;
+        for (const auto& kv : value[i]) {
+          const std::string k = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
+          if (!kPeriodKeys.count(k)) return unknown_key(p, k, kPeriodKeys);
+          Status v;
+          if (k == "days") {
+            if (kv.second.IsSequence()) {
+              for (std::size_t d = 0; d < kv.second.size(); ++d) {
+                auto day = scalar(kv.second[d], p + ".days[" + std::to_string(d) + "]");
+                if (!day.ok()) return day.status();
+                period.days.push_back(*day);
+              }
+            } else if (kv.second.IsScalar()) {
+              std::string word;
+              for (char c : kv.second.Scalar() + ",") {
+                if (c == ',' || c == ' ') {
+                  if (!word.empty()) period.days.push_back(word);
+                  word.clear();
+                } else {
+                  word += c;
+                }
+              }
+            } else if (!kv.second.IsNull()) {
+              return Status::Invalid(p + ".days", "must be a list of days (mon, tue, ...) or \"mon,tue\"");
+            }
+          } else if (k == "start_hour") v = int_value(kv.second, p + ".start_hour", period.start_hour);
+          else if (k == "end_hour") v = int_value(kv.second, p + ".end_hour", period.end_hour);
+          else if (k == "min") v = int_value(kv.second, p + ".min", period.min);
+          else if (k == "max") v = int_value(kv.second, p + ".max", period.max);
+          if (!v.ok()) return v;
+        }
+        policy.schedule.push_back(period);
+      }
+    }
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 Status apply_env(msg::AppSpec& spec, const std::string& field, const std::string& text) {
   auto pair = validate::parse_env(field, text);
   if (!pair.ok()) return pair.status();
@@ -52,7 +210,11 @@ Result<msg::AppSpec> apply_yaml_node(const YAML::Node& root, msg::AppSpec spec) 
       for (const auto& k : known_keys()) known += (known.empty() ? "" : ", ") + k;
       return Status::Invalid(key.substr(0, 64), "unknown key in the app file (known keys: " + known + ")");
     }
-    if (key == "command") {
+    if (key == "autoscale") {
+      spec.autoscale = msg::AutoscalePolicy{};
+      if (!value.IsNull())
+        if (Status s = apply_autoscale(value, spec.autoscale); !s.ok()) return s;
+    } else if (key == "command") {
       spec.command.clear();
       if (value.IsScalar()) {
         spec.command = split_words(value.Scalar());
@@ -110,7 +272,16 @@ Result<msg::AppSpec> apply_yaml_node(const YAML::Node& root, msg::AppSpec spec) 
       else if (key == "protocol") spec.protocol = *text;
       else if (key == "context_path") spec.context_path = *text;
       else if (key == "algorithm") spec.algorithm = *text;
-      else if (key == "replicas") {
+      else if (key == "health_path") spec.health_path = *text;
+      else if (key == "check_rise" || key == "check_fall") {
+        auto n = validate::parse_int(key, *text);
+        if (!n.ok()) return n.status();
+        (key == "check_rise" ? spec.check_rise : spec.check_fall) = *n;
+      } else if (key == "check_inter_ms") {
+        auto n = parse_interval_ms(key, *text);
+        if (!n.ok()) return n.status();
+        spec.check_inter_ms = *n;
+      } else if (key == "replicas") {
         auto n = validate::parse_int("replicas", *text);
         if (!n.ok()) return n.status();
         spec.replicas = *n;
@@ -175,6 +346,22 @@ Result<msg::AppSpec> apply_flags(const DeployFlags& flags, msg::AppSpec spec) {
     if (Status s = apply_env(spec, "env", e); !s.ok()) return s;
   if (flags.context_path) spec.context_path = *flags.context_path;
   if (flags.algorithm) spec.algorithm = *flags.algorithm;
+  if (flags.health_path) spec.health_path = *flags.health_path;
+  if (flags.check_rise) {
+    auto n = validate::parse_int("check_rise", *flags.check_rise);
+    if (!n.ok()) return n.status();
+    spec.check_rise = *n;
+  }
+  if (flags.check_fall) {
+    auto n = validate::parse_int("check_fall", *flags.check_fall);
+    if (!n.ok()) return n.status();
+    spec.check_fall = *n;
+  }
+  if (flags.check_inter) {
+    auto n = parse_interval_ms("check_inter_ms", *flags.check_inter);
+    if (!n.ok()) return n.status();
+    spec.check_inter_ms = *n;
+  }
   return spec;
 }
 

@@ -34,6 +34,45 @@ struct PortMapping {
   MSGPACK_DEFINE_MAP(external, internal);
 };
 
+// One load target of an autoscale policy: keep `metric` per instance near `value`.
+struct AutoscaleTarget {
+  std::string metric;  // cpu_percent (average per instance, % of one core) | requests_per_second (per
+                       // instance) | p95_latency_ms (of the app)
+  double value = 0;    // above 0
+  MSGPACK_DEFINE_MAP(metric, value);
+};
+
+// A period of the day with its own bounds, in the policy's time zone. end_hour <= start_hour wraps
+// midnight (22 -> 6 is 22:00 to 06:00 the next morning; equal hours is a whole day from start_hour);
+// such a period belongs to the day it starts on.
+struct AutoscalePeriod {
+  std::vector<std::string> days;  // mon tue wed thu fri sat sun; empty = every day
+  int start_hour = 0;             // 0-23, local, inclusive
+  int end_hour = 0;               // 0-23, local, exclusive
+  int min = 1;
+  int max = 1;
+  MSGPACK_DEFINE_MAP(days, start_hour, end_hour, min, max);
+};
+
+// How pier-metrics scales an app (off unless enabled). The first schedule period that is active
+// sets min/max; outside every period the policy's own min/max apply.
+struct AutoscalePolicy {
+  bool enabled = false;
+  int min = 1;
+  int max = 10;
+  std::vector<AutoscaleTarget> targets;  // none: scale by schedule only
+  int up_window_s = 30;                  // scale up only if every answer in this window says up
+  int down_window_s = 300;               // scale down only if every answer in this window says down
+  int cooldown_s = 60;                   // no load-driven change this soon after the last change
+  int max_step = 2;                      // at most this many instances added or removed per decision
+  int stale_after_s = 30;                // metrics older than this: hold (never scale down)
+  std::string timezone = "UTC";          // IANA name, for the schedule
+  std::vector<AutoscalePeriod> schedule;
+  int prewarm_s = 120;                   // a period's min applies this long before it starts
+  MSGPACK_DEFINE_MAP(enabled, min, max, targets, up_window_s, down_window_s, cooldown_s, max_step,
+                     stale_after_s, timezone, schedule, prewarm_s);
+};
+
 struct AppSpec {
   std::string name;                        // DNS label
   std::string image;                       // Docker reference grammar, without the tag
@@ -47,8 +86,14 @@ struct AppSpec {
   std::map<std::string, std::string> env;
   std::string context_path = "/";          // http only: requests whose path starts here go to this app
   std::string algorithm = "roundrobin";    // roundrobin | leastconn | source
+  AutoscalePolicy autoscale;
+  std::string health_path = "/";           // http only: HAProxy checks GET <health_path> (2xx/3xx = up)
+  int check_rise = 2;                      // consecutive passed checks before a server takes traffic
+  int check_fall = 3;                      // consecutive failed checks before it stops taking traffic
+  int check_inter_ms = 2000;               // time between two checks of one server
   MSGPACK_DEFINE_MAP(name, image, tag, command, ports, protocol, replicas, cpu, memory_bytes, env,
-                     context_path, algorithm);
+                     context_path, algorithm, autoscale, health_path, check_rise, check_fall,
+                     check_inter_ms);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -116,7 +161,8 @@ struct LbStatus {
   std::vector<std::string> servers;  // instance ids present as servers in the running config
   std::string error;             // last rejected config's reason, empty when fine
   int64_t reloads = 0;
-  MSGPACK_DEFINE_MAP(hash, state_revision, servers, error, reloads);
+  int64_t runtime_updates = 0;   // server changes applied through the Runtime API (no reload)
+  MSGPACK_DEFINE_MAP(hash, state_revision, servers, error, reloads, runtime_updates);
 };
 
 struct HostRecord {
@@ -217,6 +263,11 @@ struct HostSample {
 // ---------------------------------------------------------------------------------------------
 // Load balancer (topic lb.config.<host>): what HAProxy on one host should run.
 
+// Fail-open: every server `<name>` of a backend has a twin `<name>_failopen` (same address, `backup`, no
+// check) in the HAProxy config, so that when every checked server is down HAProxy still tries them
+// all (`option allbackups`). lbgen renders the twins and the agent adds and deletes them at run time.
+inline constexpr char kFailOpenSuffix[] = "_failopen";
+
 struct LbServer {
   std::string name;     // instance id
   std::string address;  // instance IP
@@ -230,7 +281,11 @@ struct LbBackend {
   std::string mode;     // http | tcp
   std::string algorithm;
   std::vector<LbServer> servers;
-  MSGPACK_DEFINE_MAP(name, app, mode, algorithm, servers);
+  std::string health_path = "/";  // http: the check's GET path (tcp backends check a connect)
+  int check_rise = 2;
+  int check_fall = 3;
+  int check_inter_ms = 2000;
+  MSGPACK_DEFINE_MAP(name, app, mode, algorithm, servers, health_path, check_rise, check_fall, check_inter_ms);
 };
 
 struct LbRoute {

@@ -5,6 +5,8 @@
 #include <regex>
 #include <set>
 
+#include "common/time_zone.h"
+
 namespace pier::validate {
 namespace {
 
@@ -82,6 +84,32 @@ Status context_path(std::string_view field, std::string_view value) {
   return Status::Ok();
 }
 
+Status health_path(std::string_view field, std::string_view value) {
+  static const std::string rule =
+      "must start with '/' and contain only letters, digits and - . _ ~ ! $ & ( ) * + , ; = : @ % / ? "
+      "(no spaces, quotes, '#' or newlines), at most 256 characters";
+  if (value.empty() || value.front() != '/' || value.size() > 256) return invalid(field, rule);
+  static const std::string_view kAllowed = "-._~!$&()*+,;=:@%/?";
+  for (char c : value) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && kAllowed.find(c) == std::string_view::npos) return invalid(field, rule);
+  }
+  return Status::Ok();
+}
+
+Status check_count(std::string_view field, int value) {
+  if (value < 1 || value > kMaxCheckCount)
+    return invalid(field, "must be between 1 and " + std::to_string(kMaxCheckCount));
+  return Status::Ok();
+}
+
+Status check_interval(std::string_view field, int value_ms) {
+  if (value_ms < kMinCheckInterMs || value_ms > kMaxCheckInterMs)
+    return invalid(field, "must be between " + std::to_string(kMinCheckInterMs) + " ms and " +
+                              std::to_string(kMaxCheckInterMs) + " ms (1 hour)");
+  return Status::Ok();
+}
+
 Status env_key(std::string_view field, std::string_view key) {
   static const std::regex kKey(R"(^[A-Za-z_][A-Za-z0-9_]{0,127}$)");
   if (!std::regex_match(key.begin(), key.end(), kKey))
@@ -128,6 +156,62 @@ Status memory(std::string_view field, int64_t bytes) {
   return Status::Ok();
 }
 
+Status time_zone(std::string_view field, std::string_view name) {
+  if (!is_time_zone_name(name))
+    return invalid(field, "must be an IANA time zone name such as UTC, Europe/Berlin or America/New_York");
+  if (auto zone = load_time_zone(name); !zone.ok())
+    return invalid(field, "must be a time zone of the tz database (" + zone.status().message() + ")");
+  return Status::Ok();
+}
+
+Status autoscale_policy(std::string_view field, const msg::AutoscalePolicy& policy) {
+  const std::string f(field);
+  const auto bounded = [&](const std::string& name, int value, int lo, int hi) {
+    if (value < lo || value > hi)
+      return invalid(f + "." + name, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    return Status::Ok();
+  };
+  const auto min_max = [&](const std::string& prefix, int min, int max) {
+    if (auto s = bounded(prefix + "min", min, 0, kMaxReplicas); !s) return s;
+    if (auto s = bounded(prefix + "max", max, 0, kMaxReplicas); !s) return s;
+    if (min > max) return invalid(f + "." + prefix + "min", "must not be above max (" + std::to_string(max) + ")");
+    return Status::Ok();
+  };
+  if (auto s = min_max("", policy.min, policy.max); !s) return s;
+  if (policy.targets.size() > 8) return invalid(f + ".targets", "at most 8 targets");
+  std::set<std::string> metrics;
+  for (std::size_t i = 0; i < policy.targets.size(); ++i) {
+    const std::string t = f + ".targets[" + std::to_string(i) + "]";
+    const auto& target = policy.targets[i];
+    if (target.metric != "cpu_percent" && target.metric != "requests_per_second" && target.metric != "p95_latency_ms")
+      return invalid(t + ".metric", "must be cpu_percent, requests_per_second or p95_latency_ms");
+    if (!metrics.insert(target.metric).second) return invalid(t + ".metric", "is listed twice");
+    if (!std::isfinite(target.value) || target.value <= 0 || target.value > 1e9)
+      return invalid(t + ".value", "must be a number above 0 (and at most 1e9)");
+  }
+  if (auto s = bounded("up_window_s", policy.up_window_s, 0, 86400); !s) return s;
+  if (auto s = bounded("down_window_s", policy.down_window_s, 0, 86400); !s) return s;
+  if (auto s = bounded("cooldown_s", policy.cooldown_s, 0, 86400); !s) return s;
+  if (auto s = bounded("max_step", policy.max_step, 1, kMaxReplicas); !s) return s;
+  if (auto s = bounded("stale_after_s", policy.stale_after_s, 1, 86400); !s) return s;
+  if (auto s = time_zone(f + ".timezone", policy.timezone); !s) return s;
+  if (policy.schedule.size() > 64) return invalid(f + ".schedule", "at most 64 periods");
+  static const std::set<std::string> kDays = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+  for (std::size_t i = 0; i < policy.schedule.size(); ++i) {
+    const std::string p = "schedule[" + std::to_string(i) + "].";
+    const auto& period = policy.schedule[i];
+    if (period.days.size() > 7) return invalid(f + "." + p + "days", "at most 7 days");
+    for (std::size_t d = 0; d < period.days.size(); ++d)
+      if (!kDays.count(period.days[d]))
+        return invalid(f + "." + p + "days[" + std::to_string(d) + "]", "must be one of mon tue wed thu fri sat sun");
+    if (auto s = bounded(p + "start_hour", period.start_hour, 0, 23); !s) return s;
+    if (auto s = bounded(p + "end_hour", period.end_hour, 0, 23); !s) return s;
+    if (auto s = min_max(p, period.min, period.max); !s) return s;
+  }
+  if (auto s = bounded("prewarm_s", policy.prewarm_s, 0, 86400); !s) return s;
+  return Status::Ok();
+}
+
 Status app_spec(const msg::AppSpec& spec) {
   if (auto s = dns_label("name", spec.name); !s) return s;
   if (auto s = image("image", spec.image); !s) return s;
@@ -156,6 +240,13 @@ Status app_spec(const msg::AppSpec& spec) {
   if (spec.protocol == "tcp" && spec.context_path != "/")
     return invalid("context_path", "applies to http apps only; a tcp app must leave it at \"/\"");
   if (auto s = algorithm("algorithm", spec.algorithm); !s) return s;
+  if (auto s = health_path("health_path", spec.health_path); !s) return s;
+  if (spec.protocol == "tcp" && spec.health_path != "/")
+    return invalid("health_path", "applies to http apps only; a tcp app is checked by a connect and must leave it at \"/\"");
+  if (auto s = check_count("check_rise", spec.check_rise); !s) return s;
+  if (auto s = check_count("check_fall", spec.check_fall); !s) return s;
+  if (auto s = check_interval("check_inter_ms", spec.check_inter_ms); !s) return s;
+  if (auto s = autoscale_policy("autoscale", spec.autoscale); !s) return s;
   return Status::Ok();
 }
 

@@ -10,7 +10,7 @@ packages=(
   libboost-program-options-dev
   libgtest-dev libgmock-dev
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libcpp-httplib-dev libkainjow-mustache-dev
+  libcpp-httplib-dev libkainjow-mustache-dev libhowardhinnant-date-dev tzdata
   haproxy curl iproute2 procps python3
   clang-format
   docker.io docker-compose debootstrap busybox-static libcurl4-openssl-dev

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/options.h"
 #include "common/stop_signal.h"
+#include "services/bus/lossy_proxy.h"
 
 int main(int argc, char** argv) {
   using namespace pier;
@@ -22,9 +23,28 @@ int main(int argc, char** argv) {
       "endpoint to bind for subscribers (XPUB); tcp://127.0.0.1:* picks a free port")(
       "endpoints-file", po::value(&endpoints_file),
       "write the bound endpoints here as PIER_BUS_PUB=... and PIER_BUS_SUB=... lines");
+  bus_proxy::DropOptions drops;
+  bool allow_faults = false;
+  desc.add_options()("allow-fault-injection", po::bool_switch(&allow_faults),
+                     "allow the --drop-* options (for tests only; refused without this)")(
+      "drop-share", po::value(&drops.share)->default_value(drops.share),
+      "drop this share (0..1) of messages, whole ones, chosen by a seeded generator")(
+      "drop-seed", po::value(&drops.seed)->default_value(drops.seed), "seed of the drop choices")(
+      "drop-for-ms", po::value(&drops.for_ms)->default_value(drops.for_ms),
+      "drop only for this long after start (0: as long as the bus runs)");
   options::add_log_level(desc, level);
-  options::parse_or_exit(argc, argv, desc,
-                         "usage: pier-bus [options]\n\nForwards every message from publishers to subscribers.");
+  const auto vm = options::parse_or_exit(
+      argc, argv, desc, "usage: pier-bus [options]\n\nForwards every message from publishers to subscribers.");
+  for (const char* option : {"drop-share", "drop-seed", "drop-for-ms"}) {
+    if (!vm[option].defaulted() && !allow_faults) {
+      std::cerr << "error: " << option << ": fault injection is for tests; refused without --allow-fault-injection\n";
+      return 2;
+    }
+  }
+  if (Status s = bus_proxy::check(drops); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return 2;
+  }
   log::init("pier-bus", level);
 
   zmq::context_t context;
@@ -65,7 +85,15 @@ int main(int argc, char** argv) {
     control_out.send(zmq::str_buffer("TERMINATE"), zmq::send_flags::none);
   });
   try {
-    zmq::proxy_steerable(xsub, xpub, zmq::socket_ref(), control_in);
+    if (drops.share > 0) {
+      SystemClock clock;
+      bus_proxy::MessageDropper dropper(drops, clock);
+      spdlog::warn("fault injection on: dropping {} of messages (seed {}) {}", drops.share, drops.seed,
+                   drops.for_ms > 0 ? "for " + std::to_string(drops.for_ms) + " ms" : std::string("until stopped"));
+      bus_proxy::run_lossy_proxy(xsub, xpub, dropper, clock, [] { return stop_signal::requested(); });
+    } else {
+      zmq::proxy_steerable(xsub, xpub, zmq::socket_ref(), control_in);
+    }
   } catch (const zmq::error_t& e) {
     if (!stop_signal::requested()) spdlog::error("proxy stopped: {}", e.what());
   }

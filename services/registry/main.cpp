@@ -1,5 +1,6 @@
 // pier-registry: validates and applies commands, records agents' reports, publishes the state.
 #include <filesystem>
+#include <iostream>
 
 #include "common/bus.h"
 #include "common/log.h"
@@ -26,13 +27,19 @@ int main(int argc, char** argv) {
       "network that docker hosts' subnets (one bridge network per host) come from")(
       "host-prefix", po::value(&config.host_prefix)->default_value(config.host_prefix),
       "prefix length of each host's subnet")("publish-ms", po::value(&publish_ms)->default_value(publish_ms),
-                                             "republish the whole state this often even without changes");
+                                             "republish the whole state this often even without changes")(
+      "host-down-after-ms", po::value(&config.host_down_after_ms)->default_value(config.host_down_after_ms),
+      "mark a host down (and place its instances elsewhere) when no heartbeat came for this long");
   options::add_bus(desc, endpoints);
   options::add_log_level(desc, level);
   options::parse_or_exit(
       argc, argv, desc,
       "usage: pier-registry [options]\n\nThe single writer of pier's state: hosts, apps, instances, subnets.");
   log::init("pier-registry", level);
+  if (config.host_down_after_ms <= 0) {
+    std::cerr << "error: host-down-after-ms: must be a positive number of milliseconds\n";
+    return 2;
+  }
 
   std::unique_ptr<SQLite::Database> db;
   std::unique_ptr<registry::Registry> reg;
@@ -77,6 +84,7 @@ int main(int argc, char** argv) {
       for (const auto& out : handled.out) publisher.publish_encoded(out.topic, out.body, out.request_id);
       publish = publish || handled.state_changed || handled.snapshot_requested;
     }
+    if (auto down = reg->check_hosts(); down.ok() && *down) publish = true;
     if (publish) {
       publisher.publish(topic::kStateFull, reg->state());
       last_publish = clock.steady_ms();

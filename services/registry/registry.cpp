@@ -41,7 +41,12 @@ bool same_lb(const msg::LbStatus& a, const msg::LbStatus& b) { return codec::enc
 }  // namespace
 
 Registry::Registry(SQLite::Database& db, const Clock& clock, const Config& config)
-    : db_(db), clock_(clock), host_prefix_(config.host_prefix) {
+    : db_(db),
+      clock_(clock),
+      host_prefix_(config.host_prefix),
+      host_down_after_ms_(config.host_down_after_ms),
+      started_ms_(clock.steady_ms()) {
+  if (config.host_down_after_ms <= 0) throw std::invalid_argument("host-down-after-ms must be positive");
   auto network = net::parse_cidr(config.platform_network);
   if (!network.ok()) throw std::invalid_argument("platform network: " + network.status().message());
   if (config.host_prefix <= network->prefix || config.host_prefix > 30)
@@ -354,6 +359,45 @@ msg::Reply Registry::place(const std::string& request_id, const msg::PlaceComman
   });
 }
 
+Result<bool> Registry::check_hosts() {
+  const int64_t now = clock_.steady_ms();
+  std::vector<std::pair<std::string, int64_t>> silent;  // host id, ms since last heard
+  for (const auto& h : state_.hosts) {
+    if (h.status != "up") continue;
+    auto heard = last_heard_ms_.find(h.id);
+    const int64_t since = now - (heard == last_heard_ms_.end() ? started_ms_ : heard->second);
+    if (since >= host_down_after_ms_) silent.emplace_back(h.id, since);
+  }
+  if (silent.empty()) return false;
+  try {
+    SQLite::Transaction tx(db_);
+    std::vector<int> unassigned;
+    for (const auto& [id, since] : silent) {
+      SQLite::Statement down(db_, "UPDATE hosts SET status='down' WHERE id=?");
+      down.bind(1, id);
+      down.exec();
+      SQLite::Statement release(db_,
+                                "UPDATE instances SET host='', ip='', state='pending', reason=?, pid=0, updated_ms=? "
+                                "WHERE host=?");
+      release.bind(1, "host " + id + " down");
+      release.bind(2, clock_.now_ms());
+      release.bind(3, id);
+      unassigned.push_back(release.exec());
+    }
+    bump_revision();
+    tx.commit();
+    load();
+    for (std::size_t i = 0; i < silent.size(); ++i)
+      spdlog::warn("host {} down: no heartbeat for {} ms; {} instances unassigned for placement elsewhere (revision {})",
+                   silent[i].first, silent[i].second, unassigned[i], state_.revision);
+    return true;
+  } catch (const SQLite::Exception& e) {
+    spdlog::error("marking hosts down failed in the database: {}", e.what());
+    load();
+    return Status::Error(std::string("registry database error: ") + e.what());
+  }
+}
+
 void Registry::forget_requests_older_than(int64_t age_ms) {
   SQLite::Statement forget(db_, "DELETE FROM applied_requests WHERE time_ms < ?");
   forget.bind(1, clock_.now_ms() - age_ms);
@@ -384,6 +428,7 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
     const msg::HostRecord* known = nullptr;
     for (const auto& h : state_.hosts)
       if (h.id == status.host_id) known = &h;
+    const bool was_down = known != nullptr && known->status != "up";
     SQLite::Transaction tx(db_);
     bool changed = false;
     if (known == nullptr) {
@@ -450,8 +495,11 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
     if (changed) bump_revision();
     tx.commit();
     if (changed) load();
+    if (was_down)
+      spdlog::info("host {} up again (revision {})", status.host_id, state_.revision);
     for (auto& h : state_.hosts)
       if (h.id == status.host_id) h.last_seen_ms = clock_.now_ms();
+    last_heard_ms_[status.host_id] = clock_.steady_ms();
     return changed;
   } catch (const SQLite::Exception& e) {
     spdlog::error("heartbeat of host {} failed in the database: {}", status.host_id, e.what());

@@ -3,6 +3,7 @@
 // in memory for publishing. Every accepted command is committed before its reply is made.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,7 @@ struct Config {
   std::string platform_network = "127.100.0.0/16";  // exec hosts get one subnet of it each (loopback)
   std::string docker_network = "10.213.0.0/16";     // docker hosts get one subnet of it each (bridge)
   int host_prefix = 24;                              // size of each host's subnet
+  int64_t host_down_after_ms = 3000;                 // a host not heard from this long is down
 };
 
 class Registry {
@@ -36,6 +38,11 @@ class Registry {
   // Records an agent's heartbeat (registering the host on its first one). Returns whether the
   // published state changed; an invalid heartbeat is refused with a reason.
   Result<bool> heartbeat(const msg::HostStatus& status);
+
+  // Marks down every up host not heard from for `host_down_after_ms` (a host the registry has not heard
+  // from since it started counts from the start), and in the same transaction unassigns its instances
+  // (pending, no host or IP) so that the scheduler places them elsewhere. Returns whether the state changed.
+  Result<bool> check_hosts();
 
   // Forgets applied request ids older than `age_ms` (a client retries for seconds, not days).
   void forget_requests_older_than(int64_t age_ms);
@@ -61,6 +68,9 @@ class Registry {
   net::Ipv4Net platform_;
   net::Ipv4Net docker_network_;
   int host_prefix_;
+  int64_t host_down_after_ms_;
+  int64_t started_ms_;                           // steady clock
+  std::map<std::string, int64_t> last_heard_ms_;  // host id -> steady clock of its last heartbeat
   msg::State state_;
 };
 

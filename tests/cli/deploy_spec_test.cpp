@@ -148,6 +148,128 @@ TEST(DeploySpec, BadFlagsNameTheirField) {
   }
 }
 
+TEST(DeploySpec, AutoscaleBlock) {
+  auto spec = apply_yaml(R"(
+autoscale:
+  min: 2
+  max: 12
+  targets: {cpu_percent: 60, requests_per_second: 150.5}
+  up_window_s: 20
+  down_window_s: 600
+  cooldown_s: 90
+  max_step: 3
+  stale_after_s: 15
+  timezone: Europe/Berlin
+  prewarm_s: 300
+  schedule:
+    - {days: [mon, tue, wed, thu, fri], start_hour: 8, end_hour: 20, min: 4, max: 12}
+    - {days: "sat,sun", start_hour: 22, end_hour: 6, min: 1, max: 3}
+)",
+                         msg::AppSpec{});
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  const auto& a = spec->autoscale;
+  EXPECT_TRUE(a.enabled);  // the block's presence turns it on
+  EXPECT_EQ(a.min, 2);
+  EXPECT_EQ(a.max, 12);
+  ASSERT_EQ(a.targets.size(), 2u);
+  EXPECT_EQ(a.targets[0].metric, "cpu_percent");
+  EXPECT_EQ(a.targets[0].value, 60);
+  EXPECT_EQ(a.targets[1].metric, "requests_per_second");
+  EXPECT_EQ(a.targets[1].value, 150.5);
+  EXPECT_EQ(a.up_window_s, 20);
+  EXPECT_EQ(a.down_window_s, 600);
+  EXPECT_EQ(a.cooldown_s, 90);
+  EXPECT_EQ(a.max_step, 3);
+  EXPECT_EQ(a.stale_after_s, 15);
+  EXPECT_EQ(a.timezone, "Europe/Berlin");
+  EXPECT_EQ(a.prewarm_s, 300);
+  ASSERT_EQ(a.schedule.size(), 2u);
+  EXPECT_EQ(a.schedule[0].days, (std::vector<std::string>{"mon", "tue", "wed", "thu", "fri"}));
+  EXPECT_EQ(a.schedule[0].start_hour, 8);
+  EXPECT_EQ(a.schedule[0].end_hour, 20);
+  EXPECT_EQ(a.schedule[0].min, 4);
+  EXPECT_EQ(a.schedule[0].max, 12);
+  EXPECT_EQ(a.schedule[1].days, (std::vector<std::string>{"sat", "sun"}));
+
+  auto listed = apply_yaml("autoscale: {enabled: false, targets: [{metric: p95_latency_ms, value: 250}]}", msg::AppSpec{});
+  ASSERT_TRUE(listed.ok()) << listed.status().message();
+  EXPECT_FALSE(listed->autoscale.enabled);
+  ASSERT_EQ(listed->autoscale.targets.size(), 1u);
+  EXPECT_EQ(listed->autoscale.targets[0].metric, "p95_latency_ms");
+  EXPECT_EQ(listed->autoscale.targets[0].value, 250);
+
+  EXPECT_FALSE(apply_yaml("name: web", msg::AppSpec{})->autoscale.enabled);  // absent: off
+}
+
+TEST(DeploySpec, AutoscaleBlockErrorsNameTheField) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"autoscale: 3", "autoscale"},
+      {"autoscale: {minimum: 1}", "autoscale.minimum"},
+      {"autoscale: {min: two}", "autoscale.min"},
+      {"autoscale: {enabled: maybe}", "autoscale.enabled"},
+      {"autoscale: {targets: {cpu_percent: lots}}", "autoscale.targets.cpu_percent"},
+      {"autoscale: {targets: [{metric: cpu_percent, goal: 5}]}", "autoscale.targets[0].goal"},
+      {"autoscale: {targets: [cpu_percent]}", "autoscale.targets[0]"},
+      {"autoscale: {schedule: [{start_hour: 8, stop_hour: 9}]}", "autoscale.schedule[0].stop_hour"},
+      {"autoscale: {schedule: [{start_hour: eight}]}", "autoscale.schedule[0].start_hour"},
+      {"autoscale: {schedule: {start_hour: 8}}", "autoscale.schedule"},
+  };
+  for (const auto& [yaml, field] : cases) {
+    auto spec = apply_yaml(yaml, msg::AppSpec{});
+    ASSERT_FALSE(spec.ok()) << yaml;
+    EXPECT_EQ(spec.status().field(), field) << yaml << ": " << spec.status().message();
+  }
+  // Values of the right shape but breaking a rule are refused by validation, with the field named.
+  const std::pair<const char*, const char*> invalid[] = {
+      {"autoscale: {min: 5, max: 2}", "autoscale.min"},
+      {"autoscale: {targets: {cpu: 50}}", "autoscale.targets[0].metric"},
+      {"autoscale: {targets: {cpu_percent: 0}}", "autoscale.targets[0].value"},
+      {"autoscale: {timezone: Nowhere/Special}", "autoscale.timezone"},
+      {"autoscale: {schedule: [{start_hour: 25, end_hour: 3, min: 1, max: 2}]}", "autoscale.schedule[0].start_hour"},
+      {"autoscale: {schedule: [{days: [mon, funday], start_hour: 1, end_hour: 3, min: 1, max: 2}]}",
+       "autoscale.schedule[0].days[1]"},
+  };
+  for (const auto& [yaml, field] : invalid) {
+    auto spec = build_spec(std::string(yaml), minimal_flags());
+    ASSERT_FALSE(spec.ok()) << yaml;
+    EXPECT_EQ(spec.status().field(), field) << yaml << ": " << spec.status().message();
+  }
+}
+
+TEST(DeploySpec, HealthCheckFromFileAndFlags) {
+  auto spec = build_spec(std::string("health_path: /healthz\ncheck_rise: 4\ncheck_fall: 5\ncheck_inter_ms: 2s\n"),
+                         minimal_flags());
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_EQ(spec->health_path, "/healthz");
+  EXPECT_EQ(spec->check_rise, 4);
+  EXPECT_EQ(spec->check_fall, 5);
+  EXPECT_EQ(spec->check_inter_ms, 2000);
+  DeployFlags f = minimal_flags();
+  f.health_path = "/up";
+  f.check_rise = "1";
+  f.check_fall = "7";
+  f.check_inter = "500ms";
+  spec = build_spec(std::string("check_inter_ms: 3000\n"), f);
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_EQ(spec->health_path, "/up");
+  EXPECT_EQ(spec->check_rise, 1);
+  EXPECT_EQ(spec->check_fall, 7);
+  EXPECT_EQ(spec->check_inter_ms, 500);
+  f.check_inter = "250";
+  EXPECT_EQ(build_spec(std::nullopt, f)->check_inter_ms, 250);
+  const std::pair<const char*, const char*> bad_files[] = {
+      {"check_rise: two", "check_rise"}, {"check_fall: 0", "check_fall"}, {"check_inter_ms: soon", "check_inter_ms"},
+      {"check_inter_ms: 50ms", "check_inter_ms"}, {"health_path: x", "health_path"}};
+  for (const auto& [yaml, field] : bad_files) {
+    auto bad = build_spec(std::string(yaml), minimal_flags());
+    ASSERT_FALSE(bad.ok()) << yaml;
+    EXPECT_EQ(bad.status().field(), field) << yaml << ": " << bad.status().message();
+  }
+  f = minimal_flags();
+  f.check_inter = "2h";
+  EXPECT_EQ(build_spec(std::nullopt, f).status().field(), "check_inter_ms");
+}
+
 TEST(DeploySpec, MissingPortsIsRefused) {
   DeployFlags f = minimal_flags();
   f.ports.clear();

@@ -1,5 +1,7 @@
 #include "common/validate.h"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 namespace pier {
@@ -144,12 +146,132 @@ TEST(Validate, Algorithm) {
   }
 }
 
+TEST(Validate, HealthCheck) {
+  auto spec = good_spec();
+  EXPECT_EQ(spec.health_path, "/");
+  EXPECT_EQ(spec.check_rise, 2);
+  EXPECT_EQ(spec.check_fall, 3);
+  EXPECT_EQ(spec.check_inter_ms, 2000);
+  for (const char* good : {"/", "/health", "/healthz/", "/a-._~!$&()*+,;=:@%2F?x=1&y"}) {
+    spec.health_path = good;
+    EXPECT_TRUE(validate::app_spec(spec).ok()) << good;
+  }
+  for (const char* bad : {"", "health", "/a b", "/a\"b", "/a#b", "/a\nb", "/a\\b"}) {
+    spec.health_path = bad;
+    expect_rejected(spec, "health_path");
+  }
+  spec.health_path = std::string(257, 'a').replace(0, 1, "/");
+  expect_rejected(spec, "health_path");
+  spec = good_spec();
+  spec.protocol = "tcp";
+  spec.health_path = "/health";
+  expect_rejected(spec, "health_path");
+  spec = good_spec();
+  for (int bad : {0, -1, 101}) {
+    spec.check_rise = bad;
+    expect_rejected(spec, "check_rise");
+  }
+  spec.check_rise = 100;
+  for (int bad : {0, 101}) {
+    spec.check_fall = bad;
+    expect_rejected(spec, "check_fall");
+  }
+  spec.check_fall = 1;
+  for (int bad : {0, 99, 3'600'001}) {
+    spec.check_inter_ms = bad;
+    expect_rejected(spec, "check_inter_ms");
+  }
+  for (int good : {100, 3'600'000}) {
+    spec.check_inter_ms = good;
+    EXPECT_TRUE(validate::app_spec(spec).ok()) << good;
+  }
+}
+
 TEST(Validate, Command) {
   auto spec = good_spec();
   spec.command = {"prog", "a\nb"};
   expect_rejected(spec, "command[1]");
   spec.command = {""};
   expect_rejected(spec, "command[0]");
+}
+
+msg::AutoscalePolicy good_policy() {
+  msg::AutoscalePolicy p;
+  p.enabled = true;
+  p.min = 2;
+  p.max = 8;
+  p.targets = {{"cpu_percent", 60}, {"requests_per_second", 100}, {"p95_latency_ms", 250}};
+  p.timezone = "Europe/Berlin";
+  msg::AutoscalePeriod day;
+  day.days = {"mon", "tue", "wed", "thu", "fri"};
+  day.start_hour = 8;
+  day.end_hour = 20;
+  day.min = 4;
+  day.max = 16;
+  msg::AutoscalePeriod night;
+  night.start_hour = 22;
+  night.end_hour = 6;  // wraps midnight
+  night.min = 0;
+  night.max = 2;
+  p.schedule = {day, night};
+  return p;
+}
+
+TEST(Validate, AutoscaleGoodPoliciesPass) {
+  msg::AppSpec spec = good_spec();
+  spec.autoscale = good_policy();
+  EXPECT_TRUE(validate::app_spec(spec).ok()) << validate::app_spec(spec).message();
+  spec.autoscale = msg::AutoscalePolicy{};  // the default (off)
+  EXPECT_TRUE(validate::app_spec(spec).ok());
+  spec.autoscale = good_policy();
+  spec.autoscale.targets.clear();  // schedule only
+  spec.autoscale.timezone = "America/New_York";
+  EXPECT_TRUE(validate::app_spec(spec).ok());
+  spec.autoscale.timezone = "UTC";
+  spec.autoscale.min = spec.autoscale.max = 3;
+  EXPECT_TRUE(validate::app_spec(spec).ok());
+}
+
+TEST(Validate, AutoscaleRules) {
+  struct Case {
+    void (*change)(msg::AutoscalePolicy&);
+    const char* field;
+  };
+  const Case cases[] = {
+      {[](msg::AutoscalePolicy& p) { p.min = 9; }, "autoscale.min"},
+      {[](msg::AutoscalePolicy& p) { p.min = -1; }, "autoscale.min"},
+      {[](msg::AutoscalePolicy& p) { p.max = 1001; }, "autoscale.max"},
+      {[](msg::AutoscalePolicy& p) { p.targets[1].value = 0; }, "autoscale.targets[1].value"},
+      {[](msg::AutoscalePolicy& p) { p.targets[0].value = -5; }, "autoscale.targets[0].value"},
+      {[](msg::AutoscalePolicy& p) { p.targets[0].value = std::nan(""); }, "autoscale.targets[0].value"},
+      {[](msg::AutoscalePolicy& p) { p.targets[2].metric = "memory"; }, "autoscale.targets[2].metric"},
+      {[](msg::AutoscalePolicy& p) { p.targets[2].metric = "cpu_percent"; }, "autoscale.targets[2].metric"},
+      {[](msg::AutoscalePolicy& p) { p.timezone = "Mars/Olympus_Mons"; }, "autoscale.timezone"},
+      {[](msg::AutoscalePolicy& p) { p.timezone = "../../etc/passwd"; }, "autoscale.timezone"},
+      {[](msg::AutoscalePolicy& p) { p.timezone = ""; }, "autoscale.timezone"},
+      {[](msg::AutoscalePolicy& p) { p.timezone = "Europe"; }, "autoscale.timezone"},
+      {[](msg::AutoscalePolicy& p) { p.schedule[1].start_hour = 24; }, "autoscale.schedule[1].start_hour"},
+      {[](msg::AutoscalePolicy& p) { p.schedule[0].end_hour = -1; }, "autoscale.schedule[0].end_hour"},
+      {[](msg::AutoscalePolicy& p) { p.schedule[0].days[2] = "wednesday"; }, "autoscale.schedule[0].days[2]"},
+      {[](msg::AutoscalePolicy& p) { p.schedule[1].min = 3; }, "autoscale.schedule[1].min"},
+      {[](msg::AutoscalePolicy& p) { p.up_window_s = -1; }, "autoscale.up_window_s"},
+      {[](msg::AutoscalePolicy& p) { p.down_window_s = 90000; }, "autoscale.down_window_s"},
+      {[](msg::AutoscalePolicy& p) { p.cooldown_s = -1; }, "autoscale.cooldown_s"},
+      {[](msg::AutoscalePolicy& p) { p.max_step = 0; }, "autoscale.max_step"},
+      {[](msg::AutoscalePolicy& p) { p.stale_after_s = 0; }, "autoscale.stale_after_s"},
+      {[](msg::AutoscalePolicy& p) { p.prewarm_s = -1; }, "autoscale.prewarm_s"},
+  };
+  for (const auto& c : cases) {
+    msg::AppSpec spec = good_spec();
+    spec.autoscale = good_policy();
+    c.change(spec.autoscale);
+    expect_rejected(spec, c.field);
+  }
+  // Checked even when off: a broken policy is never stored.
+  msg::AppSpec spec = good_spec();
+  spec.autoscale.min = 5;
+  spec.autoscale.max = 4;
+  expect_rejected(spec, "autoscale.min");
 }
 
 TEST(Validate, ParseMemory) {

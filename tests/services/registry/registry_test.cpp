@@ -361,5 +361,154 @@ TEST_F(RegistryTest, ScalingKeepsTheAppRevisionSoInstancesAreKept) {
   EXPECT_GT(reg.state().apps[0].revision, revision);
 }
 
+// Host liveness: the registry's periodic check, driven by the clock the test moves.
+class HostLivenessTest : public RegistryTest {
+ protected:
+  const msg::HostRecord& host_record(const std::string& id) {
+    for (const auto& h : reg.state().hosts)
+      if (h.id == id) return h;
+    throw std::runtime_error("no host " + id);
+  }
+  const msg::InstanceRecord& instance(const std::string& id) {
+    for (const auto& i : reg.state().instances)
+      if (i.id == id) return i;
+    throw std::runtime_error("no instance " + id);
+  }
+  bool check() {
+    auto changed = reg.check_hosts();
+    EXPECT_TRUE(changed.ok()) << changed.status().message();
+    return changed.ok() && *changed;
+  }
+  // h1 and h2 up, web-1/web-3 on h1 running, web-2 on h2 running.
+  void two_hosts_three_instances() {
+    ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+    ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
+    ASSERT_TRUE(reg.deploy(rid(), {demo("web", 3)}).ok);
+    ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h1"}, {"web-2", "h2"}, {"web-3", "h1"}}, {}}).ok);
+    auto h1 = host("h1");
+    h1.instances = {{"web-1", "web", "running", "", 101, 0, 0, ""}, {"web-3", "web", "running", "", 103, 0, 0, ""}};
+    ASSERT_TRUE(reg.heartbeat(h1).ok());
+    auto h2 = host("h2");
+    h2.instances = {{"web-2", "web", "running", "", 102, 0, 0, ""}};
+    ASSERT_TRUE(reg.heartbeat(h2).ok());
+  }
+};
+
+TEST_F(HostLivenessTest, HostIsDownAfterTheLimitAndNotBefore) {
+  two_hosts_three_instances();
+  const int64_t revision = reg.state().revision;
+  for (int second = 0; second < 5; ++second) {  // h2 keeps heartbeating, h1 goes silent
+    clock.advance(999);
+    ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
+  }
+  // h1 was last heard 4,995 ms ago: with the default 3,000 it is down; h2 stays up.
+  EXPECT_TRUE(check());
+  EXPECT_EQ(host_record("h1").status, "down");
+  EXPECT_EQ(host_record("h2").status, "up");
+  EXPECT_GT(reg.state().revision, revision);
+  EXPECT_FALSE(check()) << "a down host is marked once";
+}
+
+TEST_F(HostLivenessTest, ExactlyAtTheLimit) {
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+  clock.advance(2999);
+  EXPECT_FALSE(check());
+  EXPECT_EQ(host_record("h1").status, "up");
+  clock.advance(1);
+  EXPECT_TRUE(check());
+  EXPECT_EQ(host_record("h1").status, "down");
+}
+
+TEST_F(HostLivenessTest, ConfiguredLimit) {
+  Config config;
+  config.host_down_after_ms = 10'000;
+  auto other_db = store::open(":memory:", migrations());
+  Registry other(*other_db, clock, config);
+  ASSERT_TRUE(other.heartbeat(host("h1")).ok());
+  clock.advance(9'999);
+  EXPECT_FALSE(*other.check_hosts());
+  clock.advance(1);
+  EXPECT_TRUE(*other.check_hosts());
+  EXPECT_EQ(other.state().hosts[0].status, "down");
+  config.host_down_after_ms = 0;
+  EXPECT_THROW(Registry(*other_db, clock, config), std::invalid_argument);
+}
+
+TEST_F(HostLivenessTest, DownHostsInstancesAreUnassignedInTheSameRevision) {
+  two_hosts_three_instances();
+  const int64_t revision = reg.state().revision;
+  clock.advance(2000);
+  ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
+  clock.advance(1000);
+  ASSERT_TRUE(check());
+  EXPECT_EQ(reg.state().revision, revision + 1) << "host down and instances unassigned in one change";
+  for (const char* id : {"web-1", "web-3"}) {
+    const auto& i = instance(id);
+    EXPECT_EQ(i.host, "") << id;
+    EXPECT_EQ(i.ip, "") << id;
+    EXPECT_EQ(i.state, "pending") << id;
+    EXPECT_EQ(i.reason, "host h1 down") << id;
+    EXPECT_EQ(i.pid, 0) << id;
+  }
+  EXPECT_EQ(instance("web-2").host, "h2");
+  EXPECT_EQ(instance("web-2").state, "running");
+  // The scheduler cannot place on the down host; it can on h2, with fresh addresses.
+  EXPECT_FALSE(reg.place(rid(), {0, {{"web-1", "h1"}}, {}}).ok);
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h2"}, {"web-3", "h2"}}, {}}).ok);
+  EXPECT_EQ(instance("web-1").host, "h2");
+  EXPECT_EQ(instance("web-1").state, "placed");
+  EXPECT_NE(instance("web-1").ip, instance("web-3").ip);
+}
+
+TEST_F(HostLivenessTest, ReturningHostIsUpAndItsStaleInstancesAreIgnored) {
+  two_hosts_three_instances();
+  clock.advance(3000);
+  ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
+  ASSERT_TRUE(check());  // h1 down
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h2"}}, {}}).ok);  // web-3 still waits for a place
+  const std::string web1_ip = instance("web-1").ip;
+  // h1 comes back still reporting the instances it ran before it vanished.
+  auto back = host("h1");
+  back.instances = {{"web-1", "web", "running", "", 101, 0, 0, ""}, {"web-3", "web", "running", "", 103, 0, 0, ""}};
+  auto changed = reg.heartbeat(back);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_TRUE(*changed);
+  EXPECT_EQ(host_record("h1").status, "up");
+  EXPECT_EQ(instance("web-1").host, "h2") << "stays where it was placed again";
+  EXPECT_EQ(instance("web-1").ip, web1_ip);
+  EXPECT_EQ(instance("web-1").state, "placed") << "h1 cannot report h2's instance";
+  EXPECT_EQ(instance("web-1").pid, 0);
+  EXPECT_EQ(instance("web-3").host, "");
+  EXPECT_EQ(instance("web-3").state, "pending") << "h1's stale report does not resurrect it";
+  const int64_t revision = reg.state().revision;
+  changed = reg.heartbeat(back);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_FALSE(*changed) << "stale reports are not a change";
+  EXPECT_EQ(reg.state().revision, revision);
+  EXPECT_FALSE(check()) << "heard again: up";
+}
+
+TEST_F(HostLivenessTest, HostsLoadedAtStartGetTheLimitFromTheStart) {
+  const auto path = std::filesystem::temp_directory_path() / ("pier-liveness-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  {
+    auto file_db = store::open(path.string(), migrations());
+    Registry first(*file_db, clock, Config{});
+    ASSERT_TRUE(first.heartbeat(host("h1")).ok());
+  }
+  clock.advance(60'000);  // the registry was away for a minute
+  auto file_db = store::open(path.string(), migrations());
+  Registry second(*file_db, clock, Config{});
+  clock.advance(2'999);
+  EXPECT_FALSE(*second.check_hosts()) << "an agent gets the full limit to be heard after a registry restart";
+  ASSERT_TRUE(second.heartbeat(host("h1")).ok());
+  clock.advance(2'999);
+  EXPECT_FALSE(*second.check_hosts());
+  clock.advance(1);
+  EXPECT_TRUE(*second.check_hosts());
+  EXPECT_EQ(second.state().hosts[0].status, "down");
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace pier::registry
