@@ -34,7 +34,18 @@ void bind_blob(SQLite::Statement& statement, int index, const std::string& bytes
   statement.bind(index, bytes.data(), static_cast<int>(bytes.size()));
 }
 
-bool same_spec(const msg::AppSpec& a, const msg::AppSpec& b) { return codec::encode(a) == codec::encode(b); }
+// Whether instances started from `a` can go on serving `b`: what reaches an instance (its image, argv,
+// environment, internal ports, limits) is the same. Replicas, external ports, routing, health checks and
+// the autoscale policy are the load balancer's and pier-metrics' business and change no instance.
+bool same_instances(const msg::AppSpec& a, const msg::AppSpec& b) {
+  const auto internal_ports = [](const msg::AppSpec& s) {
+    std::vector<int> out;
+    for (const auto& p : s.ports) out.push_back(p.internal);
+    return out;
+  };
+  return a.image == b.image && a.tag == b.tag && a.command == b.command && a.env == b.env && a.cpu == b.cpu &&
+         a.memory_bytes == b.memory_bytes && internal_ports(a) == internal_ports(b);
+}
 
 bool same_lb(const msg::LbStatus& a, const msg::LbStatus& b) { return codec::encode(a) == codec::encode(b); }
 
@@ -239,22 +250,20 @@ msg::Reply Registry::deploy(const std::string& request_id, const msg::DeployComm
       spdlog::info("app {} deployed: {}:{} x{} (revision {})", spec.name, spec.image, spec.tag, spec.replicas, revision);
       return Status::Ok();
     }
-    msg::AppSpec scaled_old = existing->spec;
-    scaled_old.replicas = spec.replicas;
-    const bool only_replicas = same_spec(scaled_old, spec);
-    // The app's revision names its instances' spec: a replica count alone does not change it, so
-    // agents keep the instances that run.
+    const bool keep_instances = same_instances(existing->spec, spec);
+    // The app's revision names what its instances run: a change that reaches no instance (replicas,
+    // routing, health checks, autoscaling) leaves it, so agents keep the instances that run.
     SQLite::Statement update(db_, "UPDATE apps SET spec = ?, revision = ? WHERE name = ?");
     bind_blob(update, 1, codec::encode(spec));
-    update.bind(2, only_replicas ? existing->revision : revision);
+    update.bind(2, keep_instances ? existing->revision : revision);
     update.bind(3, spec.name);
     update.exec();
     const int current = static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
                                                        [&](const auto& i) { return i.app == spec.name; }));
-    if (only_replicas) {
+    if (keep_instances) {
       if (spec.replicas > current) create_instances(spec.name, spec.replicas - current);
       if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas);
-      spdlog::info("app {} redeployed with the same spec, {} replicas (revision {})", spec.name, spec.replicas, revision);
+      spdlog::info("app {} redeployed, instances kept, {} replicas (revision {})", spec.name, spec.replicas, revision);
     } else {
       // A changed spec replaces every instance. (Rolling replacement comes with zero-downtime work.)
       SQLite::Statement drop(db_, "DELETE FROM instances WHERE app = ?");

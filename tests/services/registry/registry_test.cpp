@@ -2,6 +2,7 @@
 #include "services/registry/registry.h"
 
 #include <filesystem>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -355,10 +356,23 @@ TEST_F(RegistryTest, ScalingKeepsTheAppRevisionSoInstancesAreKept) {
   EXPECT_EQ(reg.state().apps[0].revision, revision);
   ASSERT_TRUE(reg.deploy(rid(), {demo("web", 3)}).ok) << "same spec, other replica count";
   EXPECT_EQ(reg.state().apps[0].revision, revision);
-  msg::AppSpec changed = demo("web", 3);
+  // Routing, health checks and the autoscale policy reach no instance either.
+  msg::AppSpec routed = demo("web", 3);
+  routed.context_path = "/web";
+  routed.health_path = "/healthz";
+  routed.autoscale.enabled = true;
+  routed.autoscale.min = 1;
+  routed.autoscale.max = 5;
+  ASSERT_TRUE(reg.deploy(rid(), {routed}).ok);
+  EXPECT_EQ(reg.state().apps[0].revision, revision);
+  std::set<std::string> before;
+  for (const auto& i : reg.state().instances) before.insert(i.id);
+  EXPECT_EQ(before.size(), 3u);
+  msg::AppSpec changed = routed;
   changed.env["FOO"] = "bar";
   ASSERT_TRUE(reg.deploy(rid(), {changed}).ok);
   EXPECT_GT(reg.state().apps[0].revision, revision);
+  for (const auto& i : reg.state().instances) EXPECT_EQ(before.count(i.id), 0u) << i.id << " was kept";
 }
 
 // Host liveness: the registry's periodic check, driven by the clock the test moves.
