@@ -197,9 +197,15 @@ std::vector<ChildSpec> dev_children(const DevOptions& o, const std::string& bin_
     argv.insert(argv.end(), bus.begin(), bus.end());
     return argv;
   };
+  std::vector<std::string> bus_argv = {program(bin_dir, "pier-bus"), "--publishers", o.bus.pub, "--subscribers",
+                                       o.bus.sub, "--endpoints-file", o.state_dir + "/bus.env", "--log-level",
+                                       o.log_level};
+  if (o.bus_drop_share > 0)
+    bus_argv.insert(bus_argv.end(), {"--allow-fault-injection", "--drop-share", std::to_string(o.bus_drop_share),
+                                     "--drop-seed", std::to_string(o.bus_drop_seed), "--drop-for-ms",
+                                     std::to_string(o.bus_drop_for_ms)});
   return {
-      {"bus", {program(bin_dir, "pier-bus"), "--publishers", o.bus.pub, "--subscribers", o.bus.sub, "--endpoints-file",
-               o.state_dir + "/bus.env", "--log-level", o.log_level}},
+      {"bus", bus_argv},
       {"registry", with_bus({program(bin_dir, "pier-registry"), "--db", o.state_dir + "/registry.db",
                              "--platform-network", o.platform_network, "--docker-network", o.docker_network})},
       {"scheduler", with_bus({program(bin_dir, "pier-scheduler")})},
@@ -250,6 +256,11 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
        "where docker hosts' subnets come from (with --runtime docker)")
       ("runtime", po::value(&o.runtime)->default_value(o.runtime), "the agent's runtime: exec | docker")
       ("host-id", po::value(&o.host_id), "the agent's host id (default: from the hostname)")
+      ("bus-drop-share", po::value(&o.bus_drop_share)->default_value(o.bus_drop_share),
+       "tests only: pier-bus drops this share (0..1) of messages")
+      ("bus-drop-seed", po::value(&o.bus_drop_seed)->default_value(o.bus_drop_seed), "tests only: seed of the drops")
+      ("bus-drop-for-ms", po::value(&o.bus_drop_for_ms)->default_value(o.bus_drop_for_ms),
+       "tests only: drop for this long after the bus starts (0: always)")
       ("log-level", po::value(&o.log_level)->default_value(o.log_level), "the children's log level");
   auto parsed = parse_args(args, desc, nullptr, {"state-dir", "bus-pub", "bus-sub"});
   if (!parsed.ok()) {
@@ -264,6 +275,10 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
         << desc << "  -h [ --help ]                         show this help\n";
     io.out(out.str());
     return kExitOk;
+  }
+  if (!(o.bus_drop_share >= 0 && o.bus_drop_share <= 1) || o.bus_drop_for_ms < 0) {
+    io.err("error: bus-drop-share: must be between 0 and 1, and bus-drop-for-ms at least 0");
+    return kExitBadInput;
   }
   if (o.runtime != "exec" && o.runtime != "docker") {
     io.err("error: runtime: must be exec or docker");

@@ -21,6 +21,10 @@ struct DevOptions {
   std::string docker_network = "10.213.0.0/16";     // the registry's pool of docker subnets
   std::string runtime = "exec";                      // the agent's runtime: exec | docker
   std::string host_id;                               // empty: from the hostname
+  // Fault injection on the bus, for tests (pier-bus --allow-fault-injection --drop-*); 0: off.
+  double bus_drop_share = 0;
+  int64_t bus_drop_seed = 1;
+  int64_t bus_drop_for_ms = 0;
 };
 
 struct ChildSpec {

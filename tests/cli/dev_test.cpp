@@ -1,5 +1,7 @@
 #include "cli/dev.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "common/validate.h"
@@ -39,6 +41,22 @@ TEST(Dev, ChildrenInStartOrderWithTheirFlags) {
   EXPECT_TRUE(has("--host-id", "h"));
   EXPECT_TRUE(has("--stats-port", "9999"));
   EXPECT_TRUE(has("--bus-sub", "tcp://127.0.0.1:2"));
+}
+
+TEST(Dev, BusFaultInjectionOnlyWhenAsked) {
+  DevOptions o;
+  o.state_dir = "/s";
+  const auto plain = dev_children(o, "/nonexistent-bin", "h").front().argv;
+  EXPECT_EQ(std::find(plain.begin(), plain.end(), "--allow-fault-injection"), plain.end());
+  o.bus_drop_share = 0.2;
+  o.bus_drop_seed = 7;
+  o.bus_drop_for_ms = 30000;
+  const auto lossy = dev_children(o, "/nonexistent-bin", "h").front().argv;
+  const auto at = std::find(lossy.begin(), lossy.end(), "--allow-fault-injection");
+  ASSERT_NE(at, lossy.end());
+  EXPECT_EQ(std::vector<std::string>(at, lossy.end()),
+            (std::vector<std::string>{"--allow-fault-injection", "--drop-share", "0.200000", "--drop-seed", "7",
+                                      "--drop-for-ms", "30000"}));
 }
 
 TEST(Dev, EnvFile) {
