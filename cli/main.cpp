@@ -1,4 +1,4 @@
-// pier: the command line. Subcommands deploy, scale, rm, ps, hosts and dev; see cli/README.md.
+// pier: the command line. Subcommands deploy, scale, rm, ps, hosts, why, autoscale and dev; see cli/README.md.
 #include <iostream>
 #include <map>
 #include <set>
@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/dev.h"
+#include "cli/explain.h"
 #include "common/version.h"
 
 namespace {
@@ -20,10 +21,13 @@ constexpr const char* kUsage =
     "  rm       remove an app: pier rm APP\n"
     "  ps       list instances: pier ps [APP]\n"
     "  hosts    list hosts\n"
+    "  why      the autoscaler's recent decisions for an app: pier why APP [--last N]\n"
+    "  autoscale  what the autoscaler would do now and why: pier autoscale APP --dry-run\n"
     "  dev      run the whole stack on this machine\n"
     "\n"
     "`pier <command> --help` shows a command's options. --bus-pub/--bus-sub (or PIER_BUS_PUB/PIER_BUS_SUB)\n"
-    "say where the bus is. Exit codes: 0 done, 1 no reply or not live in time, 2 bad input or refused.\n"
+    "say where the bus is; --metrics-url (or PIER_METRICS_URL) where pier-metrics is (why, autoscale).\n"
+    "Exit codes: 0 done, 1 no reply or not live in time, 2 bad input or refused.\n"
     "pier --version prints the version.";
 
 }  // namespace
@@ -32,9 +36,11 @@ int main(int argc, char** argv) {
   using namespace pier::cli;
   using Command = int (*)(const std::vector<std::string>&, const Io&);
   const std::map<std::string, Command> commands = {{"deploy", run_deploy}, {"scale", run_scale}, {"rm", run_rm},
-                                                   {"ps", run_ps},         {"hosts", run_hosts}, {"dev", run_dev}};
+                                                   {"ps", run_ps},         {"hosts", run_hosts}, {"dev", run_dev},
+                                                   {"why", run_why},       {"autoscale", run_autoscale}};
   // Options that take a value may come before the command ("pier --bus-sub X ps"): skip their values.
-  const std::set<std::string> value_options = {"--bus-pub", "--bus-sub", "--timeout", "--output", "-o"};
+  const std::set<std::string> value_options = {"--bus-pub", "--bus-sub", "--timeout", "--output", "-o",
+                                             "--metrics-url", "--last", "-n"};
   const Io io = standard_io();
   std::vector<std::string> before, after;
   std::string command;

@@ -321,4 +321,34 @@ struct LbConfig {
   MSGPACK_DEFINE_MAP(host_id, state_revision, hash, haproxy_cfg, spec);
 };
 
+// ---------------------------------------------------------------------------------------------
+// Metrics (topics metrics.*), published by pier-metrics for any subscriber.
+
+// Per-app aggregates (metrics.app.<app>), every autoscale interval. A figure not measured is -1.
+struct AppMetrics {
+  std::string app;
+  int64_t time_ms = 0;               // pier-metrics' wall clock when the figures were last updated
+  int instances = 0;                 // instances whose fresh samples made these figures
+  double cpu_percent = -1;           // average per instance, % of one core
+  double requests_per_second = -1;   // whole app (not reported by agents yet: -1)
+  double p95_latency_ms = -1;        // (not reported by agents yet: -1)
+  int replicas = 0;                  // wanted, from the state
+  int running = 0;                   // instances running, from the state
+  MSGPACK_DEFINE_MAP(app, time_ms, instances, cpu_percent, requests_per_second, p95_latency_ms, replicas,
+                     running);
+};
+
+// One autoscaler decision (metrics.decision.<app>): a change, or a hold whose rule differs from the
+// app's previous decision.
+struct AutoscaleDecision {
+  std::string app;
+  int64_t time_ms = 0;
+  int current = 0;                        // replicas when deciding
+  int desired = 0;                        // == current: hold
+  std::string rule;                       // floor, ceiling, schedule, stale, steady, up-window, ...
+  std::map<std::string, double> inputs;   // the numbers used, by name
+  std::string explanation;
+  MSGPACK_DEFINE_MAP(app, time_ms, current, desired, rule, inputs, explanation);
+};
+
 }  // namespace pier::msg

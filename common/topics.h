@@ -22,9 +22,15 @@ inline constexpr std::string_view kLbConfigPrefix = "lb.config.";         // LbC
 
 inline constexpr std::string_view kReplyPrefix = "reply.";       // Reply
 
+inline constexpr std::string_view kMetricsPrefix = "metrics.";
+inline constexpr std::string_view kAppMetricsPrefix = "metrics.app.";       // AppMetrics
+inline constexpr std::string_view kDecisionPrefix = "metrics.decision.";   // AutoscaleDecision
+
 inline std::string reply_to(std::string_view sender) { return std::string(kReplyPrefix) + std::string(sender); }
 inline std::string heartbeat(std::string_view host) { return std::string(kHeartbeatPrefix) + std::string(host); }
 inline std::string sample(std::string_view host) { return std::string(kSamplePrefix) + std::string(host); }
 inline std::string lb_config(std::string_view host) { return std::string(kLbConfigPrefix) + std::string(host); }
+inline std::string app_metrics(std::string_view app) { return std::string(kAppMetricsPrefix) + std::string(app); }
+inline std::string decision(std::string_view app) { return std::string(kDecisionPrefix) + std::string(app); }
 
 }  // namespace pier::topic

@@ -61,6 +61,8 @@ LbApplier::LbApplier(LbApplierOptions options, const Clock& clock) : options_(st
     adopted_ = true;
     auto saved = codec::decode<msg::LbStatus>(read_text(options_.dir + "/lb-status"));
     if (saved.ok()) status_ = *saved;
+    auto spec = codec::decode<msg::LbSpec>(read_text(spec_path()));
+    if (spec.ok() && saved.ok()) running_spec_ = *spec;
     // Reload once, so that what runs is haproxy.cfg as saved (a reload the previous agent sent may
     // not have finished when it died).
     const auto offset = log_size();
@@ -79,6 +81,97 @@ void LbApplier::save_status() const {
   }
   std::error_code ec;
   fs::rename(path + ".tmp", path, ec);
+}
+
+void LbApplier::set_running_spec(const msg::LbSpec* spec) {
+  std::error_code ec;
+  if (spec == nullptr) {
+    running_spec_.reset();
+    fs::remove(spec_path(), ec);
+    return;
+  }
+  running_spec_ = *spec;
+  {
+    std::ofstream out(spec_path() + ".tmp", std::ios::binary);
+    out << codec::encode(*spec);
+  }
+  fs::rename(spec_path() + ".tmp", spec_path(), ec);
+}
+
+Status LbApplier::run_command(const HaproxyRuntimeApi& api, const RuntimeCommand& command) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.del_server_retry_ms);
+  while (true) {
+    auto answer = api.send(command.line);
+    if (!answer.ok()) return answer.status();
+    if (answer_ok(command, *answer)) return Status::Ok();
+    // `del server` is refused while connections (even idle ones) are attached: they go soon.
+    const bool busy = command.retry_busy && answer->find("connection") != std::string::npos;
+    if (!busy || std::chrono::steady_clock::now() >= deadline) {
+      std::string text = *answer;
+      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+      std::replace(text.begin(), text.end(), '\n', ' ');
+      return Status::Error("'" + command.line + "' answered '" + text.substr(0, 300) + "'");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+bool LbApplier::apply_at_runtime(const msg::LbConfig& config) {
+  if (!options_.runtime_api || !running_spec_) return false;
+  const LbUpdate update = plan_lb_update(*running_spec_, config.spec);
+  if (update.reload) {
+    spdlog::info("haproxy config {} (state revision {}) needs a reload: {}", config.hash, config.state_revision,
+                 update.reason);
+    return false;
+  }
+  if (update.commands.empty()) {
+    // Same servers, yet another text (a new template, say): only a reload applies it.
+    spdlog::info("haproxy config {} (state revision {}) changes no server: reloading", config.hash,
+                 config.state_revision);
+    return false;
+  }
+  if (!same_outside_servers(read_text(config_path()), config.haproxy_cfg)) {
+    spdlog::info("haproxy config {} (state revision {}) changes more than server lines: reloading", config.hash,
+                 config.state_revision);
+    return false;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const HaproxyRuntimeApi api(running_spec_->stats_socket);
+  for (const auto& command : update.commands) {
+    if (Status s = run_command(api, command); !s.ok()) {
+      spdlog::warn("haproxy runtime update to config {} (state revision {}) failed, reloading instead: {}",
+                   config.hash, config.state_revision, s.message());
+      return false;
+    }
+  }
+  // What runs now is the new config: keep the file true to it for a later restart or reload.
+  const std::string next = config_path() + ".new";
+  std::error_code ec;
+  {
+    std::ofstream out(next, std::ios::binary | std::ios::trunc);
+    out << config.haproxy_cfg;
+    if (!out) ec = std::make_error_code(std::errc::io_error);
+  }
+  if (!ec) fs::rename(next, config_path(), ec);
+  if (ec) {
+    // HAProxy runs the new servers but the file says otherwise: a reload puts both in line.
+    spdlog::error("cannot write {} after a runtime update ({}): reloading", config_path(), ec.message());
+    return false;
+  }
+  ++status_.runtime_updates;
+  status_.hash = config.hash;
+  status_.state_revision = config.state_revision;
+  status_.servers = server_names(config.spec);
+  status_.error.clear();
+  refused_hash_.clear();
+  set_running_spec(&config.spec);
+  save_status();
+  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+  spdlog::info("haproxy config {} applied without reload (state revision {}, {} runtime commands in {:.1f} ms): "
+               "servers [{}]",
+               config.hash, config.state_revision, update.commands.size(), static_cast<double>(took.count()) / 1000.0,
+               fmt::join(status_.servers, ", "));
+  return true;
 }
 
 Status LbApplier::check(const std::string& path) {
@@ -177,6 +270,7 @@ bool LbApplier::apply(const msg::LbConfig& config) {
   const bool running = master_alive();
   if (config.hash == status_.hash && running) return false;
   if (config.hash == refused_hash_) return false;
+  if (running && apply_at_runtime(config)) return true;
   const std::string next = config_path() + ".new";
   {
     std::ofstream out(next, std::ios::binary | std::ios::trunc);
@@ -223,6 +317,7 @@ bool LbApplier::apply(const msg::LbConfig& config) {
                   s.message());
     status_.hash.clear();  // nothing runs: apply the next config even when it is the same
     status_.servers.clear();
+    set_running_spec(nullptr);
     save_status();
     return true;
   }
@@ -230,6 +325,7 @@ bool LbApplier::apply(const msg::LbConfig& config) {
   status_.state_revision = config.state_revision;
   status_.servers = server_names(config.spec);
   status_.error.clear();
+  set_running_spec(&config.spec);
   save_status();
   spdlog::info("haproxy config {} applied (state revision {}): servers [{}]", config.hash, config.state_revision,
                fmt::join(status_.servers, ", "));

@@ -4,20 +4,30 @@
 // that passes becomes haproxy.cfg and HAProxy (master-worker, `-W`, one master for the agent's life)
 // is started or reloaded with SIGUSR2 to its master.
 //
+// A config that differs from the running one only in the servers of its backends (plan_lb_update in
+// lb_update.h, and the text outside `server` lines unchanged) is applied without a reload, through
+// the Runtime API on the running config's stats socket; haproxy.cfg is then replaced (no `haproxy -c`:
+// only server lines changed, and HAProxy accepted each of them) so that a restart lands in the same
+// state. When a command is refused, the agent logs why and reloads instead.
+//
 // Files under the directory given (the agent uses <state-dir>/haproxy): haproxy.cfg, haproxy.cfg.new,
 // haproxy.pid (the master), haproxy.log (its output), haproxy.sock (admin socket, from the template),
 // haproxy.check.log (the last `haproxy -c` output), lb-status (the LbStatus of what runs, so that a
-// restarted agent adopts a live master and knows its config instead of starting a second HAProxy).
+// restarted agent adopts a live master and knows its config instead of starting a second HAProxy),
+// lb-spec (the LbSpec of what runs, for the next runtime update).
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
 #include "common/messages.h"
 #include "common/status.h"
+#include "services/agent/haproxy_runtime.h"
+#include "services/agent/lb_update.h"
 
 namespace pier::agent {
 
@@ -28,6 +38,8 @@ struct LbApplierOptions {
   int load_timeout_ms = 10'000;  // for a (re)started master to say "Loading success"
   int stop_grace_ms = 3000;
   int64_t restart_backoff_ms = 1000;
+  bool runtime_api = true;         // false: every change reloads (for comparisons)
+  int del_server_retry_ms = 2000;  // how long a refused `del server` (connections attached) is retried
 };
 
 class LbApplier {
@@ -51,6 +63,7 @@ class LbApplier {
   std::string pid_path() const { return options_.dir + "/haproxy.pid"; }
   std::string log_path() const { return options_.dir + "/haproxy.log"; }
   std::string socket_path() const { return options_.dir + "/haproxy.sock"; }
+  std::string spec_path() const { return options_.dir + "/lb-spec"; }
 
  private:
   // Runs `haproxy -c -f path`; Ok, or the error lines it printed.
@@ -60,10 +73,15 @@ class LbApplier {
   Status wait_loaded(std::uintmax_t offset, bool reloading);
   bool master_alive();
   void save_status() const;
+  // Applies `config` through the Runtime API when plan_lb_update allows it. False: reload instead.
+  bool apply_at_runtime(const msg::LbConfig& config);
+  Status run_command(const HaproxyRuntimeApi& api, const RuntimeCommand& command);
+  void set_running_spec(const msg::LbSpec* spec);
 
   LbApplierOptions options_;
   const Clock& clock_;
   msg::LbStatus status_;
+  std::optional<msg::LbSpec> running_spec_;  // what HAProxy runs, when known
   std::string refused_hash_;
   pid_t master_ = 0;
   bool adopted_ = false;  // the master is not our child (started by a previous agent)

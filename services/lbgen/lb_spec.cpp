@@ -89,7 +89,16 @@ msg::LbSpec build_spec(const msg::State& state, const msg::HostRecord& host, std
       }
       fe.routes.push_back({app.protocol == "tcp" ? "/" : app.context_path, backend});
       app_of_backend[backend] = app.name;
-      backends.try_emplace(backend, Draft{{backend, app.name, app.protocol, app.algorithm, {}}, mapping.internal});
+      msg::LbBackend be;
+      be.name = backend;
+      be.app = app.name;
+      be.mode = app.protocol;
+      be.algorithm = app.algorithm;
+      be.health_path = app.health_path;
+      be.check_rise = app.check_rise;
+      be.check_fall = app.check_fall;
+      be.check_inter_ms = app.check_inter_ms;
+      backends.try_emplace(backend, Draft{std::move(be), mapping.internal});
     }
   }
 

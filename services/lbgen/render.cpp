@@ -67,12 +67,19 @@ data spec_data(const msg::LbSpec& spec) {
     b.set("mode", be.mode);
     b.set("algorithm", be.algorithm);
     b.set("consistent_hash", data(be.algorithm == "source"));
+    b.set("http", data(be.mode == "http"));
+    b.set("tcp", data(be.mode == "tcp"));
+    b.set("health_path", be.health_path);
+    b.set("check_rise", std::to_string(be.check_rise));
+    b.set("check_fall", std::to_string(be.check_fall));
+    b.set("check_inter_ms", std::to_string(be.check_inter_ms));
     data servers{data::type::list};
     for (const auto& server : be.servers) {
       data s;
       s.set("name", server.name);
       s.set("address", server.address);
       s.set("port", std::to_string(server.port));
+      s.set("fail_open_name", server.name + msg::kFailOpenSuffix);
       servers.push_back(s);
     }
     b.set("servers", servers);
@@ -89,9 +96,9 @@ msg::LbSpec sample_spec() {
       {"fe_5432", 5432, "tcp", {{"/", "app_db_5432"}}},
   };
   spec.backends = {
-      {"app_api_8000", "api", "http", "leastconn", {{"api-1", "127.100.0.2", 8000}}},
-      {"app_db_5432", "db", "tcp", "source", {{"db-3", "127.100.0.4", 5432}}},
-      {"app_web_8000", "web", "http", "roundrobin", {{"web-2", "127.100.0.3", 8000}}},
+      {"app_api_8000", "api", "http", "leastconn", {{"api-1", "127.100.0.2", 8000}}, "/healthz", 2, 3, 2000},
+      {"app_db_5432", "db", "tcp", "source", {{"db-3", "127.100.0.4", 5432}}, "/", 2, 3, 2000},
+      {"app_web_8000", "web", "http", "roundrobin", {{"web-2", "127.100.0.3", 8000}}, "/", 2, 3, 2000},
   };
   return spec;
 }

@@ -85,6 +85,13 @@ WindowAnswer over_window(const std::vector<AppSample>& sorted, const std::vector
   return w;
 }
 
+double figure_of(const AppSample& sample, const std::string& metric) {
+  if (metric == "cpu_percent") return sample.cpu_percent;
+  if (metric == "requests_per_second") return sample.requests_per_second;
+  if (metric == "p95_latency_ms") return sample.p95_latency_ms;
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
 }  // namespace
 
 Bounds bounds_at(const msg::AutoscalePolicy& policy, const TimeZone& zone, int64_t utc_ms) {
@@ -119,13 +126,17 @@ int recommendation(const msg::AutoscalePolicy& policy, const AppSample& sample, 
   const double n = sample.instances > 0 ? sample.instances : std::max(current, 0);
   const auto sane = [](double v) { return std::isfinite(v) && v > 0 ? v : 0.0; };
   double best = 0;
+  bool measured = false;
   for (const auto& target : policy.targets) {
+    const double figure = figure_of(sample, target.metric);
+    if (std::isnan(figure)) continue;  // not measured: this target has no say
+    measured = true;
     double load = 0;  // in instances' worth at the target
-    if (target.metric == "cpu_percent") load = n * sane(sample.cpu_percent) / target.value;
-    else if (target.metric == "requests_per_second") load = sane(sample.requests_per_second) / target.value;
-    else if (target.metric == "p95_latency_ms") load = n * sane(sample.p95_latency_ms) / target.value;
+    if (target.metric == "requests_per_second") load = sane(figure) / target.value;
+    else load = n * sane(figure) / target.value;
     best = std::max(best, load);
   }
+  if (!measured) return -1;
   // 1e-9 keeps 2 * 60 / 60 at 2 despite rounding; the cap keeps absurd figures in int range.
   return static_cast<int>(std::min<double>(std::ceil(best - 1e-9), kMaxAnswer));
 }
@@ -159,7 +170,10 @@ Decision decide(const msg::AutoscalePolicy& policy, const TimeZone& zone, int cu
     return finish(kRuleFloor, bounds.min, "below the min " + std::to_string(bounds.min) + " of " + where);
   }
 
-  std::vector<AppSample> sorted = history;
+  // Samples that measured none of the policy's metrics (NaN) say nothing about its load.
+  std::vector<AppSample> sorted;
+  for (const auto& s : history)
+    if (policy.targets.empty() || recommendation(policy, s, current) >= 0) sorted.push_back(s);
   std::sort(sorted.begin(), sorted.end(), [](const AppSample& a, const AppSample& b) { return a.time_ms < b.time_ms; });
   const bool by_load = !policy.targets.empty();
   const bool stale =
@@ -181,13 +195,11 @@ Decision decide(const msg::AutoscalePolicy& policy, const TimeZone& zone, int cu
 
   const AppSample& newest = sorted.back();
   for (const auto& target : policy.targets) {
-    double observed = 0;
-    if (target.metric == "cpu_percent") observed = newest.cpu_percent;
-    else if (target.metric == "requests_per_second")
-      observed = newest.instances > 0 ? newest.requests_per_second / newest.instances : newest.requests_per_second;
-    else observed = newest.p95_latency_ms;
-    d.inputs["observed." + target.metric] = observed;
     d.inputs["target." + target.metric] = target.value;
+    double observed = figure_of(newest, target.metric);
+    if (std::isnan(observed)) continue;
+    if (target.metric == "requests_per_second" && newest.instances > 0) observed /= newest.instances;
+    d.inputs["observed." + target.metric] = observed;
   }
   std::vector<int> answers;
   answers.reserve(sorted.size());

@@ -13,7 +13,8 @@
 
 namespace pier::metrics {
 
-// One per-app figure in time, aggregated over the app's instances.
+// One per-app figure in time, aggregated over the app's instances. A figure that was not measured is
+// NaN (absent): targets on it have no say in that sample.
 struct AppSample {
   int64_t time_ms = 0;               // UTC ms
   double cpu_percent = 0;            // average over instances, % of one core
@@ -45,7 +46,7 @@ Bounds bounds_with_prewarm(const msg::AutoscalePolicy& policy, const TimeZone& z
 
 // The reactive answer for one sample: max over targets of ceil(instances * observed / target), where
 // instances is the sample's count (its figures came from them), or `current` when the sample has none.
-// -1 when the policy has no targets.
+// -1 when the policy has no targets, or none of its metrics was measured in the sample (all NaN).
 int recommendation(const msg::AutoscalePolicy& policy, const AppSample& sample, int current);
 
 // Decides the replica count. `history` may be in any order; `previous` are earlier decisions (for the

@@ -53,6 +53,7 @@ Status Collector::handle(const bus::Envelope& envelope) {
     if (!sample.ok()) return sample.status();
     if (Status s = check_sample(t, *sample); !s.ok()) return s;
     figures_.update(*sample, clock_.steady_ms());
+    if (autoscale_ != nullptr) autoscale_->on_sample(*sample);
     if (Status s = store_.insert(*sample, clock_.now_ms()); !s.ok()) {
       // Not the sender's fault: the figures still show it, the database lost it. Log the first and
       // then every 1000th, so a full disk does not flood the log.
@@ -68,6 +69,13 @@ Status Collector::handle(const bus::Envelope& envelope) {
     auto state = codec::decode<msg::State>(envelope.body);
     if (!state.ok()) return state.status();
     figures_.update(*state);
+    if (autoscale_ != nullptr) autoscale_->on_state(*state);
+    return Status::Ok();
+  }
+  if (t.rfind(topic::kReplyPrefix, 0) == 0 && autoscale_ != nullptr) {
+    auto reply = codec::decode<msg::Reply>(envelope.body);
+    if (!reply.ok()) return reply.status();
+    autoscale_->on_reply(*reply);
     return Status::Ok();
   }
   return Status::Ok();
@@ -96,6 +104,7 @@ void Collector::step(bus::Subscriber& subscriber, int timeout_ms) {
     if (Status s = handle(*envelope); !s.ok()) subscriber.reject(*envelope, s);
   }
   prune_if_due();
+  if (autoscale_ != nullptr) autoscale_->tick();
   counters_.messages_received = subscriber.received();
   counters_.messages_dropped = subscriber.dropped();
   figures_.set_counters(counters_);

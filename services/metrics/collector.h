@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/messages.h"
 #include "common/status.h"
+#include "services/metrics/autoscale_loop.h"
 #include "services/metrics/latest_figures.h"
 #include "services/metrics/sample_store.h"
 
@@ -45,12 +46,16 @@ class Collector {
 
   const Counters& counters() const { return counters_; }
 
+  // Samples, states and replies (reply.*) also go to `autoscale`, and step() ticks it. Null: none.
+  void set_autoscale(AutoscaleLoop* autoscale) { autoscale_ = autoscale; }
+
  private:
   SampleStore& store_;
   LatestFigures& figures_;
   const Clock& clock_;
   const CollectorOptions options_;
   Counters counters_;
+  AutoscaleLoop* autoscale_ = nullptr;
   bool pruned_once_ = false;
   int64_t last_prune_ms_ = 0;
 };

@@ -6,11 +6,34 @@
 
 #include <httplib.h>
 
+#include "common/validate.h"
 #include "services/metrics/prometheus_text.h"
 
 namespace pier::metrics {
 
-HttpEndpoint::HttpEndpoint(const LatestFigures& figures, const Clock& clock)
+namespace {
+
+constexpr int kDefaultLast = 10;
+constexpr int kMaxLast = 1000;
+
+void answer(httplib::Response& res, const QueryAnswer& a) {
+  res.status = a.status;
+  res.set_content(a.body.dump(2) + "\n", "application/json");
+}
+
+// The `app` parameter, checked; nullopt after answering 400.
+std::optional<std::string> app_parameter(const httplib::Request& req, httplib::Response& res) {
+  const std::string app = req.get_param_value("app");
+  if (Status s = validate::dns_label("app", app); !s.ok()) {
+    answer(res, {400, {{"error", s.message()}}});
+    return std::nullopt;
+  }
+  return app;
+}
+
+}  // namespace
+
+HttpEndpoint::HttpEndpoint(const LatestFigures& figures, const Clock& clock, const AutoscaleLoop* autoscale)
     : figures_(figures), clock_(clock), server_(std::make_unique<httplib::Server>()) {
   // cpp-httplib sets SO_REUSEPORT by default, which lets a second pier-metrics bind the same port and
   // silently take half the scrapes. SO_REUSEADDR alone allows a quick restart and refuses a port in use.
@@ -23,6 +46,25 @@ HttpEndpoint::HttpEndpoint(const LatestFigures& figures, const Clock& clock)
   });
   server_->Get("/healthz",
                [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  if (autoscale == nullptr) return;
+  server_->Get("/decisions", [autoscale](const httplib::Request& req, httplib::Response& res) {
+    auto app = app_parameter(req, res);
+    if (!app) return;
+    int last = kDefaultLast;
+    if (req.has_param("last")) {
+      auto n = validate::parse_int("last", req.get_param_value("last"));
+      if (!n.ok() || *n < 1 || *n > kMaxLast) {
+        answer(res, {400, {{"error", "last: must be a whole number from 1 to " + std::to_string(kMaxLast)}}});
+        return;
+      }
+      last = static_cast<int>(*n);
+    }
+    answer(res, autoscale->decisions(*app, last));
+  });
+  server_->Get("/autoscale/dry-run", [autoscale](const httplib::Request& req, httplib::Response& res) {
+    auto app = app_parameter(req, res);
+    if (app) answer(res, autoscale->dry_run(*app));
+  });
 }
 
 HttpEndpoint::~HttpEndpoint() { stop(); }

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "services/metrics/autoscale_loop.h"
 #include "services/metrics/latest_figures.h"
 
 namespace httplib {
@@ -17,10 +18,12 @@ class Server;
 
 namespace pier::metrics {
 
-// Serves GET /metrics (Prometheus text) and GET /healthz ("ok"); anything else is 404.
+// Serves GET /metrics (Prometheus text) and GET /healthz ("ok"); with an autoscale loop also
+// GET /decisions?app=A[&last=N] and GET /autoscale/dry-run?app=A (JSON; errors as {"error": why} with
+// 400 bad parameter, 404 unknown app, 409 autoscaling off, 503 no state yet); anything else is 404.
 class HttpEndpoint {
  public:
-  HttpEndpoint(const LatestFigures& figures, const Clock& clock);
+  HttpEndpoint(const LatestFigures& figures, const Clock& clock, const AutoscaleLoop* autoscale = nullptr);
   ~HttpEndpoint();  // stops the server and joins its thread
   HttpEndpoint(const HttpEndpoint&) = delete;
   HttpEndpoint& operator=(const HttpEndpoint&) = delete;

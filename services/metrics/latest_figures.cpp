@@ -31,6 +31,11 @@ void LatestFigures::set_counters(const Counters& counters) {
   counters_ = counters;
 }
 
+void LatestFigures::set_autoscale(AutoscaleFigures figures) {
+  std::lock_guard lock(mutex_);
+  autoscale_ = std::move(figures);
+}
+
 Snapshot LatestFigures::snapshot(int64_t now_ms) const {
   std::lock_guard lock(mutex_);
   Snapshot s;
@@ -41,6 +46,7 @@ Snapshot LatestFigures::snapshot(int64_t now_ms) const {
   s.has_state = has_state_;
   s.state_revision = state_revision_;
   s.counters = counters_;
+  s.autoscale = autoscale_;
   return s;
 }
 

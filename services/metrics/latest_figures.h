@@ -25,6 +25,12 @@ struct AppFigures {
   int running = 0;   // instances in state running
 };
 
+// The autoscaler's figures (autoscale_loop.h).
+struct AutoscaleFigures {
+  std::map<std::pair<std::string, std::string>, uint64_t> decisions;  // (app, rule) -> decisions recorded
+  std::map<std::string, double> app_cpu_percent;                      // by app, from fresh samples only
+};
+
 // What /metrics shows, copied out under the lock.
 struct Snapshot {
   std::map<std::string, msg::HostSample> hosts;  // by host id, the latest fresh sample of each
@@ -33,6 +39,7 @@ struct Snapshot {
   bool has_state = false;
   int64_t state_revision = 0;
   Counters counters;
+  AutoscaleFigures autoscale;
 };
 
 class LatestFigures {
@@ -45,6 +52,7 @@ class LatestFigures {
   // Takes host status and app figures from the registry's state.
   void update(const msg::State& state);
   void set_counters(const Counters& counters);
+  void set_autoscale(AutoscaleFigures figures);
   Snapshot snapshot(int64_t now_ms) const;
 
  private:
@@ -60,6 +68,7 @@ class LatestFigures {
   bool has_state_ = false;
   int64_t state_revision_ = 0;
   Counters counters_;
+  AutoscaleFigures autoscale_;
 };
 
 }  // namespace pier::metrics

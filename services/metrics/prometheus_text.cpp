@@ -128,6 +128,17 @@ std::string format_prometheus(const Snapshot& s) {
     for (const auto& [app, figures] : s.apps) running.sample({{"app", app}}, integer(int64_t{figures.running}));
   }
   {
+    FamilyWriter w(out, {"pier_app_cpu_percent", "gauge",
+                         "CPU use of the app, average per instance with a fresh sample, percent of one core."});
+    for (const auto& [app, cpu] : s.autoscale.app_cpu_percent) w.sample({{"app", app}}, format_value(cpu));
+  }
+  {
+    FamilyWriter w(out, {"pier_autoscale_decisions_total", "counter",
+                         "Autoscaler decisions recorded since start (changes, and holds whose rule changed), by rule."});
+    for (const auto& [key, count] : s.autoscale.decisions)
+      w.sample({{"app", key.first}, {"rule", key.second}}, integer(count));
+  }
+  {
     FamilyWriter w(out, {"pier_state_revision", "gauge", "Revision of the latest state seen from the registry."});
     if (s.has_state) w.sample({}, integer(s.state_revision));
   }

@@ -30,6 +30,19 @@ CREATE TABLE instance_samples(
 CREATE INDEX instance_samples_time ON instance_samples(time_ms);
 CREATE INDEX instance_samples_app_time ON instance_samples(app, time_ms);
 )sql",
+      R"sql(
+CREATE TABLE decisions(
+  time_ms INTEGER NOT NULL,          -- pier-metrics' wall clock
+  app TEXT NOT NULL,
+  old INTEGER NOT NULL,              -- replicas when deciding
+  new INTEGER NOT NULL,              -- replicas decided (= old: a hold)
+  rule TEXT NOT NULL,
+  inputs TEXT NOT NULL,              -- JSON object, name -> number
+  explanation TEXT NOT NULL
+);
+CREATE INDEX decisions_time ON decisions(time_ms);
+CREATE INDEX decisions_app_time ON decisions(app, time_ms);
+)sql",
   };
   return kMigrations;
 }
@@ -122,6 +135,23 @@ Result<std::vector<InstanceRow>> SampleStore::instance_rows(const std::string& a
                         "WHERE app = ? AND time_ms >= ? ORDER BY time_ms, instance, rowid");
     q.bind(1, app);
     q.bind(2, since_ms);
+    std::vector<InstanceRow> rows;
+    while (q.executeStep()) {
+      rows.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+                      q.getColumn(3).getInt64(), q.getColumn(4).getDouble(), q.getColumn(5).getInt64()});
+    }
+    return rows;
+  } catch (const std::exception& e) {
+    return Status::Error(std::string("cannot read instance samples: ") + e.what());
+  }
+}
+
+Result<std::vector<InstanceRow>> SampleStore::instance_rows_since(int64_t since_ms) {
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT host, instance, app, time_ms, cpu_percent, rss_bytes FROM instance_samples "
+                        "WHERE time_ms >= ? ORDER BY time_ms, host, instance, rowid");
+    q.bind(1, since_ms);
     std::vector<InstanceRow> rows;
     while (q.executeStep()) {
       rows.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),

@@ -53,6 +53,8 @@ class SampleStore {
   Result<std::vector<HostRow>> host_rows(const std::string& host, int64_t since_ms);
   // An app's instance rows with time_ms >= since_ms, oldest first, then by instance id.
   Result<std::vector<InstanceRow>> instance_rows(const std::string& app, int64_t since_ms);
+  // Every app's instance rows with time_ms >= since_ms, oldest first, then by host and instance id.
+  Result<std::vector<InstanceRow>> instance_rows_since(int64_t since_ms);
 
   SQLite::Database& db() { return *db_; }
 

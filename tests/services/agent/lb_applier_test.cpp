@@ -70,12 +70,14 @@ class LbApplierTest : public ::testing::Test {
     port_ = free_port();
   }
   void TearDown() override {
+    // Only masters that are still our unreaped children: a reaped one's pid (and process group id)
+    // may already belong to another test's process (pid_max can be as low as 32768).
     for (pid_t pid : masters_) {
+      if (::waitpid(pid, nullptr, WNOHANG) != 0) continue;
       ::kill(-pid, SIGKILL);
       ::kill(pid, SIGKILL);
-    }
-    for (pid_t pid : masters_)
       for (int i = 0; i < 200 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) std::this_thread::sleep_for(10ms);
+    }
     fs::remove_all(dir_);
   }
   LbApplierOptions options() {

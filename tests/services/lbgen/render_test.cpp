@@ -112,7 +112,7 @@ TEST_F(RenderTest, EmptyStateGivesGlobalDefaultsAndStats) {
   EXPECT_NE(cfg.find("    stats socket /run/pier/h1/haproxy.sock mode 600 level admin expose-fd listeners\n"),
             std::string::npos);
   EXPECT_NE(cfg.find("    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n"), std::string::npos);
-  EXPECT_NE(cfg.find("    option redispatch\n    retries 3\n"), std::string::npos);
+  EXPECT_NE(cfg.find("    option redispatch 1\n    retries 3\n"), std::string::npos);
   EXPECT_NE(cfg.find("frontend stats\n    mode http\n    bind 127.0.0.1:19400\n"
                      "    http-request use-service prometheus-exporter if { path /metrics }\n"
                      "    stats enable\n    stats uri /stats\n"),
@@ -132,7 +132,13 @@ TEST_F(RenderTest, OneHttpApp) {
             std::string::npos)
       << cfg;
   EXPECT_NE(cfg.find("backend app_web_8000\n    mode http\n    balance roundrobin\n"
-                     "    server web-1 127.100.0.2:8000 check\n    server web-2 127.100.0.3:8000 check\n"),
+                     "    option httpchk GET /\n"
+                     "    # Fail-open: each server has an unchecked backup twin; when every checked server is down,\n"
+                     "    # HAProxy spreads requests over all the twins (a dead one is retried elsewhere: redispatch).\n"
+                     "    option allbackups\n"
+                     "    default-server inter 2000 rise 2 fall 3\n"
+                     "    server web-1 127.100.0.2:8000 check\n    server web-1_failopen 127.100.0.2:8000 backup\n"
+                     "    server web-2 127.100.0.3:8000 check\n    server web-2_failopen 127.100.0.3:8000 backup\n"),
             std::string::npos)
       << cfg;
   EXPECT_EQ(cfg.find("hash-type"), std::string::npos);
@@ -173,8 +179,10 @@ TEST_F(RenderTest, TcpApp) {
   EXPECT_NE(cfg.find("frontend fe_17000\n    mode tcp\n    bind 127.0.0.1:17000\n    default_backend app_echo_7000\n"),
             std::string::npos)
       << cfg;
-  EXPECT_NE(cfg.find("backend app_echo_7000\n    mode tcp\n    balance roundrobin\n"
-                     "    server echo-1 127.100.0.2:7000 check\n"),
+  EXPECT_NE(cfg.find("backend app_echo_7000\n    mode tcp\n    balance roundrobin\n    option tcp-check\n"),
+            std::string::npos)
+      << cfg;
+  EXPECT_NE(cfg.find("    server echo-1 127.100.0.2:7000 check\n    server echo-1_failopen 127.100.0.2:7000 backup\n"),
             std::string::npos)
       << cfg;
   EXPECT_EQ(cfg.find("forwardfor"), std::string::npos);
@@ -189,7 +197,7 @@ TEST_F(RenderTest, LeastconnAndSource) {
   state.instances = {instance("web-1", "web", "h1", "127.100.0.2"), instance("sticky-2", "sticky", "h1", "127.100.0.3"),
                      instance("db-3", "db", "h1", "127.100.0.4")};
   const std::string cfg = rendered(state);
-  EXPECT_NE(cfg.find("backend app_web_8000\n    mode http\n    balance leastconn\n    server "), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("backend app_web_8000\n    mode http\n    balance leastconn\n    option httpchk"), std::string::npos) << cfg;
   EXPECT_NE(cfg.find("backend app_sticky_8000\n    mode http\n    balance source\n    hash-type consistent\n"),
             std::string::npos)
       << cfg;
@@ -204,6 +212,26 @@ TEST_F(RenderTest, EveryAllowedContextPathCharacterIsAcceptedByHaproxy) {
   state.apps = {app("web", {{18080, 8000}}), app("odd", {{18080, 8001}}, "http", "/a-._~!$&()*+,;=:@%2F/Z9")};
   const std::string cfg = rendered(state);
   EXPECT_NE(cfg.find("acl path_app_odd_8001 path /a-._~!$&()*+,;=:@%2F/Z9\n"), std::string::npos) << cfg;
+  expect_haproxy_accepts(cfg);
+}
+
+TEST_F(RenderTest, HealthCheckSettingsOfTheApp) {
+  msg::State state = one_host();
+  state.apps = {app("web", {{18080, 8000}}), app("echo", {{17000, 7000}}, "tcp")};
+  state.apps[0].spec.health_path = "/a-._~!$&()*+,;=:@%2F/Z9?x=1&y";
+  state.apps[0].spec.check_rise = 5;
+  state.apps[0].spec.check_fall = 7;
+  state.apps[0].spec.check_inter_ms = 250;
+  state.apps[1].spec.check_inter_ms = 3'600'000;
+  state.instances = {instance("web-1", "web", "h1", "127.100.0.2"), instance("echo-1", "echo", "h1", "127.100.0.3")};
+  const auto spec = build_spec(state, state.hosts[0]);
+  ASSERT_EQ(spec.backends.size(), 2u);
+  EXPECT_EQ(spec.backends[1].health_path, "/a-._~!$&()*+,;=:@%2F/Z9?x=1&y");
+  EXPECT_EQ(spec.backends[1].check_rise, 5);
+  const std::string cfg = rendered(state);
+  EXPECT_NE(cfg.find("    option httpchk GET /a-._~!$&()*+,;=:@%2F/Z9?x=1&y\n"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("    default-server inter 250 rise 5 fall 7\n"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("    default-server inter 3600000 rise 2 fall 3\n"), std::string::npos) << cfg;
   expect_haproxy_accepts(cfg);
 }
 

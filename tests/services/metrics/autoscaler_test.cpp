@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace pier::metrics {
 namespace {
 
@@ -439,6 +441,25 @@ TEST(Autoscaler, SustainedStepScalesUpInStepsAndSettles) {
   EXPECT_EQ(run.first_change_ms, 630 * kSec);  // the up window after the step
   EXPECT_EQ(run.changes, 4);                   // 1 -> 3 -> 5 -> 7 -> 8, a cooldown apart
   EXPECT_EQ(run.final_replicas, 8);
+}
+
+TEST(Autoscaler, TargetsOnFiguresNotMeasuredHaveNoSay) {
+  const double absent = std::nan("");
+  msg::AutoscalePolicy p = cpu_policy();
+  p.targets = {{"cpu_percent", 50}, {"requests_per_second", 100}};
+  std::vector<AppSample> h;
+  for (int64_t t = kNow - 600 * kSec; t <= kNow; t += 2 * kSec) h.push_back({t, 100, absent, absent, 2});
+  EXPECT_EQ(recommendation(p, h.back(), 2), 4) << "CPU alone answers";
+  Decision d = decide_utc(p, 2, h);
+  EXPECT_EQ(d.rule, "scale-up");
+  EXPECT_EQ(d.inputs.count("observed.requests_per_second"), 0u);
+
+  // A policy on request rate alone, with rates never measured: as good as no metrics, so it holds.
+  p.targets = {{"requests_per_second", 100}};
+  EXPECT_EQ(recommendation(p, h.back(), 4), -1);
+  d = decide_utc(p, 4, h);
+  EXPECT_EQ(d.rule, "stale");
+  EXPECT_EQ(d.desired, 4);
 }
 
 }  // namespace

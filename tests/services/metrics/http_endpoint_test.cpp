@@ -71,5 +71,66 @@ TEST(HttpEndpoint, APortInUseIsAClearError) {
   EXPECT_NE(s.message().find("127.0.0.1:" + std::to_string(first.port())), std::string::npos) << s.message();
 }
 
+TEST(HttpEndpoint, ServesDecisionsAndDryRunsAsJson) {
+  ManualClock clock;
+  LatestFigures figures(30'000);
+  std::vector<std::string> published;
+  AutoscaleLoop loop(
+      clock, [&](std::string_view topic, const std::string&, const std::string&) { published.emplace_back(topic); },
+      nullptr, &figures);
+  HttpEndpoint http(figures, clock, &loop);
+  ASSERT_TRUE(http.start("127.0.0.1", 0).ok());
+  auto c = client(http.port());
+
+  auto res = c.Get("/decisions?app=web");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 503) << "no state yet";
+
+  msg::State state;
+  state.revision = 1;
+  state.apps.resize(2);
+  state.apps[0].spec.name = "web";
+  state.apps[0].spec.replicas = 2;
+  state.apps[0].spec.autoscale.enabled = true;
+  state.apps[0].spec.autoscale.targets = {{"cpu_percent", 50}};
+  state.apps[1].spec.name = "api";
+  loop.on_state(state);
+  loop.tick();  // no metrics yet: a stale hold is recorded
+
+  res = c.Get("/decisions?app=web&last=5");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+  auto body = nlohmann::json::parse(res->body);
+  EXPECT_EQ(body["app"], "web");
+  EXPECT_EQ(body["autoscale_enabled"], true);
+  ASSERT_EQ(body["decisions"].size(), 1u);
+  EXPECT_EQ(body["decisions"][0]["rule"], "stale");
+  EXPECT_EQ(body["decisions"][0]["old"], 2);
+
+  res = c.Get("/autoscale/dry-run?app=web");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  body = nlohmann::json::parse(res->body);
+  EXPECT_EQ(body["rule"], "stale");
+  EXPECT_EQ(body["dry_run"], true);
+
+  const auto status_of = [&](const std::string& path) {
+    auto r = c.Get(path);
+    return r ? r->status : -1;
+  };
+  EXPECT_EQ(status_of("/decisions?app=nope"), 404);
+  EXPECT_EQ(status_of("/autoscale/dry-run?app=nope"), 404);
+  EXPECT_EQ(status_of("/autoscale/dry-run?app=api"), 409);
+  EXPECT_EQ(status_of("/decisions?app=api"), 200);
+  EXPECT_EQ(status_of("/decisions"), 400);
+  EXPECT_EQ(status_of("/decisions?app=Bad_Name"), 400);
+  EXPECT_EQ(status_of("/decisions?app=web&last=0"), 400);
+  EXPECT_EQ(status_of("/decisions?app=web&last=x"), 400);
+  res = c.Get("/autoscale/dry-run?app=api");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(nlohmann::json::parse(res->body)["error"], "autoscaling is not enabled for app api");
+}
+
 }  // namespace
 }  // namespace pier::metrics

@@ -1,0 +1,361 @@
+// LbApplier's Runtime API path against the real HAProxy, with configs rendered by lbgen's built-in
+// template and real HTTP backends (cpp-httplib) on their own 127.0.0.0/8 addresses.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "tests/support/free_port.h"
+
+#include "common/process.h"
+#include "services/agent/haproxy_runtime.h"
+#include "services/agent/lb_applier.h"
+#include "services/agent/proc_stats.h"
+#include "services/lbgen/config_hash.h"
+#include "services/lbgen/lb_spec.h"
+#include "services/lbgen/render.h"
+
+namespace pier::agent {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// "<status> <body>" of GET / on 127.0.0.1:port (HTTP/1.0, a new connection), or "" when nothing answers.
+std::string get(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  std::string response;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET / HTTP/1.0\r\n\r\n";
+    ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  const auto body = response.find("\r\n\r\n");
+  if (response.size() < 12 || body == std::string::npos) return {};
+  return response.substr(9, 3) + " " + response.substr(body + 4);
+}
+
+// The set of answers of `n` requests.
+std::set<std::string> answers(int port, int n) {
+  std::set<std::string> out;
+  for (int i = 0; i < n; ++i) out.insert(get(port));
+  return out;
+}
+
+// An HTTP instance on its own address: GET / answers its name, GET /health answers `health` (200 or 500).
+class Backend {
+ public:
+  Backend(std::string name, std::string ip, int port, int health = 200) : name_(std::move(name)), ip_(std::move(ip)) {
+    server_.Get("/", [this](const httplib::Request&, httplib::Response& res) { res.set_content(name_, "text/plain"); });
+    server_.Get("/health", [health](const httplib::Request&, httplib::Response& res) {
+      res.status = health;
+      res.set_content("health", "text/plain");
+    });
+    bound_ = server_.bind_to_port(ip_, port);
+    if (bound_) thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~Backend() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  bool bound() const { return bound_; }
+
+ private:
+  std::string name_, ip_;
+  httplib::Server server_;
+  std::thread thread_;
+  bool bound_ = false;
+};
+
+class LbApplierRuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pier-agent-lbrt-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    port_ = test_support::free_port();
+    backend_port_ = test_support::free_port();
+    // Addresses of this test only: 127.<60-249>.<pid>.x.
+    prefix_ = "127." + std::to_string(60 + ::getpid() % 190) + "." + std::to_string((::getpid() / 190) % 250) + ".";
+    state_.hosts.resize(1);
+    msg::HostRecord& host = state_.hosts[0];
+    host.id = "h1";
+    host.address = "127.0.0.1";
+    host.haproxy_socket = dir_ + "/haproxy/haproxy.sock";
+    host.status = "up";
+    msg::AppRecord web;
+    web.spec.name = "web";
+    web.spec.image = "pier/demo-app";
+    web.spec.ports = {{port_, backend_port_}};
+    web.spec.health_path = "/health";
+    web.spec.check_inter_ms = 100;
+    web.spec.check_rise = 2;
+    web.spec.check_fall = 2;
+    state_.apps = {web};
+  }
+  void TearDown() override {
+    // Only masters that are still our unreaped children: a reaped one's pid (and process group id)
+    // may already belong to another test's process (pid_max can be as low as 32768).
+    for (pid_t pid : masters_) {
+      if (::waitpid(pid, nullptr, WNOHANG) != 0) continue;
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+      for (int i = 0; i < 200 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) std::this_thread::sleep_for(10ms);
+    }
+    backends_.clear();
+    fs::remove_all(dir_);
+  }
+  LbApplierOptions options() {
+    LbApplierOptions o;
+    o.dir = dir_ + "/haproxy";
+    o.haproxy = "/usr/sbin/haproxy";
+    o.stop_grace_ms = 2000;
+    return o;
+  }
+  std::string ip(int n) const { return prefix_ + std::to_string(n); }
+  // Starts instance web-<n> on ip(n) (once) and makes it one of the app's running instances.
+  void run(std::vector<int> ns, int health = 200) {
+    state_.instances.clear();
+    for (int n : ns) {
+      const std::string id = "web-" + std::to_string(n);
+      if (!backends_.count(id)) {
+        backends_[id] = std::make_unique<Backend>(id, ip(n), backend_port_, health);
+        ASSERT_TRUE(backends_[id]->bound()) << ip(n);
+      }
+      msg::InstanceRecord i;
+      i.id = id;
+      i.app = "web";
+      i.host = "h1";
+      i.ip = ip(n);
+      i.state = "running";
+      state_.instances.push_back(i);
+    }
+  }
+  msg::LbConfig config() {
+    msg::LbConfig c;
+    c.host_id = "h1";
+    c.state_revision = ++state_.revision;
+    c.spec = lbgen::build_spec(state_, state_.hosts[0]);
+    auto text = lbgen::render(c.spec, lbgen::default_template());
+    EXPECT_TRUE(text.ok());
+    c.haproxy_cfg = *text;
+    c.hash = lbgen::config_hash(c.haproxy_cfg);
+    return c;
+  }
+  std::set<std::string> served(std::vector<int> ns) const {
+    std::set<std::string> out;
+    for (int n : ns) out.insert("200 web-" + std::to_string(n));
+    return out;
+  }
+  // The server names HAProxy runs in `backend`, from `show servers state`.
+  std::set<std::string> haproxy_servers(const std::string& backend) const {
+    auto text = HaproxyRuntimeApi(dir_ + "/haproxy/haproxy.sock").send("show servers state " + backend);
+    std::set<std::string> names;
+    if (!text.ok()) return names;
+    std::istringstream lines(*text);
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream words(line);
+      std::string id, be, srv_id, name;
+      if (words >> id >> be >> srv_id >> name && be == backend) names.insert(name);
+    }
+    return names;
+  }
+  void track(const LbApplier& lb) {
+    if (lb.master_pid() > 0) masters_.push_back(lb.master_pid());
+  }
+
+  std::string dir_, prefix_;
+  int port_ = 0, backend_port_ = 0;
+  msg::State state_;
+  std::map<std::string, std::unique_ptr<Backend>> backends_;
+  ManualClock clock_;
+  std::vector<pid_t> masters_;
+};
+
+TEST_F(LbApplierRuntimeTest, ScalingChangesServersWithoutReload) {
+  LbApplier lb(options(), clock_);
+  run({1, 2});
+  ASSERT_TRUE(lb.apply(config()));
+  track(lb);
+  ASSERT_GT(lb.master_pid(), 0) << lb.status().error;
+  const pid_t master = lb.master_pid();
+  ASSERT_TRUE(eventually([&] { return answers(port_, 8) == served({1, 2}); })) << *answers(port_, 8).begin();
+
+  // 2 -> 4: through the Runtime API; the new servers take traffic once their checks pass.
+  run({1, 2, 3, 4});
+  msg::LbConfig four = config();
+  ASSERT_TRUE(lb.apply(four));
+  EXPECT_EQ(lb.status().error, "");
+  EXPECT_EQ(lb.status().reloads, 0);
+  EXPECT_EQ(lb.status().runtime_updates, 1);
+  EXPECT_EQ(lb.status().hash, four.hash);
+  EXPECT_EQ(lb.status().servers, (std::vector<std::string>{"web-1", "web-2", "web-3", "web-4"}));
+  EXPECT_EQ(lb.master_pid(), master);
+  EXPECT_EQ(read_text(lb.config_path()), four.haproxy_cfg) << "the file describes what runs";
+  EXPECT_EQ(haproxy_servers("app_web_" + std::to_string(backend_port_)),
+            (std::set<std::string>{"web-1", "web-1_failopen", "web-2", "web-2_failopen", "web-3", "web-3_failopen",
+                                   "web-4", "web-4_failopen"}));
+  EXPECT_TRUE(eventually([&] { return answers(port_, 16) == served({1, 2, 3, 4}); }));
+
+  // 4 -> 1
+  run({3});
+  ASSERT_TRUE(lb.apply(config()));
+  EXPECT_EQ(lb.status().error, "");
+  EXPECT_EQ(lb.status().reloads, 0);
+  EXPECT_EQ(lb.status().runtime_updates, 2);
+  EXPECT_EQ(lb.status().servers, std::vector<std::string>{"web-3"});
+  EXPECT_EQ(haproxy_servers("app_web_" + std::to_string(backend_port_)),
+            (std::set<std::string>{"web-3", "web-3_failopen"}));
+  EXPECT_EQ(answers(port_, 16), served({3})) << "deleted servers take no more requests";
+
+  // A structural change (a new external port) reloads, and HAProxy then runs the file's servers.
+  const int second_port = test_support::free_port();
+  state_.apps[0].spec.ports.push_back({second_port, backend_port_});
+  ASSERT_TRUE(lb.apply(config()));
+  EXPECT_EQ(lb.status().error, "");
+  EXPECT_EQ(lb.status().reloads, 1);
+  EXPECT_EQ(lb.status().runtime_updates, 2);
+  EXPECT_EQ(lb.master_pid(), master);
+  EXPECT_TRUE(eventually([&] { return answers(second_port, 4) == served({3}); }));
+  EXPECT_TRUE(eventually([&] { return answers(port_, 4) == served({3}); }));
+  lb.stop();
+}
+
+TEST_F(LbApplierRuntimeTest, ServerAddedAtRunTimeWaitsForItsHealthCheck) {
+  LbApplier lb(options(), clock_);
+  run({1});
+  ASSERT_TRUE(lb.apply(config()));
+  track(lb);
+  ASSERT_TRUE(eventually([&] { return answers(port_, 4) == served({1}); }));
+  run({1, 2}, 500);  // web-2 answers, but its /health fails
+  ASSERT_TRUE(lb.apply(config()));
+  EXPECT_EQ(lb.status().runtime_updates, 1);
+  // Checks every 100 ms: within a second web-2 would have had many chances.
+  const auto until = std::chrono::steady_clock::now() + 1s;
+  while (std::chrono::steady_clock::now() < until) ASSERT_EQ(answers(port_, 4), served({1}));
+  lb.stop();
+}
+
+TEST_F(LbApplierRuntimeTest, FailOpenWhenEveryServerIsDown) {
+  LbApplier lb(options(), clock_);
+  run({1, 2}, 500);  // both answer requests, both fail their health check
+  ASSERT_TRUE(lb.apply(config()));
+  track(lb);
+  // Once both are marked down, HAProxy still sends requests to them (through their backup twins).
+  const std::string stats = "show servers state app_web_" + std::to_string(backend_port_);
+  const HaproxyRuntimeApi api(dir_ + "/haproxy/haproxy.sock");
+  EXPECT_TRUE(eventually([&] {
+    auto text = api.send(stats);
+    // srv_op_state (6th column) 0 = down, for both checked servers.
+    int down = 0;
+    std::istringstream lines(text.ok() ? *text : "");
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream w(line);
+      std::string a, b, c, name, addr, op;
+      if (w >> a >> b >> c >> name >> addr >> op && name.find('_') == std::string::npos && op == "0") ++down;
+    }
+    return down == 2;
+  }));
+  EXPECT_TRUE(eventually([&] { return answers(port_, 8) == served({1, 2}); })) << "fail-open: no 503";
+
+  // A dead instance among them is retried on another one (`option redispatch 1`: after HAProxy's
+  // turn-around of up to 1 s), so every request still gets an answer.
+  backends_.erase("web-1");
+  EXPECT_TRUE(eventually([&] { return answers(port_, 4) == served({2}); }, 20s));
+  lb.stop();
+}
+
+TEST_F(LbApplierRuntimeTest, RefusedRuntimeCommandFallsBackToAReload) {
+  LbApplier lb(options(), clock_);
+  run({1, 2});
+  ASSERT_TRUE(lb.apply(config()));
+  track(lb);
+  // Someone deletes web-2 behind the agent's back: the planned `set server .../web-2 state maint` fails.
+  const HaproxyRuntimeApi api(dir_ + "/haproxy/haproxy.sock");
+  const std::string be = "app_web_" + std::to_string(backend_port_);
+  ASSERT_EQ(*api.send("set server " + be + "/web-2 state maint"), "\n");
+  ASSERT_EQ(*api.send("del server " + be + "/web-2"), "Server deleted.\n");
+  run({1, 3});
+  ASSERT_TRUE(lb.apply(config()));
+  EXPECT_EQ(lb.status().error, "");
+  EXPECT_EQ(lb.status().reloads, 1);
+  EXPECT_EQ(lb.status().runtime_updates, 0);
+  EXPECT_EQ(lb.status().servers, (std::vector<std::string>{"web-1", "web-3"}));
+  EXPECT_TRUE(eventually([&] { return answers(port_, 8) == served({1, 3}); }));
+  lb.stop();
+}
+
+TEST_F(LbApplierRuntimeTest, RuntimeApiOffReloadsEveryChange) {
+  LbApplierOptions o = options();
+  o.runtime_api = false;
+  LbApplier lb(o, clock_);
+  run({1});
+  ASSERT_TRUE(lb.apply(config()));
+  track(lb);
+  run({1, 2});
+  ASSERT_TRUE(lb.apply(config()));
+  EXPECT_EQ(lb.status().reloads, 1);
+  EXPECT_EQ(lb.status().runtime_updates, 0);
+  lb.stop();
+}
+
+TEST_F(LbApplierRuntimeTest, AdoptingAgentKeepsUsingTheRuntimeApi) {
+  pid_t master = 0;
+  run({1});
+  {
+    LbApplier first(options(), clock_);
+    ASSERT_TRUE(first.apply(config()));
+    track(first);
+    master = first.master_pid();
+    run({1, 2});
+    ASSERT_TRUE(first.apply(config()));
+    EXPECT_EQ(first.status().runtime_updates, 1);
+  }
+  LbApplier second(options(), clock_);
+  ASSERT_TRUE(second.adopted());
+  EXPECT_EQ(second.master_pid(), master);
+  EXPECT_TRUE(eventually([&] { return answers(port_, 8) == served({1, 2}); }))
+      << "the adoption reload runs haproxy.cfg, which holds the runtime-added server";
+  run({2});
+  ASSERT_TRUE(second.apply(config()));
+  EXPECT_EQ(second.status().runtime_updates, 2) << second.status().error;
+  EXPECT_EQ(answers(port_, 8), served({2}));
+  second.stop();
+}
+
+}  // namespace
+}  // namespace pier::agent
