@@ -17,6 +17,8 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+
+#include "tests/support/eventually.h"
 #include <httplib.h>
 
 #include "tests/support/free_port.h"
@@ -35,14 +37,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
+using test_support::eventually;
 
 // "<status> <body>" of GET / on 127.0.0.1:port (HTTP/1.0, a new connection), or "" when nothing answers.
 std::string get(int port) {

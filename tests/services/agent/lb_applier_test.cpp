@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/eventually.h"
+
 #include "tests/support/free_port.h"
 
 #include "common/process.h"
@@ -28,14 +30,7 @@ using namespace std::chrono_literals;
 
 constexpr const char* kHaproxy = "/usr/sbin/haproxy";
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
+using test_support::eventually;
 
 using test_support::free_port;
 
