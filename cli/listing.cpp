@@ -80,7 +80,8 @@ nlohmann::json hosts_json(const msg::State& state) {
                    {"subnet", h.subnet},
                    {"status", h.status},
                    {"last_seen_ms", h.last_seen_ms},
-                   {"lb", {{"hash", h.lb.hash}, {"servers", h.lb.servers}, {"error", h.lb.error}, {"reloads", h.lb.reloads}}}});
+                   {"lb", {{"hash", h.lb.hash}, {"servers", h.lb.servers}, {"error", h.lb.error}, {"reloads", h.lb.reloads},
+                           {"runtime_updates", h.lb.runtime_updates}}}});
   }
   return out;
 }

@@ -32,6 +32,7 @@ msg::State sample_state() {
   h.lb.hash = "abcdef0123456789";
   h.lb.servers = {"web-1"};
   h.lb.reloads = 2;
+  h.lb.runtime_updates = 5;
   s.hosts = {h};
   return s;
 }
@@ -58,7 +59,8 @@ TEST(Listing, HostsJsonHasTheDocumentedKeys) {
   ASSERT_EQ(json.size(), 1u);
   for (const char* key : {"id", "hostname", "address", "cpus", "memory_bytes", "runtime", "subnet", "status", "last_seen_ms", "lb"})
     EXPECT_TRUE(json[0].contains(key)) << key;
-  EXPECT_EQ(json[0]["lb"], nlohmann::json({{"hash", "abcdef0123456789"}, {"servers", {"web-1"}}, {"error", ""}, {"reloads", 2}}));
+  EXPECT_EQ(json[0]["lb"], nlohmann::json({{"hash", "abcdef0123456789"}, {"servers", {"web-1"}}, {"error", ""}, {"reloads", 2},
+                                                {"runtime_updates", 5}}));
   EXPECT_EQ(json[0]["memory_bytes"], 8LL << 30);
 }
 
