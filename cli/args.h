@@ -2,10 +2,9 @@
 // errors as values (so that tests drive it) instead of exiting.
 #pragma once
 
+#include <boost/program_options.hpp>
 #include <string>
 #include <vector>
-
-#include <boost/program_options.hpp>
 
 #include "common/status.h"
 

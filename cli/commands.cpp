@@ -3,7 +3,6 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-
 #include <zmq.hpp>
 
 #include "cli/args.h"
@@ -45,7 +44,8 @@ const std::vector<std::string> kEnvOptions = {"bus-pub", "bus-sub"};
 
 std::string help_text(const std::string& usage, const po::options_description& desc) {
   std::ostringstream out;
-  out << usage << "\n\n" << desc << "  -h [ --help ]                         show this help\n"
+  out << usage << "\n\n"
+      << desc << "  -h [ --help ]                         show this help\n"
       << "\n--bus-pub and --bus-sub can also be set as PIER_BUS_PUB and PIER_BUS_SUB.\n";
   return out.str();
 }
@@ -68,8 +68,10 @@ std::optional<int> parse_or_return(const std::vector<std::string>& args, const p
 }
 
 void print_refusal(const msg::Reply& reply, const Io& io) {
-  if (!reply.field.empty()) io.err("error: " + reply.field + ": " + reply.rule);
-  else io.err("error: " + (reply.message.empty() ? std::string("refused by pier-registry") : reply.message));
+  if (!reply.field.empty())
+    io.err("error: " + reply.field + ": " + reply.rule);
+  else
+    io.err("error: " + (reply.message.empty() ? std::string("refused by pier-registry") : reply.message));
 }
 
 std::string no_reply(const bus::Endpoints& endpoints, int64_t timeout_ms) {
@@ -149,8 +151,10 @@ std::optional<std::string> read_text(const std::string& path) {
 }  // namespace
 
 Io standard_io() {
-  return Io{[](const std::string& line) { std::cout << line << "\n" << std::flush; },
-            [](const std::string& line) { std::cerr << line << "\n" << std::flush; }};
+  return Io{[](const std::string& line) { std::cout << line << "\n"
+                                                    << std::flush; },
+            [](const std::string& line) { std::cerr << line << "\n"
+                                                    << std::flush; }};
 }
 
 int deploy(const msg::AppSpec& spec, const ChangeOptions& options, const Io& io) {
@@ -162,25 +166,24 @@ int run_deploy(const std::vector<std::string>& args, const Io& io) {
   DeployFlags flags;
   std::string file;
   po::options_description desc("pier deploy options");
-  desc.add_options()
-      ("file,f", po::value(&file), "app file (YAML) with the same fields; flags override it")
-      ("name", po::value<std::string>(), "app name (DNS label)")
-      ("image", po::value<std::string>(), "image name (Docker reference; may end in :tag)")
-      ("tag", po::value<std::string>(), "image tag (default latest)")
-      ("command", po::value<std::vector<std::string>>()->composing(),
-       "argv for the exec runtime, split on blanks (repeatable; words are appended)")
-      ("port", po::value<std::vector<std::string>>()->composing(), "EXTERNAL:INTERNAL (repeatable)")
-      ("protocol", po::value<std::string>(), "http | tcp (default http)")
-      ("replicas", po::value<std::string>(), "instances wanted, 0-1000 (default 1)")
-      ("cpu", po::value<std::string>(), "cores per instance (default 0.1)")
-      ("memory", po::value<std::string>(), "memory per instance, e.g. 64m (default 64m)")
-      ("env", po::value<std::vector<std::string>>()->composing(), "KEY=VALUE (repeatable)")
-      ("context-path", po::value<std::string>(), "http: path prefix routed to this app (default /)")
-      ("algorithm", po::value<std::string>(), "roundrobin | leastconn | source (default roundrobin)")
-      ("health-path", po::value<std::string>(), "http: HAProxy checks GET on this path (default /)")
-      ("check-rise", po::value<std::string>(), "passed checks before an instance takes traffic (default 2)")
-      ("check-fall", po::value<std::string>(), "failed checks before it stops taking traffic (default 3)")
-      ("check-inter", po::value<std::string>(), "time between checks: 2000, 500ms or 2s (default 2s)");
+  desc.add_options()("file,f", po::value(&file), "app file (YAML) with the same fields; flags override it")(
+      "name", po::value<std::string>(), "app name (DNS label)")("image", po::value<std::string>(),
+                                                                "image name (Docker reference; may end in :tag)")(
+      "tag", po::value<std::string>(), "image tag (default latest)")(
+      "command", po::value<std::vector<std::string>>()->composing(),
+      "argv for the exec runtime, split on blanks (repeatable; words are appended)")(
+      "port", po::value<std::vector<std::string>>()->composing(), "EXTERNAL:INTERNAL (repeatable)")(
+      "protocol", po::value<std::string>(), "http | tcp (default http)")(
+      "replicas", po::value<std::string>(), "instances wanted, 0-1000 (default 1)")("cpu", po::value<std::string>(),
+                                                                                    "cores per instance (default 0.1)")(
+      "memory", po::value<std::string>(), "memory per instance, e.g. 64m (default 64m)")(
+      "env", po::value<std::vector<std::string>>()->composing(), "KEY=VALUE (repeatable)")(
+      "context-path", po::value<std::string>(), "http: path prefix routed to this app (default /)")(
+      "algorithm", po::value<std::string>(), "roundrobin | leastconn | source (default roundrobin)")(
+      "health-path", po::value<std::string>(), "http: HAProxy checks GET on this path (default /)")(
+      "check-rise", po::value<std::string>(), "passed checks before an instance takes traffic (default 2)")(
+      "check-fall", po::value<std::string>(), "failed checks before it stops taking traffic (default 3)")(
+      "check-inter", po::value<std::string>(), "time between checks: 2000, 500ms or 2s (default 2s)");
   add_common(desc, common, kDetach);
   po::variables_map vm;
   const std::string usage =

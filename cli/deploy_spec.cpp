@@ -1,8 +1,8 @@
 #include "cli/deploy_spec.h"
 
-#include <set>
-
 #include <yaml-cpp/yaml.h>
+
+#include <set>
 
 #include "cli/args.h"
 #include "common/validate.h"
@@ -11,9 +11,10 @@ namespace pier::cli {
 namespace {
 
 const std::set<std::string>& known_keys() {
-  static const std::set<std::string> keys = {"name",     "image", "tag", "command", "ports",        "protocol",
-                                             "replicas", "cpu",   "memory", "env",  "context_path", "algorithm",
-                                             "health_path", "check_rise", "check_fall", "check_inter_ms", "autoscale"};
+  static const std::set<std::string> keys = {"name",           "image",     "tag",         "command",    "ports",
+                                             "protocol",       "replicas",  "cpu",         "memory",     "env",
+                                             "context_path",   "algorithm", "health_path", "check_rise", "check_fall",
+                                             "check_inter_ms", "autoscale"};
   return keys;
 }
 
@@ -84,9 +85,9 @@ Status target_value(const YAML::Node& node, const std::string& field, double& ou
 Status apply_autoscale(const YAML::Node& node, msg::AutoscalePolicy& policy) {
   const std::string f = "autoscale";
   if (!node.IsMap()) return Status::Invalid(f, "must be a map (min: 1, max: 10, targets: ...)");
-  static const std::set<std::string> kKeys = {"enabled",    "min",       "max",           "targets",
-                                              "up_window_s", "down_window_s", "cooldown_s", "max_step",
-                                              "stale_after_s", "timezone", "schedule",     "prewarm_s"};
+  static const std::set<std::string> kKeys = {"enabled",       "min",           "max",        "targets",
+                                              "up_window_s",   "down_window_s", "cooldown_s", "max_step",
+                                              "stale_after_s", "timezone",      "schedule",   "prewarm_s"};
   policy.enabled = true;
   for (const auto& entry : node) {
     const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : std::string("?");
@@ -97,17 +98,28 @@ Status apply_autoscale(const YAML::Node& node, msg::AutoscalePolicy& policy) {
     if (key == "enabled") {
       auto text = scalar(value, field);
       if (!text.ok()) return text.status();
-      if (*text == "true" || *text == "yes" || *text == "on") policy.enabled = true;
-      else if (*text == "false" || *text == "no" || *text == "off") policy.enabled = false;
-      else return Status::Invalid(field, "must be true or false");
-    } else if (key == "min") s = int_value(value, field, policy.min);
-    else if (key == "max") s = int_value(value, field, policy.max);
-    else if (key == "up_window_s") s = int_value(value, field, policy.up_window_s);
-    else if (key == "down_window_s") s = int_value(value, field, policy.down_window_s);
-    else if (key == "cooldown_s") s = int_value(value, field, policy.cooldown_s);
-    else if (key == "max_step") s = int_value(value, field, policy.max_step);
-    else if (key == "stale_after_s") s = int_value(value, field, policy.stale_after_s);
-    else if (key == "prewarm_s") s = int_value(value, field, policy.prewarm_s);
+      if (*text == "true" || *text == "yes" || *text == "on")
+        policy.enabled = true;
+      else if (*text == "false" || *text == "no" || *text == "off")
+        policy.enabled = false;
+      else
+        return Status::Invalid(field, "must be true or false");
+    } else if (key == "min")
+      s = int_value(value, field, policy.min);
+    else if (key == "max")
+      s = int_value(value, field, policy.max);
+    else if (key == "up_window_s")
+      s = int_value(value, field, policy.up_window_s);
+    else if (key == "down_window_s")
+      s = int_value(value, field, policy.down_window_s);
+    else if (key == "cooldown_s")
+      s = int_value(value, field, policy.cooldown_s);
+    else if (key == "max_step")
+      s = int_value(value, field, policy.max_step);
+    else if (key == "stale_after_s")
+      s = int_value(value, field, policy.stale_after_s);
+    else if (key == "prewarm_s")
+      s = int_value(value, field, policy.prewarm_s);
     else if (key == "timezone") {
       auto text = scalar(value, field);
       if (!text.ok()) return text.status();
@@ -178,10 +190,14 @@ Status apply_autoscale(const YAML::Node& node, msg::AutoscalePolicy& policy) {
             } else if (!kv.second.IsNull()) {
               return Status::Invalid(p + ".days", "must be a list of days (mon, tue, ...) or \"mon,tue\"");
             }
-          } else if (k == "start_hour") v = int_value(kv.second, p + ".start_hour", period.start_hour);
-          else if (k == "end_hour") v = int_value(kv.second, p + ".end_hour", period.end_hour);
-          else if (k == "min") v = int_value(kv.second, p + ".min", period.min);
-          else if (k == "max") v = int_value(kv.second, p + ".max", period.max);
+          } else if (k == "start_hour")
+            v = int_value(kv.second, p + ".start_hour", period.start_hour);
+          else if (k == "end_hour")
+            v = int_value(kv.second, p + ".end_hour", period.end_hour);
+          else if (k == "min")
+            v = int_value(kv.second, p + ".min", period.min);
+          else if (k == "max")
+            v = int_value(kv.second, p + ".max", period.max);
           if (!v.ok()) return v;
         }
         policy.schedule.push_back(period);
@@ -266,13 +282,20 @@ Result<msg::AppSpec> apply_yaml_node(const YAML::Node& root, msg::AppSpec spec) 
     } else {
       auto text = scalar(value, key);
       if (!text.ok()) return text.status();
-      if (key == "name") spec.name = *text;
-      else if (key == "image") set_image(spec, *text);
-      else if (key == "tag") spec.tag = *text;
-      else if (key == "protocol") spec.protocol = *text;
-      else if (key == "context_path") spec.context_path = *text;
-      else if (key == "algorithm") spec.algorithm = *text;
-      else if (key == "health_path") spec.health_path = *text;
+      if (key == "name")
+        spec.name = *text;
+      else if (key == "image")
+        set_image(spec, *text);
+      else if (key == "tag")
+        spec.tag = *text;
+      else if (key == "protocol")
+        spec.protocol = *text;
+      else if (key == "context_path")
+        spec.context_path = *text;
+      else if (key == "algorithm")
+        spec.algorithm = *text;
+      else if (key == "health_path")
+        spec.health_path = *text;
       else if (key == "check_rise" || key == "check_fall") {
         auto n = validate::parse_int(key, *text);
         if (!n.ok()) return n.status();

@@ -24,7 +24,8 @@ struct DeployFlags {
 // Applies an app file's YAML text on top of `spec`. Keys: name, image (may carry ":tag"), tag, command
 // (string or list), ports (list of "e:i"), protocol, replicas, cpu, memory, env (map), context_path,
 // algorithm, health_path, check_rise, check_fall, check_inter_ms (2000, 500ms or 2s),
-// autoscale (a map: see apply_autoscale in deploy_spec.cpp). An unknown key or a value of the wrong shape is an Invalid status naming the key.
+// autoscale (a map: see apply_autoscale in deploy_spec.cpp). An unknown key or a value of the wrong shape is an Invalid
+// status naming the key.
 Result<msg::AppSpec> apply_yaml(const std::string& yaml_text, msg::AppSpec spec);
 
 // Applies flags on top of `spec`: scalars replace; --command and --port replace the file's whole list;

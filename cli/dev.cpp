@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -120,8 +120,8 @@ class Supervisor {
           child.delay_ms = next_delay(child);
           child.restart_at_ms = clock_.steady_ms() + child.delay_ms;
           say("pier dev: " + child.spec.name + " (pid " + std::to_string(child.pid) + ") exited with status " +
-              std::to_string(*code) + "; restarting in " + std::to_string(child.delay_ms) + " ms (log: " +
-              state_dir_ + "/logs/" + child.spec.name + ".log)");
+              std::to_string(*code) + "; restarting in " + std::to_string(child.delay_ms) + " ms (log: " + state_dir_ +
+              "/logs/" + child.spec.name + ".log)");
           child.pid = 0;
         } else if (clock_.steady_ms() >= child.restart_at_ms) {
           start(child);
@@ -197,21 +197,21 @@ std::vector<ChildSpec> dev_children(const DevOptions& o, const std::string& bin_
     argv.insert(argv.end(), bus.begin(), bus.end());
     return argv;
   };
-  std::vector<std::string> bus_argv = {program(bin_dir, "pier-bus"), "--publishers", o.bus.pub, "--subscribers",
-                                       o.bus.sub, "--endpoints-file", o.state_dir + "/bus.env", "--log-level",
-                                       o.log_level};
+  std::vector<std::string> bus_argv = {
+      program(bin_dir, "pier-bus"), "--publishers",           o.bus.pub,     "--subscribers", o.bus.sub,
+      "--endpoints-file",           o.state_dir + "/bus.env", "--log-level", o.log_level};
   if (o.bus_drop_share > 0)
-    bus_argv.insert(bus_argv.end(), {"--allow-fault-injection", "--drop-share", std::to_string(o.bus_drop_share),
-                                     "--drop-seed", std::to_string(o.bus_drop_seed), "--drop-for-ms",
-                                     std::to_string(o.bus_drop_for_ms)});
+    bus_argv.insert(bus_argv.end(),
+                    {"--allow-fault-injection", "--drop-share", std::to_string(o.bus_drop_share), "--drop-seed",
+                     std::to_string(o.bus_drop_seed), "--drop-for-ms", std::to_string(o.bus_drop_for_ms)});
   return {
       {"bus", bus_argv},
       {"registry", with_bus({program(bin_dir, "pier-registry"), "--db", o.state_dir + "/registry.db",
                              "--platform-network", o.platform_network, "--docker-network", o.docker_network})},
       {"scheduler", with_bus({program(bin_dir, "pier-scheduler")})},
       {"lbgen", with_bus({program(bin_dir, "pier-lbgen")})},
-      {"metrics", with_bus({program(bin_dir, "pier-metrics"), "--db", o.state_dir + "/metrics.db", "--listen",
-                            o.metrics_listen})},
+      {"metrics",
+       with_bus({program(bin_dir, "pier-metrics"), "--db", o.state_dir + "/metrics.db", "--listen", o.metrics_listen})},
       {"agent", with_bus({program(bin_dir, "pier-agent"), "--host-id", host_id, "--address", "127.0.0.1", "--state-dir",
                           o.state_dir + "/agent", "--runtime", o.runtime, "--stats-port", std::to_string(o.stats_port),
                           "--stop-on-exit"})},
@@ -240,28 +240,27 @@ msg::AppSpec demo_spec(int demo_port) {
 int run_dev(const std::vector<std::string>& args, const Io& io) {
   DevOptions o;
   po::options_description desc("pier dev options");
-  desc.add_options()
-      ("state-dir", po::value(&o.state_dir),
-       "logs, pids, databases and dev.env go here (default /var/lib/pier/dev as root, else "
-       "~/.local/state/pier/dev)")
-      ("bus-pub", po::value(&o.bus.pub)->default_value(o.bus.pub), "bus endpoint for publishers (pier-bus binds it)")
-      ("bus-sub", po::value(&o.bus.sub)->default_value(o.bus.sub), "bus endpoint for subscribers (pier-bus binds it)")
-      ("metrics-listen", po::value(&o.metrics_listen)->default_value(o.metrics_listen), "pier-metrics HTTP address")
-      ("stats-port", po::value(&o.stats_port)->default_value(o.stats_port), "HAProxy stats/Prometheus port")
-      ("demo", po::bool_switch(&o.demo), "deploy the demo app (3 replicas) once the stack is up")
-      ("demo-port", po::value(&o.demo_port)->default_value(o.demo_port), "the demo app's external port")
-      ("platform-network", po::value(&o.platform_network)->default_value(o.platform_network),
-       "where instance addresses come from (inside 127.0.0.0/8); give two stacks on one machine different ones")
-      ("docker-network", po::value(&o.docker_network)->default_value(o.docker_network),
-       "where docker hosts' subnets come from (with --runtime docker)")
-      ("runtime", po::value(&o.runtime)->default_value(o.runtime), "the agent's runtime: exec | docker")
-      ("host-id", po::value(&o.host_id), "the agent's host id (default: from the hostname)")
-      ("bus-drop-share", po::value(&o.bus_drop_share)->default_value(o.bus_drop_share),
-       "tests only: pier-bus drops this share (0..1) of messages")
-      ("bus-drop-seed", po::value(&o.bus_drop_seed)->default_value(o.bus_drop_seed), "tests only: seed of the drops")
-      ("bus-drop-for-ms", po::value(&o.bus_drop_for_ms)->default_value(o.bus_drop_for_ms),
-       "tests only: drop for this long after the bus starts (0: always)")
-      ("log-level", po::value(&o.log_level)->default_value(o.log_level), "the children's log level");
+  desc.add_options()("state-dir", po::value(&o.state_dir),
+                     "logs, pids, databases and dev.env go here (default /var/lib/pier/dev as root, else "
+                     "~/.local/state/pier/dev)")("bus-pub", po::value(&o.bus.pub)->default_value(o.bus.pub),
+                                                 "bus endpoint for publishers (pier-bus binds it)")(
+      "bus-sub", po::value(&o.bus.sub)->default_value(o.bus.sub), "bus endpoint for subscribers (pier-bus binds it)")(
+      "metrics-listen", po::value(&o.metrics_listen)->default_value(o.metrics_listen), "pier-metrics HTTP address")(
+      "stats-port", po::value(&o.stats_port)->default_value(o.stats_port), "HAProxy stats/Prometheus port")(
+      "demo", po::bool_switch(&o.demo), "deploy the demo app (3 replicas) once the stack is up")(
+      "demo-port", po::value(&o.demo_port)->default_value(o.demo_port), "the demo app's external port")(
+      "platform-network", po::value(&o.platform_network)->default_value(o.platform_network),
+      "where instance addresses come from (inside 127.0.0.0/8); give two stacks on one machine different ones")(
+      "docker-network", po::value(&o.docker_network)->default_value(o.docker_network),
+      "where docker hosts' subnets come from (with --runtime docker)")(
+      "runtime", po::value(&o.runtime)->default_value(o.runtime), "the agent's runtime: exec | docker")(
+      "host-id", po::value(&o.host_id), "the agent's host id (default: from the hostname)")(
+      "bus-drop-share", po::value(&o.bus_drop_share)->default_value(o.bus_drop_share),
+      "tests only: pier-bus drops this share (0..1) of messages")(
+      "bus-drop-seed", po::value(&o.bus_drop_seed)->default_value(o.bus_drop_seed), "tests only: seed of the drops")(
+      "bus-drop-for-ms", po::value(&o.bus_drop_for_ms)->default_value(o.bus_drop_for_ms),
+      "tests only: drop for this long after the bus starts (0: always)")(
+      "log-level", po::value(&o.log_level)->default_value(o.log_level), "the children's log level");
   auto parsed = parse_args(args, desc, nullptr, {"state-dir", "bus-pub", "bus-sub"});
   if (!parsed.ok()) {
     io.err("error: " + parsed.status().message() + " (see --help)");
@@ -295,7 +294,8 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
       return kExitBadInput;
     }
   }
-  if (o.state_dir.empty()) o.state_dir = default_state_dir(::geteuid() == 0, std::getenv("XDG_STATE_HOME"), std::getenv("HOME"));
+  if (o.state_dir.empty())
+    o.state_dir = default_state_dir(::geteuid() == 0, std::getenv("XDG_STATE_HOME"), std::getenv("HOME"));
   std::error_code ec;
   o.state_dir = fs::absolute(o.state_dir, ec).string();
   for (const char* sub : {"logs", "pids", "agent"}) fs::create_directories(o.state_dir + "/" + sub, ec);
@@ -310,8 +310,8 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
     std::error_code exe_error;
     const auto exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", exe_error);
     if (pid > 0 && !exe_error && exe.filename().string().rfind("pier-", 0) == 0) {
-      io.err("error: state-dir: another pier dev runs on " + o.state_dir + " (" + name + " pid " +
-             std::to_string(pid) + ")");
+      io.err("error: state-dir: another pier dev runs on " + o.state_dir + " (" + name + " pid " + std::to_string(pid) +
+             ")");
       return kExitNotDone;
     }
   }
@@ -356,11 +356,14 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
   supervisor.say("pier dev " + std::string(kVersion) + ": host " + host_id + ", state in " + o.state_dir);
   supervisor.say("  bus       publishers " + o.bus.pub + ", subscribers " + o.bus.sub);
   supervisor.say("  metrics   http://" + o.metrics_listen + "/metrics");
-  supervisor.say("  haproxy   stats http://127.0.0.1:" + std::to_string(o.stats_port) + "/stats, apps on their external ports");
+  supervisor.say("  haproxy   stats http://127.0.0.1:" + std::to_string(o.stats_port) +
+                 "/stats, apps on their external ports");
   supervisor.say("  logs      " + o.state_dir + "/logs/<name>.log, pids in " + o.state_dir + "/pids/");
-  supervisor.say("  cli       set -a; . " + o.state_dir + "/dev.env; set +a   (then: pier ps, pier hosts, pier deploy ...)");
+  supervisor.say("  cli       set -a; . " + o.state_dir +
+                 "/dev.env; set +a   (then: pier ps, pier hosts, pier deploy ...)");
   for (const auto& c : children)
-    supervisor.say("  started   " + c.spec.name + (c.pid > 0 ? " (pid " + std::to_string(c.pid) + ")" : " (not running)"));
+    supervisor.say("  started   " + c.spec.name +
+                   (c.pid > 0 ? " (pid " + std::to_string(c.pid) + ")" : " (not running)"));
 
   std::atomic<bool> cancel_demo{false};
   std::thread demo;
@@ -378,7 +381,8 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
                      std::to_string(o.demo_port) + ")");
       if (deploy(spec, options, demo_io) == kExitOk) {
         write_atomically(o.state_dir + "/dev.env", dev_env_text(o, true));
-        supervisor.say("demo: http://127.0.0.1:" + std::to_string(o.demo_port) + "/  (each request answers from the next instance)");
+        supervisor.say("demo: http://127.0.0.1:" + std::to_string(o.demo_port) +
+                       "/  (each request answers from the next instance)");
       } else if (!g_stop) {
         supervisor.say("pier dev: the demo is not live; the stack keeps running (see " + o.state_dir + "/logs/)");
       }

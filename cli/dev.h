@@ -10,8 +10,8 @@
 namespace pier::cli {
 
 struct DevOptions {
-  std::string state_dir;                 // empty: default_state_dir()
-  bus::Endpoints bus;                    // endpoints pier-bus binds (and everyone connects to)
+  std::string state_dir;  // empty: default_state_dir()
+  bus::Endpoints bus;     // endpoints pier-bus binds (and everyone connects to)
   std::string metrics_listen = "127.0.0.1:9100";
   int stats_port = 8404;
   bool demo = false;
@@ -19,8 +19,8 @@ struct DevOptions {
   std::string log_level = "info";
   std::string platform_network = "127.100.0.0/16";  // the registry's pool of exec subnets
   std::string docker_network = "10.213.0.0/16";     // the registry's pool of docker subnets
-  std::string runtime = "exec";                      // the agent's runtime: exec | docker
-  std::string host_id;                               // empty: from the hostname
+  std::string runtime = "exec";                     // the agent's runtime: exec | docker
+  std::string host_id;                              // empty: from the hostname
   // Fault injection on the bus, for tests (pier-bus --allow-fault-injection --drop-*); 0: off.
   double bus_drop_share = 0;
   int64_t bus_drop_seed = 1;

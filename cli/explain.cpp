@@ -20,11 +20,11 @@ struct Flags {
 };
 
 void add_flags(po::options_description& desc, Flags& f) {
-  desc.add_options()("app", po::value(&f.app), "app name")
-      ("metrics-url", po::value(&f.metrics_url)->default_value(f.metrics_url),
-       "pier-metrics' HTTP endpoint (PIER_METRICS_URL; dev.env's value with /metrics works too)")
-      ("output,o", po::value(&f.output)->default_value(f.output), "table | json")
-      ("timeout", po::value(&f.timeout_s)->default_value(f.timeout_s), "seconds to wait for pier-metrics");
+  desc.add_options()("app", po::value(&f.app), "app name")(
+      "metrics-url", po::value(&f.metrics_url)->default_value(f.metrics_url),
+      "pier-metrics' HTTP endpoint (PIER_METRICS_URL; dev.env's value with /metrics works too)")(
+      "output,o", po::value(&f.output)->default_value(f.output), "table | json")(
+      "timeout", po::value(&f.timeout_s)->default_value(f.timeout_s), "seconds to wait for pier-metrics");
 }
 
 const std::vector<std::string> kEnv = {"metrics-url"};
@@ -107,8 +107,8 @@ int64_t int_of(const nlohmann::json& j, const char* key) {
 
 std::string reason(const nlohmann::json& d) {
   const std::string explanation = text_of(d, "explanation");
-  const std::string head = std::to_string(int_of(d, "old")) + " -> " + std::to_string(int_of(d, "new")) + " (" +
-                           text_of(d, "rule") + "): ";
+  const std::string head =
+      std::to_string(int_of(d, "old")) + " -> " + std::to_string(int_of(d, "new")) + " (" + text_of(d, "rule") + "): ";
   return explanation.rfind(head, 0) == 0 ? explanation.substr(head.size()) : explanation;
 }
 
@@ -144,7 +144,8 @@ std::string dry_run_text(const nlohmann::json& a) {
   out += "  why:    " + reason(a) + "\n";
   if (a.contains("inputs") && a["inputs"].is_object() && !a["inputs"].empty()) {
     std::string inputs;
-    for (const auto& [name, value] : a["inputs"].items()) inputs += (inputs.empty() ? "" : ", ") + name + "=" + number(value);
+    for (const auto& [name, value] : a["inputs"].items())
+      inputs += (inputs.empty() ? "" : ", ") + name + "=" + number(value);
     out += "  inputs: " + inputs + "\n";
   }
   out += "  at:     " + format_utc(int_of(a, "time_ms")) + " (dry run: nothing was sent)\n";

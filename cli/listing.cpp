@@ -44,8 +44,10 @@ std::string format_bytes(int64_t bytes) {
     ++unit;
   }
   char buf[32];
-  if (value == static_cast<double>(static_cast<int64_t>(value))) std::snprintf(buf, sizeof buf, "%lld%s", static_cast<long long>(value), kUnits[unit]);
-  else std::snprintf(buf, sizeof buf, "%.1f%s", value, kUnits[unit]);
+  if (value == static_cast<double>(static_cast<int64_t>(value)))
+    std::snprintf(buf, sizeof buf, "%lld%s", static_cast<long long>(value), kUnits[unit]);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f%s", value, kUnits[unit]);
   return buf;
 }
 
@@ -53,8 +55,13 @@ nlohmann::json instances_json(const msg::State& state, const std::string& app) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& i : state.instances) {
     if (!app.empty() && i.app != app) continue;
-    out.push_back({{"id", i.id}, {"app", i.app}, {"host", i.host}, {"ip", i.ip}, {"state", i.state},
-                   {"reason", i.reason}, {"pid", i.pid}});
+    out.push_back({{"id", i.id},
+                   {"app", i.app},
+                   {"host", i.host},
+                   {"ip", i.ip},
+                   {"state", i.state},
+                   {"reason", i.reason},
+                   {"pid", i.pid}});
   }
   return out;
 }
@@ -80,8 +87,12 @@ nlohmann::json hosts_json(const msg::State& state) {
                    {"subnet", h.subnet},
                    {"status", h.status},
                    {"last_seen_ms", h.last_seen_ms},
-                   {"lb", {{"hash", h.lb.hash}, {"servers", h.lb.servers}, {"error", h.lb.error}, {"reloads", h.lb.reloads},
-                           {"runtime_updates", h.lb.runtime_updates}}}});
+                   {"lb",
+                    {{"hash", h.lb.hash},
+                     {"servers", h.lb.servers},
+                     {"error", h.lb.error},
+                     {"reloads", h.lb.reloads},
+                     {"runtime_updates", h.lb.runtime_updates}}}});
   }
   return out;
 }

@@ -7,7 +7,8 @@ namespace pier::cli {
 
 bool belongs_to(const std::string& id, const std::string& app) {
   if (id.size() <= app.size() + 1 || id.compare(0, app.size(), app) != 0 || id[app.size()] != '-') return false;
-  return std::all_of(id.begin() + static_cast<long>(app.size()) + 1, id.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return std::all_of(id.begin() + static_cast<long>(app.size()) + 1, id.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::string Liveness::summary() const {

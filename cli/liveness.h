@@ -18,7 +18,7 @@ struct Liveness {
   int wanted = 0;
   int present = 0;  // the app's instances in the state
   int running = 0;
-  int failed = 0;   // instances the agent gave up on: the change cannot become live without a new spec
+  int failed = 0;  // instances the agent gave up on: the change cannot become live without a new spec
   // Why it is not live yet, most telling first: failed instances with their reason, unplaced instances
   // with the scheduler's reason, hosts whose HAProxy does not yet serve exactly the app's instances.
   std::vector<std::string> waiting_on;

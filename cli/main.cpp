@@ -35,12 +35,12 @@ constexpr const char* kUsage =
 int main(int argc, char** argv) {
   using namespace pier::cli;
   using Command = int (*)(const std::vector<std::string>&, const Io&);
-  const std::map<std::string, Command> commands = {{"deploy", run_deploy}, {"scale", run_scale}, {"rm", run_rm},
-                                                   {"ps", run_ps},         {"hosts", run_hosts}, {"dev", run_dev},
-                                                   {"why", run_why},       {"autoscale", run_autoscale}};
+  const std::map<std::string, Command> commands = {
+      {"deploy", run_deploy}, {"scale", run_scale}, {"rm", run_rm},   {"ps", run_ps},
+      {"hosts", run_hosts},   {"dev", run_dev},     {"why", run_why}, {"autoscale", run_autoscale}};
   // Options that take a value may come before the command ("pier --bus-sub X ps"): skip their values.
-  const std::set<std::string> value_options = {"--bus-pub", "--bus-sub", "--timeout", "--output", "-o",
-                                             "--metrics-url", "--last", "-n"};
+  const std::set<std::string> value_options = {"--bus-pub", "--bus-sub",     "--timeout", "--output",
+                                               "-o",        "--metrics-url", "--last",    "-n"};
   const Io io = standard_io();
   std::vector<std::string> before, after;
   std::string command;
@@ -62,8 +62,10 @@ int main(int argc, char** argv) {
     }
   }
   if (command.empty()) {
-    std::cerr << (before.empty() ? std::string("error: no command given") : "error: unknown command or option '" + before[0] + "'")
-              << "\n\n" << kUsage << "\n";
+    std::cerr << (before.empty() ? std::string("error: no command given")
+                                 : "error: unknown command or option '" + before[0] + "'")
+              << "\n\n"
+              << kUsage << "\n";
     return kExitBadInput;
   }
   before.insert(before.end(), after.begin(), after.end());

@@ -8,8 +8,8 @@ Result<std::string> metrics_base_url(const std::string& url) {
   constexpr std::string_view kScheme = "http://";
   if (url.rfind(kScheme, 0) != 0) return Status::Invalid("metrics-url", "must start with http://");
   const std::size_t slash = url.find('/', kScheme.size());
-  const std::string authority = url.substr(kScheme.size(), slash == std::string::npos ? std::string::npos
-                                                                                        : slash - kScheme.size());
+  const std::string authority =
+      url.substr(kScheme.size(), slash == std::string::npos ? std::string::npos : slash - kScheme.size());
   if (authority.empty()) return Status::Invalid("metrics-url", "must name a host: http://HOST:PORT");
   return std::string(kScheme) + authority;
 }

@@ -1,9 +1,8 @@
 // The CLI's side of pier-metrics' HTTP endpoint (cpp-httplib): GET a path, parse the JSON answer.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "common/status.h"
 

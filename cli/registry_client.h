@@ -6,7 +6,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-
 #include <zmq.hpp>
 
 #include "common/bus.h"

@@ -1,12 +1,10 @@
 #include "common/bus.h"
 
-#include <cerrno>
-
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <random>
-
-#include <spdlog/spdlog.h>
 
 namespace pier::bus {
 namespace {
@@ -108,9 +106,10 @@ void Subscriber::count_malformed(const std::string& sender, const std::string& t
   ++dropped_;
   const std::string who = sender.empty() ? std::string("<unknown sender>") : sender;
   if (logged_senders_.insert(who).second) {
-    spdlog::warn("dropped malformed message from {} on topic '{}': {} (further drops from this sender are "
-                 "counted, not logged)",
-                 who, topic.substr(0, 64), why);
+    spdlog::warn(
+        "dropped malformed message from {} on topic '{}': {} (further drops from this sender are "
+        "counted, not logged)",
+        who, topic.substr(0, 64), why);
   }
 }
 

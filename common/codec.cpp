@@ -6,8 +6,7 @@ Status unpack(std::string_view bytes, msgpack::object_handle& handle, const Limi
   if (bytes.empty()) return Status::Error("empty frame");
   try {
     std::size_t offset = 0;
-    msgpack::unpack_limit limit(limits.array, limits.map, limits.str, limits.bin, limits.ext,
-                                limits.depth);
+    msgpack::unpack_limit limit(limits.array, limits.map, limits.str, limits.bin, limits.ext, limits.depth);
     handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limit);
     if (offset != bytes.size()) return Status::Error("trailing bytes after the message");
   } catch (const msgpack::insufficient_bytes&) {

@@ -3,10 +3,9 @@
 // allocate gigabytes or recurse without bound.
 #pragma once
 
+#include <msgpack.hpp>
 #include <string>
 #include <string_view>
-
-#include <msgpack.hpp>
 
 #include "common/status.h"
 

@@ -2,9 +2,9 @@
 // line per event that matters, naming the app, instance, host and revision it concerns.
 #pragma once
 
-#include <string>
-
 #include <spdlog/spdlog.h>
+
+#include <string>
 
 namespace pier::log {
 

@@ -6,10 +6,9 @@
 
 #include <cstdint>
 #include <map>
+#include <msgpack.hpp>
 #include <string>
 #include <vector>
-
-#include <msgpack.hpp>
 
 namespace pier::msg {
 
@@ -68,32 +67,31 @@ struct AutoscalePolicy {
   int stale_after_s = 30;                // metrics older than this: hold (never scale down)
   std::string timezone = "UTC";          // IANA name, for the schedule
   std::vector<AutoscalePeriod> schedule;
-  int prewarm_s = 120;                   // a period's min applies this long before it starts
-  MSGPACK_DEFINE_MAP(enabled, min, max, targets, up_window_s, down_window_s, cooldown_s, max_step,
-                     stale_after_s, timezone, schedule, prewarm_s);
+  int prewarm_s = 120;  // a period's min applies this long before it starts
+  MSGPACK_DEFINE_MAP(enabled, min, max, targets, up_window_s, down_window_s, cooldown_s, max_step, stale_after_s,
+                     timezone, schedule, prewarm_s);
 };
 
 struct AppSpec {
-  std::string name;                        // DNS label
-  std::string image;                       // Docker reference grammar, without the tag
+  std::string name;   // DNS label
+  std::string image;  // Docker reference grammar, without the tag
   std::string tag = "latest";
-  std::vector<std::string> command;        // argv for the exec runtime (no shell)
+  std::vector<std::string> command;  // argv for the exec runtime (no shell)
   std::vector<PortMapping> ports;
-  std::string protocol = "http";           // http | tcp
+  std::string protocol = "http";  // http | tcp
   int replicas = 1;
-  double cpu = 0.1;                        // cores
+  double cpu = 0.1;  // cores
   int64_t memory_bytes = 64LL << 20;
   std::map<std::string, std::string> env;
-  std::string context_path = "/";          // http only: requests whose path starts here go to this app
-  std::string algorithm = "roundrobin";    // roundrobin | leastconn | source
+  std::string context_path = "/";        // http only: requests whose path starts here go to this app
+  std::string algorithm = "roundrobin";  // roundrobin | leastconn | source
   AutoscalePolicy autoscale;
-  std::string health_path = "/";           // http only: HAProxy checks GET <health_path> (2xx/3xx = up)
-  int check_rise = 2;                      // consecutive passed checks before a server takes traffic
-  int check_fall = 3;                      // consecutive failed checks before it stops taking traffic
-  int check_inter_ms = 2000;               // time between two checks of one server
-  MSGPACK_DEFINE_MAP(name, image, tag, command, ports, protocol, replicas, cpu, memory_bytes, env,
-                     context_path, algorithm, autoscale, health_path, check_rise, check_fall,
-                     check_inter_ms);
+  std::string health_path = "/";  // http only: HAProxy checks GET <health_path> (2xx/3xx = up)
+  int check_rise = 2;             // consecutive passed checks before a server takes traffic
+  int check_fall = 3;             // consecutive failed checks before it stops taking traffic
+  int check_inter_ms = 2000;      // time between two checks of one server
+  MSGPACK_DEFINE_MAP(name, image, tag, command, ports, protocol, replicas, cpu, memory_bytes, env, context_path,
+                     algorithm, autoscale, health_path, check_rise, check_fall, check_inter_ms);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -145,10 +143,10 @@ struct SnapshotRequest {
 struct Reply {
   std::string request_id;
   bool ok = false;
-  std::string field;    // on error: the field that broke a rule ("ports[0].external")
-  std::string rule;     // on error: the rule ("must be between 1 and 65535")
-  std::string message;  // human-readable summary
-  int64_t revision = 0; // state revision after the command
+  std::string field;     // on error: the field that broke a rule ("ports[0].external")
+  std::string rule;      // on error: the rule ("must be between 1 and 65535")
+  std::string message;   // human-readable summary
+  int64_t revision = 0;  // state revision after the command
   MSGPACK_DEFINE_MAP(request_id, ok, field, rule, message, revision);
 };
 
@@ -156,39 +154,39 @@ struct Reply {
 // State (topic state.full): the registry's whole view, with a revision that rises on every change.
 
 struct LbStatus {
-  std::string hash;              // hash of the haproxy.cfg the agent runs
-  int64_t state_revision = 0;    // state revision that config was generated from
+  std::string hash;                  // hash of the haproxy.cfg the agent runs
+  int64_t state_revision = 0;        // state revision that config was generated from
   std::vector<std::string> servers;  // instance ids present as servers in the running config
-  std::string error;             // last rejected config's reason, empty when fine
+  std::string error;                 // last rejected config's reason, empty when fine
   int64_t reloads = 0;
-  int64_t runtime_updates = 0;   // server changes applied through the Runtime API (no reload)
+  int64_t runtime_updates = 0;  // server changes applied through the Runtime API (no reload)
   MSGPACK_DEFINE_MAP(hash, state_revision, servers, error, reloads, runtime_updates);
 };
 
 struct HostRecord {
   std::string id;
   std::string hostname;
-  std::string address;          // where HAProxy on this host listens for clients
+  std::string address;  // where HAProxy on this host listens for clients
   int cpus = 0;
   int64_t memory_bytes = 0;
-  std::string runtime;          // exec | docker
-  std::string subnet;           // CIDR assigned by the registry, instance IPs come from it
-  std::string haproxy_socket;   // agent-local path of HAProxy's admin socket
-  int stats_port = 0;           // HAProxy stats + Prometheus exporter port on this host
+  std::string runtime;         // exec | docker
+  std::string subnet;          // CIDR assigned by the registry, instance IPs come from it
+  std::string haproxy_socket;  // agent-local path of HAProxy's admin socket
+  int stats_port = 0;          // HAProxy stats + Prometheus exporter port on this host
   int64_t last_seen_ms = 0;
-  std::string status = "up";    // up | down
+  std::string status = "up";  // up | down
   LbStatus lb;
-  MSGPACK_DEFINE_MAP(id, hostname, address, cpus, memory_bytes, runtime, subnet, haproxy_socket,
-                     stats_port, last_seen_ms, status, lb);
+  MSGPACK_DEFINE_MAP(id, hostname, address, cpus, memory_bytes, runtime, subnet, haproxy_socket, stats_port,
+                     last_seen_ms, status, lb);
 };
 
 struct InstanceRecord {
-  std::string id;     // unique forever: "<app>-<n>"
+  std::string id;  // unique forever: "<app>-<n>"
   std::string app;
-  std::string host;   // empty until placed
-  std::string ip;     // from the host's subnet, set when placed
+  std::string host;               // empty until placed
+  std::string ip;                 // from the host's subnet, set when placed
   std::string state = "pending";  // pending | placed | starting | running | failed | stopped
-  std::string reason; // why pending or failed
+  std::string reason;             // why pending or failed
   int pid = 0;
   int64_t updated_ms = 0;
   MSGPACK_DEFINE_MAP(id, app, host, ip, state, reason, pid, updated_ms);
@@ -214,7 +212,7 @@ struct State {
 struct InstanceStatus {
   std::string id;
   std::string app;
-  std::string state;   // starting | running | failed | stopped
+  std::string state;  // starting | running | failed | stopped
   std::string ip;
   int pid = 0;
   int exit_code = 0;
@@ -236,8 +234,8 @@ struct HostStatus {
   int64_t started_ms = 0;
   std::vector<InstanceStatus> instances;
   LbStatus lb;
-  MSGPACK_DEFINE_MAP(host_id, hostname, address, cpus, memory_bytes, runtime, haproxy_socket,
-                     stats_port, started_ms, instances, lb);
+  MSGPACK_DEFINE_MAP(host_id, hostname, address, cpus, memory_bytes, runtime, haproxy_socket, stats_port, started_ms,
+                     instances, lb);
 };
 
 struct InstanceSample {
@@ -256,8 +254,7 @@ struct HostSample {
   int64_t memory_total_bytes = 0;
   double load1 = 0;
   std::vector<InstanceSample> instances;
-  MSGPACK_DEFINE_MAP(host_id, time_ms, cpu_percent, memory_used_bytes, memory_total_bytes, load1,
-                     instances);
+  MSGPACK_DEFINE_MAP(host_id, time_ms, cpu_percent, memory_used_bytes, memory_total_bytes, load1, instances);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -276,9 +273,9 @@ struct LbServer {
 };
 
 struct LbBackend {
-  std::string name;     // "app_<app>_<internal port>"
+  std::string name;  // "app_<app>_<internal port>"
   std::string app;
-  std::string mode;     // http | tcp
+  std::string mode;  // http | tcp
   std::string algorithm;
   std::vector<LbServer> servers;
   std::string health_path = "/";  // http: the check's GET path (tcp backends check a connect)
@@ -297,7 +294,7 @@ struct LbRoute {
 struct LbFrontend {
   std::string name;  // "fe_<port>"
   int port = 0;
-  std::string mode;  // http | tcp
+  std::string mode;             // http | tcp
   std::vector<LbRoute> routes;  // longest context path first; tcp: exactly one with "/"
   MSGPACK_DEFINE_MAP(name, port, mode, routes);
 };
@@ -315,8 +312,8 @@ struct LbSpec {
 struct LbConfig {
   std::string host_id;
   int64_t state_revision = 0;
-  std::string hash;          // hex SHA-256... of haproxy_cfg (see lbgen)
-  std::string haproxy_cfg;   // the rendered configuration
+  std::string hash;         // hex SHA-256... of haproxy_cfg (see lbgen)
+  std::string haproxy_cfg;  // the rendered configuration
   LbSpec spec;
   MSGPACK_DEFINE_MAP(host_id, state_revision, hash, haproxy_cfg, spec);
 };
@@ -327,15 +324,14 @@ struct LbConfig {
 // Per-app aggregates (metrics.app.<app>), every autoscale interval. A figure not measured is -1.
 struct AppMetrics {
   std::string app;
-  int64_t time_ms = 0;               // pier-metrics' wall clock when the figures were last updated
-  int instances = 0;                 // instances whose fresh samples made these figures
-  double cpu_percent = -1;           // average per instance, % of one core
-  double requests_per_second = -1;   // whole app (not reported by agents yet: -1)
-  double p95_latency_ms = -1;        // (not reported by agents yet: -1)
-  int replicas = 0;                  // wanted, from the state
-  int running = 0;                   // instances running, from the state
-  MSGPACK_DEFINE_MAP(app, time_ms, instances, cpu_percent, requests_per_second, p95_latency_ms, replicas,
-                     running);
+  int64_t time_ms = 0;              // pier-metrics' wall clock when the figures were last updated
+  int instances = 0;                // instances whose fresh samples made these figures
+  double cpu_percent = -1;          // average per instance, % of one core
+  double requests_per_second = -1;  // whole app (not reported by agents yet: -1)
+  double p95_latency_ms = -1;       // (not reported by agents yet: -1)
+  int replicas = 0;                 // wanted, from the state
+  int running = 0;                  // instances running, from the state
+  MSGPACK_DEFINE_MAP(app, time_ms, instances, cpu_percent, requests_per_second, p95_latency_ms, replicas, running);
 };
 
 // One autoscaler decision (metrics.decision.<app>): a change, or a hold whose rule differs from the
@@ -343,10 +339,10 @@ struct AppMetrics {
 struct AutoscaleDecision {
   std::string app;
   int64_t time_ms = 0;
-  int current = 0;                        // replicas when deciding
-  int desired = 0;                        // == current: hold
-  std::string rule;                       // floor, ceiling, schedule, stale, steady, up-window, ...
-  std::map<std::string, double> inputs;   // the numbers used, by name
+  int current = 0;                       // replicas when deciding
+  int desired = 0;                       // == current: hold
+  std::string rule;                      // floor, ceiling, schedule, stale, steady, up-window, ...
+  std::map<std::string, double> inputs;  // the numbers used, by name
   std::string explanation;
   MSGPACK_DEFINE_MAP(app, time_ms, current, desired, rule, inputs, explanation);
 };

@@ -21,7 +21,8 @@ std::string format_ipv4(uint32_t address) {
 
 Result<Ipv4Net> parse_cidr(std::string_view text) {
   auto slash = text.find('/');
-  if (slash == std::string_view::npos) return Status::Error("'" + std::string(text) + "' is not in CIDR form a.b.c.d/n");
+  if (slash == std::string_view::npos)
+    return Status::Error("'" + std::string(text) + "' is not in CIDR form a.b.c.d/n");
   auto addr = parse_ipv4(text.substr(0, slash));
   if (!addr.ok()) return addr.status();
   int prefix = -1;
@@ -40,7 +41,8 @@ Result<Ipv4Net> parse_cidr(std::string_view text) {
 std::string format_cidr(const Ipv4Net& net) { return format_ipv4(net.base) + "/" + std::to_string(net.prefix); }
 
 Result<Ipv4Net> nth_subnet(const Ipv4Net& net, int new_prefix, uint64_t index) {
-  if (new_prefix < net.prefix || new_prefix > 32) return Status::Error("subnet prefix must lie between the network's and 32");
+  if (new_prefix < net.prefix || new_prefix > 32)
+    return Status::Error("subnet prefix must lie between the network's and 32");
   const uint64_t count = uint64_t{1} << (new_prefix - net.prefix);
   if (index >= count) return Status::Error("the platform network " + format_cidr(net) + " has no subnet left");
   return Ipv4Net{static_cast<uint32_t>(net.base + index * (uint64_t{1} << (32 - new_prefix))), new_prefix};

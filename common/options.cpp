@@ -8,16 +8,14 @@
 namespace pier::options {
 
 void add_bus(po::options_description& desc, bus::Endpoints& endpoints) {
-  desc.add_options()
-      ("bus-pub", po::value(&endpoints.pub)->default_value(endpoints.pub),
-       "bus endpoint that publishers connect to (pier-bus XSUB side)")
-      ("bus-sub", po::value(&endpoints.sub)->default_value(endpoints.sub),
-       "bus endpoint that subscribers connect to (pier-bus XPUB side)");
+  desc.add_options()("bus-pub", po::value(&endpoints.pub)->default_value(endpoints.pub),
+                     "bus endpoint that publishers connect to (pier-bus XSUB side)")(
+      "bus-sub", po::value(&endpoints.sub)->default_value(endpoints.sub),
+      "bus endpoint that subscribers connect to (pier-bus XPUB side)");
 }
 
 void add_log_level(po::options_description& desc, std::string& level) {
-  desc.add_options()("log-level", po::value(&level)->default_value("info"),
-                     "trace | debug | info | warn | error");
+  desc.add_options()("log-level", po::value(&level)->default_value("info"), "trace | debug | info | warn | error");
 }
 
 std::string env_name(std::string_view option) {
@@ -26,8 +24,8 @@ std::string env_name(std::string_view option) {
   return name;
 }
 
-po::variables_map parse_or_exit(int argc, char** argv, const po::options_description& desc,
-                                std::string_view usage, const po::positional_options_description* positional) {
+po::variables_map parse_or_exit(int argc, char** argv, const po::options_description& desc, std::string_view usage,
+                                const po::positional_options_description* positional) {
   po::options_description all = desc;
   all.add_options()("help,h", "show this help")("version", "show the version");
   po::variables_map vm;
@@ -40,8 +38,8 @@ po::variables_map parse_or_exit(int argc, char** argv, const po::options_descrip
                                     [&all](const std::string& variable) -> std::string {
                                       if (variable.rfind("PIER_", 0) != 0) return {};
                                       for (const auto& opt : all.options()) {
-                                        if (env_name(opt->long_name()) == variable &&
-                                            opt->long_name() != "help" && opt->long_name() != "version")
+                                        if (env_name(opt->long_name()) == variable && opt->long_name() != "help" &&
+                                            opt->long_name() != "version")
                                           return opt->long_name();
                                       }
                                       return {};

@@ -2,10 +2,9 @@
 // environment as PIER_<NAME> (dashes become underscores, upper case). The command line wins.
 #pragma once
 
+#include <boost/program_options.hpp>
 #include <string>
 #include <string_view>
-
-#include <boost/program_options.hpp>
 
 #include "common/bus.h"
 
@@ -20,8 +19,7 @@ void add_log_level(po::options_description& desc, std::string& level);
 
 // Parses argv then PIER_* variables. --help prints `usage` and the options and exits 0; --version
 // prints the version and exits 0; an unknown or malformed option prints the error and exits 2.
-po::variables_map parse_or_exit(int argc, char** argv, const po::options_description& desc,
-                                std::string_view usage,
+po::variables_map parse_or_exit(int argc, char** argv, const po::options_description& desc, std::string_view usage,
                                 const po::positional_options_description* positional = nullptr);
 
 // The environment variable that feeds an option: "bus-pub" -> "PIER_BUS_PUB".

@@ -67,8 +67,8 @@ Result<pid_t> spawn(const SpawnOptions& options) {
     if (options.error_path.empty()) posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   }
   if (!options.error_path.empty()) {
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, options.error_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, options.error_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
   }
   pid_t pid = 0;
   int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());

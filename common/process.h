@@ -13,11 +13,11 @@
 namespace pier::process {
 
 struct SpawnOptions {
-  std::vector<std::string> argv;              // argv[0] is looked up in PATH
-  std::map<std::string, std::string> env;     // added to (or replacing in) this process's environment
-  std::string output_path;                    // stdout (and stderr, unless error_path) appended here; empty: inherit
-  std::string error_path;                     // stderr appended here when set
-  bool new_process_group = true;              // so that a terminal's Ctrl-C reaches only the parent
+  std::vector<std::string> argv;           // argv[0] is looked up in PATH
+  std::map<std::string, std::string> env;  // added to (or replacing in) this process's environment
+  std::string output_path;                 // stdout (and stderr, unless error_path) appended here; empty: inherit
+  std::string error_path;                  // stderr appended here when set
+  bool new_process_group = true;           // so that a terminal's Ctrl-C reaches only the parent
 };
 
 Result<pid_t> spawn(const SpawnOptions& options);

@@ -2,11 +2,11 @@
 // command is on disk before it is acknowledged), a busy timeout, and numbered schema migrations.
 #pragma once
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <SQLiteCpp/SQLiteCpp.h>
 
 namespace pier::store {
 

@@ -1,9 +1,9 @@
 #include "common/time_zone.h"
 
+#include <date/tz.h>
+
 #include <chrono>
 #include <exception>
-
-#include <date/tz.h>
 
 namespace pier {
 
@@ -24,8 +24,8 @@ bool is_time_zone_name(std::string_view name) {
       part = 0;
       continue;
     }
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                    c == '+' || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '+' || c == '-';
     if (!ok) return false;
     ++part;
   }

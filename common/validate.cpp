@@ -10,7 +10,9 @@
 namespace pier::validate {
 namespace {
 
-Status invalid(std::string_view field, std::string rule) { return Status::Invalid(std::string(field), std::move(rule)); }
+Status invalid(std::string_view field, std::string rule) {
+  return Status::Invalid(std::string(field), std::move(rule));
+}
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
@@ -49,7 +51,8 @@ Status image(std::string_view field, std::string_view value) {
 Status tag(std::string_view field, std::string_view value) {
   static const std::regex kTag(R"(^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$)");
   if (!std::regex_match(value.begin(), value.end(), kTag))
-    return invalid(field, "must be a Docker tag: 1-128 characters of A-Z, a-z, 0-9, '_', '.', '-', not starting with '.' or '-'");
+    return invalid(
+        field, "must be a Docker tag: 1-128 characters of A-Z, a-z, 0-9, '_', '.', '-', not starting with '.' or '-'");
   return Status::Ok();
 }
 
@@ -242,7 +245,8 @@ Status app_spec(const msg::AppSpec& spec) {
   if (auto s = algorithm("algorithm", spec.algorithm); !s) return s;
   if (auto s = health_path("health_path", spec.health_path); !s) return s;
   if (spec.protocol == "tcp" && spec.health_path != "/")
-    return invalid("health_path", "applies to http apps only; a tcp app is checked by a connect and must leave it at \"/\"");
+    return invalid("health_path",
+                   "applies to http apps only; a tcp app is checked by a connect and must leave it at \"/\"");
   if (auto s = check_count("check_rise", spec.check_rise); !s) return s;
   if (auto s = check_count("check_fall", spec.check_fall); !s) return s;
   if (auto s = check_interval("check_inter_ms", spec.check_inter_ms); !s) return s;
@@ -254,15 +258,25 @@ Result<int64_t> parse_memory(std::string_view field, std::string_view text) {
   static const std::regex kMemory(R"(^([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtT]?)(i?[bB])?$)");
   const std::string rule = "must be a size such as 64m, 512k or 1g (units k, m, g, t; plain numbers are bytes)";
   std::cmatch m;
-  if (text.size() > 32 || !std::regex_match(text.begin(), text.end(), m, kMemory)) return Status::Invalid(std::string(field), rule);
+  if (text.size() > 32 || !std::regex_match(text.begin(), text.end(), m, kMemory))
+    return Status::Invalid(std::string(field), rule);
   const double number = std::stod(m[1].str());
   int shift = 0;
   switch (m[2].length() ? std::tolower(m[2].str()[0]) : 0) {
-    case 'k': shift = 10; break;
-    case 'm': shift = 20; break;
-    case 'g': shift = 30; break;
-    case 't': shift = 40; break;
-    default: break;
+    case 'k':
+      shift = 10;
+      break;
+    case 'm':
+      shift = 20;
+      break;
+    case 'g':
+      shift = 30;
+      break;
+    case 't':
+      shift = 40;
+      break;
+    default:
+      break;
   }
   const double bytes = number * static_cast<double>(int64_t{1} << shift);
   if (bytes > static_cast<double>(int64_t{1} << 50)) return Status::Invalid(std::string(field), rule);
@@ -299,8 +313,7 @@ Result<msg::PortMapping> parse_port_mapping(std::string_view field, std::string_
 
 Result<std::pair<std::string, std::string>> parse_env(std::string_view field, std::string_view text) {
   auto eq = text.find('=');
-  if (eq == std::string_view::npos || eq == 0)
-    return Status::Invalid(std::string(field), "must be KEY=VALUE");
+  if (eq == std::string_view::npos || eq == 0) return Status::Invalid(std::string(field), "must be KEY=VALUE");
   return std::make_pair(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
 }
 

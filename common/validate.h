@@ -16,20 +16,20 @@ inline constexpr int kMaxReplicas = 1000;
 inline constexpr double kMaxCpu = 1024;
 inline constexpr int64_t kMinMemory = 4LL << 20;
 inline constexpr int64_t kMaxMemory = 1LL << 40;
-inline constexpr int kMaxCheckCount = 100;          // check_rise, check_fall
+inline constexpr int kMaxCheckCount = 100;  // check_rise, check_fall
 inline constexpr int kMinCheckInterMs = 100;
 inline constexpr int kMaxCheckInterMs = 3'600'000;
 
 Status dns_label(std::string_view field, std::string_view value);
-Status image(std::string_view field, std::string_view value);   // Docker reference name, no tag
+Status image(std::string_view field, std::string_view value);  // Docker reference name, no tag
 Status tag(std::string_view field, std::string_view value);
 Status port(std::string_view field, int value);
 Status protocol(std::string_view field, std::string_view value);
 Status algorithm(std::string_view field, std::string_view value);
 Status context_path(std::string_view field, std::string_view value);
 Status health_path(std::string_view field, std::string_view value);  // a URL path, '?' and query allowed
-Status check_count(std::string_view field, int value);                // 1..kMaxCheckCount
-Status check_interval(std::string_view field, int value_ms);          // kMinCheckInterMs..kMaxCheckInterMs
+Status check_count(std::string_view field, int value);               // 1..kMaxCheckCount
+Status check_interval(std::string_view field, int value_ms);         // kMinCheckInterMs..kMaxCheckInterMs
 Status env_key(std::string_view field, std::string_view key);
 Status env_value(std::string_view field, std::string_view value);
 Status command(std::string_view field, const std::vector<std::string>& argv);

@@ -1,5 +1,6 @@
 // pier-demo-app: the application pier deploys in its demos and end-to-end tests. In http mode it
 // answers every GET with a line naming the instance that served it; in tcp mode it echoes bytes.
+#include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -9,8 +10,6 @@
 #include <iostream>
 #include <string>
 #include <thread>
-
-#include <httplib.h>
 
 #include "common/log.h"
 #include "common/options.h"
@@ -49,13 +48,13 @@ int main(int argc, char** argv) {
   int port = std::atoi(env_or("PORT", "8080").c_str());
   std::string instance, app, host_id, mode, level;
   po::options_description desc("pier-demo-app options");
-  desc.add_options()
-      ("host", po::value(&host)->default_value(host), "address to listen on (default: $HOST or 127.0.0.1)")
-      ("port", po::value(&port)->default_value(port), "port to listen on (default: $PORT or 8080)")
-      ("instance", po::value(&instance)->default_value(""), "instance id shown in answers")
-      ("app", po::value(&app)->default_value(""), "app name shown in answers")
-      ("host-id", po::value(&host_id)->default_value(""), "pier host id shown in answers")
-      ("mode", po::value(&mode)->default_value("http"), "http | tcp (echo)");
+  desc.add_options()("host", po::value(&host)->default_value(host),
+                     "address to listen on (default: $HOST or 127.0.0.1)")(
+      "port", po::value(&port)->default_value(port), "port to listen on (default: $PORT or 8080)")(
+      "instance", po::value(&instance)->default_value(""), "instance id shown in answers")(
+      "app", po::value(&app)->default_value(""), "app name shown in answers")(
+      "host-id", po::value(&host_id)->default_value(""), "pier host id shown in answers")(
+      "mode", po::value(&mode)->default_value("http"), "http | tcp (echo)");
   options::add_log_level(desc, level);
   options::parse_or_exit(argc, argv, desc,
                          "usage: pier-demo-app [options]\n\nA tiny HTTP server (or TCP echo server) for pier demos.");
@@ -93,7 +92,8 @@ int main(int argc, char** argv) {
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   const std::string identity = "instance=" + instance + " app=" + app + " host=" + host_id;
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  server.Get("/healthz",
+             [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
   server.Get(".*", [&identity](const httplib::Request& req, httplib::Response& res) {
     res.set_content(identity + " path=" + req.path + "\n", "text/plain");
   });

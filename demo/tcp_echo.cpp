@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,8 +14,6 @@
 #include <mutex>
 #include <set>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 namespace pier::demo {
 

@@ -94,9 +94,7 @@ Status DockerEngine::expect(const Result<EngineResponse>& response, std::initial
   return Status::Error(what + ": " + error_text(*response));
 }
 
-Status DockerEngine::ping() const {
-  return expect(request("GET", "/_ping", nullptr, 3000), {200}, "docker ping");
-}
+Status DockerEngine::ping() const { return expect(request("GET", "/_ping", nullptr, 3000), {200}, "docker ping"); }
 
 Result<bool> DockerEngine::image_exists(const std::string& reference) const {
   auto response = request("GET", "/images/" + reference + "/json");
@@ -165,9 +163,9 @@ Status DockerEngine::start_container(const std::string& id) const {
 }
 
 Status DockerEngine::stop_container(const std::string& id, int grace_s) const {
-  return expect(request("POST", "/containers/" + id + "/stop?t=" + std::to_string(grace_s), nullptr,
-                        (grace_s + 30) * 1000L),
-                {204, 304, 404}, "stop container " + id.substr(0, 12));
+  return expect(
+      request("POST", "/containers/" + id + "/stop?t=" + std::to_string(grace_s), nullptr, (grace_s + 30) * 1000L),
+      {204, 304, 404}, "stop container " + id.substr(0, 12));
 }
 
 Status DockerEngine::remove_container(const std::string& id) const {

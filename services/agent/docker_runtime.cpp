@@ -1,10 +1,10 @@
 #include "services/agent/docker_runtime.h"
 
-#include <cmath>
-#include <chrono>
-#include <cstdlib>
-
 #include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
 
 namespace pier::agent {
 
@@ -57,7 +57,9 @@ std::string DockerRuntime::last_log_line(const std::string& multiplexed) {
   std::size_t at = 0;
   bool framed = multiplexed.size() >= 8 && (multiplexed[0] == 1 || multiplexed[0] == 2) && multiplexed[1] == 0;
   while (framed && at + 8 <= multiplexed.size()) {
-    const auto b = [&](std::size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(multiplexed[at + i])); };
+    const auto b = [&](std::size_t i) {
+      return static_cast<uint32_t>(static_cast<unsigned char>(multiplexed[at + i]));
+    };
     const uint32_t size = (b(4) << 24) | (b(5) << 16) | (b(6) << 8) | b(7);
     if (at + 8 + size > multiplexed.size()) break;
     text.append(multiplexed, at + 8, size);
@@ -126,7 +128,7 @@ Result<DockerRuntime::Started> DockerRuntime::make_and_start(const InstanceSpec&
       const auto& labels = (*existing)["Config"]["Labels"];
       const auto label = [&labels](const char* key) {
         return labels.is_object() && labels.contains(key) && labels[key].is_string() ? labels[key].get<std::string>()
-                                                                                      : std::string();
+                                                                                     : std::string();
       };
       if ((*existing)["State"].value("Running", false) && label(kLabelRevision) == std::to_string(spec.revision) &&
           label(kLabelIp) == spec.ip && label(kLabelHost) == host_id_) {
@@ -213,8 +215,8 @@ std::vector<InstanceExit> DockerRuntime::poll() {
   std::vector<InstanceExit> exits;
   for (auto it = containers_.begin(); it != containers_.end();) {
     Container& container = it->second;
-    const bool ready = container.starting.valid() &&
-                       container.starting.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    const bool ready =
+        container.starting.valid() && container.starting.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
     std::optional<InstanceExit> failed = ready ? settle(it->first, container) : std::nullopt;
     if (failed) {
       exits.push_back(std::move(*failed));
@@ -225,7 +227,7 @@ std::vector<InstanceExit> DockerRuntime::poll() {
   }
   if (containers_.empty()) return exits;
   auto listed = engine_.list_containers(std::string(kLabelHost) + "=" + host_id_);
-  if (!listed.ok()) return exits;  // daemon away: nothing is known to have exited
+  if (!listed.ok()) return exits;               // daemon away: nothing is known to have exited
   std::map<std::string, std::string> state_of;  // container id -> state
   for (const auto& c : *listed) state_of[c.id] = c.state;
   for (auto it = containers_.begin(); it != containers_.end();) {

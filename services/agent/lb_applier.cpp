@@ -1,6 +1,7 @@
 #include "services/agent/lb_applier.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,8 +11,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "common/codec.h"
 #include "common/process.h"
@@ -67,7 +66,8 @@ LbApplier::LbApplier(LbApplierOptions options, const Clock& clock) : options_(st
     // not have finished when it died).
     const auto offset = log_size();
     ::kill(master_, SIGUSR2);
-    if (Status s = wait_loaded(offset, true); !s.ok()) status_.error = "reload of the adopted haproxy failed: " + s.message();
+    if (Status s = wait_loaded(offset, true); !s.ok())
+      status_.error = "reload of the adopted haproxy failed: " + s.message();
     spdlog::info("adopted haproxy master pid {} and reloaded it (config {}, {} servers){}", pid, status_.hash,
                  status_.servers.size(), status_.error.empty() ? "" : ": " + status_.error);
   }
@@ -139,8 +139,8 @@ bool LbApplier::apply_at_runtime(const msg::LbConfig& config) {
   const HaproxyRuntimeApi api(running_spec_->stats_socket);
   for (const auto& command : update.commands) {
     if (Status s = run_command(api, command); !s.ok()) {
-      spdlog::warn("haproxy runtime update to config {} (state revision {}) failed, reloading instead: {}",
-                   config.hash, config.state_revision, s.message());
+      spdlog::warn("haproxy runtime update to config {} (state revision {}) failed, reloading instead: {}", config.hash,
+                   config.state_revision, s.message());
       return false;
     }
   }
@@ -167,10 +167,11 @@ bool LbApplier::apply_at_runtime(const msg::LbConfig& config) {
   set_running_spec(&config.spec);
   save_status();
   const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
-  spdlog::info("haproxy config {} applied without reload (state revision {}, {} runtime commands in {:.1f} ms): "
-               "servers [{}]",
-               config.hash, config.state_revision, update.commands.size(), static_cast<double>(took.count()) / 1000.0,
-               fmt::join(status_.servers, ", "));
+  spdlog::info(
+      "haproxy config {} applied without reload (state revision {}, {} runtime commands in {:.1f} ms): "
+      "servers [{}]",
+      config.hash, config.state_revision, update.commands.size(), static_cast<double>(took.count()) / 1000.0,
+      fmt::join(status_.servers, ", "));
   return true;
 }
 
@@ -303,8 +304,8 @@ bool LbApplier::apply(const msg::LbConfig& config) {
       // The master keeps its previous workers when a reload fails: report what still runs.
       refused_hash_ = config.hash;
       status_.error = "reload failed: " + s.message();
-      spdlog::error("haproxy reload with config {} (state revision {}) failed: {}", config.hash,
-                    config.state_revision, s.message());
+      spdlog::error("haproxy reload with config {} (state revision {}) failed: {}", config.hash, config.state_revision,
+                    s.message());
       save_status();
       return true;
     }

@@ -13,8 +13,8 @@
 namespace pier::agent {
 
 struct RuntimeCommand {
-  std::string line;    // sent as is on the stats socket
-  std::string expect;  // the answer must contain this; empty: the answer must be blank
+  std::string line;         // sent as is on the stats socket
+  std::string expect;       // the answer must contain this; empty: the answer must be blank
   bool retry_busy = false;  // `del server`: HAProxy refuses while connections are attached; retry
   bool operator==(const RuntimeCommand&) const = default;
 };

@@ -22,7 +22,8 @@ std::set<std::size_t> TcpProber::accepting(const std::vector<Target>& targets) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(targets[i].port));
-    if (targets[i].port <= 0 || targets[i].port > 65535 || ::inet_pton(AF_INET, targets[i].ip.c_str(), &addr.sin_addr) != 1)
+    if (targets[i].port <= 0 || targets[i].port > 65535 ||
+        ::inet_pton(AF_INET, targets[i].ip.c_str(), &addr.sin_addr) != 1)
       continue;
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) continue;
@@ -39,7 +40,8 @@ std::set<std::size_t> TcpProber::accepting(const std::vector<Target>& targets) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_);
   std::size_t open = waiting.size();
   while (open > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || ::poll(waiting.data(), waiting.size(), static_cast<int>(left.count())) <= 0) break;
     for (std::size_t k = 0; k < waiting.size(); ++k) {
       if (waiting[k].fd < 0 || waiting[k].revents == 0) continue;

@@ -1,9 +1,9 @@
 #include "services/agent/reconciler.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <set>
-
-#include <spdlog/spdlog.h>
 
 #include "common/codec.h"
 
@@ -87,8 +87,8 @@ void Reconciler::record_failure(Instance& instance, int code, const std::string&
     instance.state = "failed";
     instance.reason = reason;
     spdlog::error("instance {} of app {} on host {} failed (revision {}): {} ({} exits within {} s), not restarted",
-                  instance.spec.id, instance.spec.app, host_id_, instance.spec.revision, reason,
-                  instance.exits.size(), options_.exit_window_ms / 1000);
+                  instance.spec.id, instance.spec.app, host_id_, instance.spec.revision, reason, instance.exits.size(),
+                  options_.exit_window_ms / 1000);
     return;
   }
   instance.backoff_ms = instance.backoff_ms == 0 ? options_.backoff_initial_ms

@@ -39,8 +39,7 @@ std::vector<InstanceSpec> desired_instances(const msg::State& state, const std::
 class Reconciler {
  public:
   // Takes over what the runtime already runs (adopted instances count as desired until a state says).
-  Reconciler(std::string host_id, Runtime& runtime, Prober& prober, const Clock& clock,
-             ReconcilerOptions options = {});
+  Reconciler(std::string host_id, Runtime& runtime, Prober& prober, const Clock& clock, ReconcilerOptions options = {});
 
   void on_state(const msg::State& state);
   bool has_state() const { return has_state_; }

@@ -1,8 +1,8 @@
 #include "services/bus/lossy_proxy.h"
 
-#include <vector>
-
 #include <spdlog/spdlog.h>
+
+#include <vector>
 
 namespace pier::bus_proxy {
 namespace {
@@ -30,8 +30,7 @@ void send_message(zmq::socket_ref socket, std::vector<zmq::message_t>& frames) {
 
 void report(const MessageDropper& dropper, const char* when) {
   spdlog::info("fault injection {}: dropped {} of {} messages (share {}, seed {}, {})", when, dropper.dropped(),
-               dropper.seen(), dropper.options().share, dropper.options().seed,
-               dropper.active() ? "active" : "over");
+               dropper.seen(), dropper.options().share, dropper.options().seed, dropper.active() ? "active" : "over");
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <functional>
-
 #include <zmq.hpp>
 
 #include "common/clock.h"

@@ -11,9 +11,9 @@
 namespace pier::bus_proxy {
 
 struct DropOptions {
-  double share = 0;     // 0..1: the share of messages dropped while active
-  uint64_t seed = 1;    // the same seed drops the same messages of the same stream
-  int64_t for_ms = 0;   // how long after start the drops last; 0 = for as long as the bus runs
+  double share = 0;    // 0..1: the share of messages dropped while active
+  uint64_t seed = 1;   // the same seed drops the same messages of the same stream
+  int64_t for_ms = 0;  // how long after start the drops last; 0 = for as long as the bus runs
 };
 
 // Refuses a share outside 0..1 or a negative duration, naming the option.
@@ -29,7 +29,7 @@ class MessageDropper {
   // Drops can still happen: share > 0 and the window has not ended.
   bool active() const;
 
-  uint64_t seen() const { return seen_; }        // messages judged, inside and after the window
+  uint64_t seen() const { return seen_; }  // messages judged, inside and after the window
   uint64_t dropped() const { return dropped_; }
   const DropOptions& options() const { return options_; }
 

@@ -1,8 +1,8 @@
 #include "services/lbgen/generator.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "services/lbgen/config_hash.h"
 #include "services/lbgen/render.h"

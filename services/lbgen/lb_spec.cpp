@@ -9,9 +9,7 @@
 namespace pier::lbgen {
 namespace {
 
-std::string backend_name(const std::string& app, int internal) {
-  return "app_" + app + "_" + std::to_string(internal);
-}
+std::string backend_name(const std::string& app, int internal) { return "app_" + app + "_" + std::to_string(internal); }
 
 bool is_plain_path(const std::string& path) {
   if (path.size() > 1024) return false;
@@ -27,8 +25,7 @@ bool is_plain_path(const std::string& path) {
 std::string conflict(const msg::LbFrontend& fe, const msg::AppSpec& app,
                      const std::map<std::string, std::string>& app_of_backend) {
   const auto owner = [&](const msg::LbRoute& r) { return app_of_backend.at(r.backend); };
-  if (fe.mode == "tcp")
-    return "port " + std::to_string(fe.port) + " is taken by tcp app " + owner(fe.routes.front());
+  if (fe.mode == "tcp") return "port " + std::to_string(fe.port) + " is taken by tcp app " + owner(fe.routes.front());
   if (app.protocol == "tcp")
     return "tcp needs port " + std::to_string(fe.port) + " to itself, http app " + owner(fe.routes.front()) +
            " uses it";
@@ -62,7 +59,7 @@ msg::LbSpec build_spec(const msg::State& state, const msg::HostRecord& host, std
     if (excluded != nullptr) excluded->push_back({app, port, std::move(reason)});
   };
 
-  std::map<int, msg::LbFrontend> frontends;           // by external port
+  std::map<int, msg::LbFrontend> frontends;  // by external port
   struct Draft {
     msg::LbBackend backend;
     int internal = 0;
@@ -109,7 +106,8 @@ msg::LbSpec build_spec(const msg::State& state, const msg::HostRecord& host, std
       continue;
     }
     for (auto& [name, draft] : backends)
-      if (draft.backend.app == instance.app) draft.backend.servers.push_back({instance.id, instance.ip, draft.internal});
+      if (draft.backend.app == instance.app)
+        draft.backend.servers.push_back({instance.id, instance.ip, draft.internal});
   }
 
   for (auto& [port, fe] : frontends) {
@@ -121,7 +119,8 @@ msg::LbSpec build_spec(const msg::State& state, const msg::HostRecord& host, std
   }
   for (auto& [name, draft] : backends) {
     auto& servers = draft.backend.servers;
-    std::sort(servers.begin(), servers.end(), [](const msg::LbServer& a, const msg::LbServer& b) { return a.name < b.name; });
+    std::sort(servers.begin(), servers.end(),
+              [](const msg::LbServer& a, const msg::LbServer& b) { return a.name < b.name; });
     spec.backends.push_back(std::move(draft.backend));
   }
   if (excluded != nullptr) {

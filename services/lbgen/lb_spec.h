@@ -19,9 +19,7 @@ struct Excluded {
   int port = 0;  // the external port concerned; 0 when the whole app is left out
   std::string reason;
   bool operator==(const Excluded&) const = default;
-  bool operator<(const Excluded& o) const {
-    return std::tie(app, port, reason) < std::tie(o.app, o.port, o.reason);
-  }
+  bool operator<(const Excluded& o) const { return std::tie(app, port, reason) < std::tie(o.app, o.port, o.reason); }
 };
 
 // Whether a host's fields are safe to put into a config: an IPv4 bind address (or none), a stats

@@ -18,8 +18,8 @@
 namespace pier::metrics {
 
 struct AppHistoryOptions {
-  int64_t fresh_ms = 10'000;       // an instance's figure counts this long after it was received
-  int64_t keep_ms = 3'600'000;     // AppSamples older than this are forgotten (see prune)
+  int64_t fresh_ms = 10'000;    // an instance's figure counts this long after it was received
+  int64_t keep_ms = 3'600'000;  // AppSamples older than this are forgotten (see prune)
   std::size_t max_per_app = 100'000;
 };
 

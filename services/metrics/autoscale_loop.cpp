@@ -1,10 +1,10 @@
 #include "services/metrics/autoscale_loop.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "common/codec.h"
 #include "common/topics.h"
@@ -75,7 +75,8 @@ void AutoscaleLoop::tick() {
   for (const auto& given_up : retry_.resend_due()) {
     spdlog::warn("{}: no reply from pier-registry to the scale command within {} ms", given_up.key,
                  options_.give_up_ms);
-    not_applied(given_up.key, "no reply from pier-registry within " + std::to_string(options_.give_up_ms / 1000) + " s");
+    not_applied(given_up.key,
+                "no reply from pier-registry within " + std::to_string(options_.give_up_ms / 1000) + " s");
   }
   const int64_t steady = clock_.steady_ms();
   if (ticked_once_ && steady - last_tick_ms_ < options_.interval_ms) return;
@@ -105,8 +106,8 @@ void AutoscaleLoop::not_applied(const std::string& app, const std::string& why) 
   d.desired = change.current;
   d.rule = "not-applied";
   d.inputs = {{"current", change.current}, {"wanted", change.desired}};
-  d.explanation = std::to_string(change.current) + " -> " + std::to_string(change.current) + " (not-applied): the scale to " +
-                  std::to_string(change.desired) + " was " + why + "; deciding again";
+  d.explanation = std::to_string(change.current) + " -> " + std::to_string(change.current) +
+                  " (not-applied): the scale to " + std::to_string(change.desired) + " was " + why + "; deciding again";
   record(app, d);
 }
 

@@ -15,11 +15,10 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/messages.h"
@@ -33,11 +32,11 @@
 namespace pier::metrics {
 
 struct AutoscaleOptions {
-  int64_t interval_ms = 5000;                  // how often to decide (steady clock)
+  int64_t interval_ms = 5000;  // how often to decide (steady clock)
   int64_t decision_retention_ms = 7 * 86'400'000LL;
-  std::size_t decisions_per_app = 1000;        // kept in memory for `pier why` and the cooldown
-  int64_t repeat_ms = 500;                     // a scale command is re-sent this often...
-  int64_t give_up_ms = 10'000;                 // ...until a reply, or this long
+  std::size_t decisions_per_app = 1000;  // kept in memory for `pier why` and the cooldown
+  int64_t repeat_ms = 500;               // a scale command is re-sent this often...
+  int64_t give_up_ms = 10'000;           // ...until a reply, or this long
   AppHistoryOptions history;
 };
 
@@ -78,10 +77,10 @@ class AutoscaleLoop {
     msg::AppSpec spec;
     int running = 0;
   };
-  void decide_all(int64_t now_ms);  // with mutex_ held
+  void decide_all(int64_t now_ms);                                // with mutex_ held
   void record(const std::string& app, const Decision& decision);  // with mutex_ held
-  void publish_figures();           // with mutex_ held
-  void prune(int64_t now_ms);       // with mutex_ held
+  void publish_figures();                                         // with mutex_ held
+  void prune(int64_t now_ms);                                     // with mutex_ held
   // Records that the app's last change was not applied (refused, or no reply): it no longer counts
   // for the cooldown. Takes mutex_.
   void not_applied(const std::string& app, const std::string& why);
@@ -97,8 +96,8 @@ class AutoscaleLoop {
 
   // Bus thread only.
   bool ticked_once_ = false;
-  int64_t last_tick_ms_ = 0;      // steady
-  int64_t last_prune_ms_ = 0;     // steady
+  int64_t last_tick_ms_ = 0;                          // steady
+  int64_t last_prune_ms_ = 0;                         // steady
   std::map<std::string, int64_t> awaiting_revision_;  // app -> state revision its accepted command made
   std::set<std::string> zone_errors_logged_;
 

@@ -10,17 +10,17 @@ namespace pier::metrics {
 namespace {
 
 // Rules, in the order decide() tries them.
-constexpr const char* kRuleDisabled = "disabled";      // policy off: hold
-constexpr const char* kRuleFloor = "floor";            // below the period's min (or a coming one's): raise now
-constexpr const char* kRuleCeiling = "ceiling";        // above the period's max: lower now
-constexpr const char* kRuleSchedule = "schedule";      // no load targets, within bounds: hold
-constexpr const char* kRuleStale = "stale";            // metrics missing or too old: hold, never scale down
-constexpr const char* kRuleSteady = "steady";          // load answers the current count
-constexpr const char* kRuleUpWindow = "up-window";     // load says up, but not for the whole up window
-constexpr const char* kRuleDownWindow = "down-window"; // load says down, but not for the whole down window
-constexpr const char* kRuleAtMax = "at-max";           // load says up, the period's max says no
-constexpr const char* kRuleAtMin = "at-min";           // load says down, the period's min says no
-constexpr const char* kRuleCooldown = "cooldown";      // a change is due but the last one is too recent
+constexpr const char* kRuleDisabled = "disabled";       // policy off: hold
+constexpr const char* kRuleFloor = "floor";             // below the period's min (or a coming one's): raise now
+constexpr const char* kRuleCeiling = "ceiling";         // above the period's max: lower now
+constexpr const char* kRuleSchedule = "schedule";       // no load targets, within bounds: hold
+constexpr const char* kRuleStale = "stale";             // metrics missing or too old: hold, never scale down
+constexpr const char* kRuleSteady = "steady";           // load answers the current count
+constexpr const char* kRuleUpWindow = "up-window";      // load says up, but not for the whole up window
+constexpr const char* kRuleDownWindow = "down-window";  // load says down, but not for the whole down window
+constexpr const char* kRuleAtMax = "at-max";            // load says up, the period's max says no
+constexpr const char* kRuleAtMin = "at-min";            // load says down, the period's min says no
+constexpr const char* kRuleCooldown = "cooldown";       // a change is due but the last one is too recent
 constexpr const char* kRuleScaleUp = "scale-up";
 constexpr const char* kRuleScaleDown = "scale-down";
 
@@ -70,8 +70,8 @@ WindowAnswer over_window(const std::vector<AppSample>& sorted, const std::vector
                          int window_s) {
   WindowAnswer w;
   const int64_t start = now_ms - int64_t{window_s} * 1000;
-  const auto first_inside =
-      std::upper_bound(sorted.begin(), sorted.end(), start, [](int64_t t, const AppSample& s) { return t < s.time_ms; });
+  const auto first_inside = std::upper_bound(sorted.begin(), sorted.end(), start,
+                                             [](int64_t t, const AppSample& s) { return t < s.time_ms; });
   auto from = first_inside;
   if (from != sorted.begin()) {
     w.covered = true;
@@ -132,8 +132,10 @@ int recommendation(const msg::AutoscalePolicy& policy, const AppSample& sample, 
     if (std::isnan(figure)) continue;  // not measured: this target has no say
     measured = true;
     double load = 0;  // in instances' worth at the target
-    if (target.metric == "requests_per_second") load = sane(figure) / target.value;
-    else load = n * sane(figure) / target.value;
+    if (target.metric == "requests_per_second")
+      load = sane(figure) / target.value;
+    else
+      load = n * sane(figure) / target.value;
     best = std::max(best, load);
   }
   if (!measured) return -1;
@@ -183,9 +185,9 @@ Decision decide(const msg::AutoscalePolicy& policy, const TimeZone& zone, int cu
   if (current > bounds.max && !stale)
     return finish(kRuleCeiling, bounds.max, "above the max " + std::to_string(bounds.max) + " of " + where);
   if (!by_load)
-    return finish(kRuleSchedule, current,
-                  "no load targets; within [" + std::to_string(bounds.min) + ", " + std::to_string(bounds.max) +
-                      "] of " + where);
+    return finish(
+        kRuleSchedule, current,
+        "no load targets; within [" + std::to_string(bounds.min) + ", " + std::to_string(bounds.max) + "] of " + where);
   if (stale) {
     if (sorted.empty()) return finish(kRuleStale, current, "no metrics yet: holding (never scaling down blind)");
     return finish(kRuleStale, current,
@@ -214,13 +216,16 @@ Decision decide(const msg::AutoscalePolicy& policy, const TimeZone& zone, int cu
   // Stabilization as in Kubernetes' HPA: up only to what the whole up window agreed on (its lowest
   // answer), down only to what the whole down window agreed on (its highest answer).
   int wanted = current;
-  if (up.covered && up.lowest > current) wanted = up.lowest;
-  else if (down.covered && down.highest < current) wanted = down.highest;
+  if (up.covered && up.lowest > current)
+    wanted = up.lowest;
+  else if (down.covered && down.highest < current)
+    wanted = down.highest;
   else if (latest > current)
-    return finish(kRuleUpWindow, current,
-                  "load asks for " + std::to_string(latest) + " but not for the whole " +
-                      std::to_string(policy.up_window_s) + " s up window" +
-                      (up.covered ? " (its lowest answer: " + std::to_string(up.lowest) + ")" : " (not watched that long yet)"));
+    return finish(
+        kRuleUpWindow, current,
+        "load asks for " + std::to_string(latest) + " but not for the whole " + std::to_string(policy.up_window_s) +
+            " s up window" +
+            (up.covered ? " (its lowest answer: " + std::to_string(up.lowest) + ")" : " (not watched that long yet)"));
   else if (latest < current)
     return finish(kRuleDownWindow, current,
                   "load asks for " + std::to_string(latest) + " but not for the whole " +

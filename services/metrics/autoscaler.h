@@ -16,20 +16,20 @@ namespace pier::metrics {
 // One per-app figure in time, aggregated over the app's instances. A figure that was not measured is
 // NaN (absent): targets on it have no say in that sample.
 struct AppSample {
-  int64_t time_ms = 0;               // UTC ms
-  double cpu_percent = 0;            // average over instances, % of one core
-  double requests_per_second = 0;    // total over the app
+  int64_t time_ms = 0;             // UTC ms
+  double cpu_percent = 0;          // average over instances, % of one core
+  double requests_per_second = 0;  // total over the app
   double p95_latency_ms = 0;
-  int instances = 0;                 // how many instances produced these figures
+  int instances = 0;  // how many instances produced these figures
 };
 
 struct Decision {
   int64_t time_ms = 0;
-  int current = 0;                        // replicas when deciding
-  int desired = 0;                        // replicas to have; == current means hold
-  std::string rule;                       // which rule fired (see autoscaler.cpp's kRule*)
-  std::map<std::string, double> inputs;   // the numbers used, by name
-  std::string explanation;                // one line for `pier why`
+  int current = 0;                       // replicas when deciding
+  int desired = 0;                       // replicas to have; == current means hold
+  std::string rule;                      // which rule fired (see autoscaler.cpp's kRule*)
+  std::map<std::string, double> inputs;  // the numbers used, by name
+  std::string explanation;               // one line for `pier why`
 };
 
 // Bounds of the replica count at an instant: the first active schedule period's, else the policy's.

@@ -1,9 +1,9 @@
 #include "services/metrics/collector.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cerrno>
 #include <cmath>
-
-#include <spdlog/spdlog.h>
 
 #include "common/codec.h"
 #include "common/topics.h"

@@ -14,8 +14,13 @@ nlohmann::json inputs_json(const std::map<std::string, double>& inputs) {
 }  // namespace
 
 nlohmann::json decision_json(const std::string& app, const Decision& d) {
-  return {{"time_ms", d.time_ms}, {"app", app},   {"old", d.current}, {"new", d.desired},
-          {"rule", d.rule},       {"inputs", inputs_json(d.inputs)}, {"explanation", d.explanation}};
+  return {{"time_ms", d.time_ms},
+          {"app", app},
+          {"old", d.current},
+          {"new", d.desired},
+          {"rule", d.rule},
+          {"inputs", inputs_json(d.inputs)},
+          {"explanation", d.explanation}};
 }
 
 Status DecisionStore::insert(const std::string& app, const Decision& d) {

@@ -1,10 +1,9 @@
 #include "services/metrics/http_endpoint.h"
 
+#include <httplib.h>
 #include <sys/socket.h>
 
 #include <chrono>
-
-#include <httplib.h>
 
 #include "common/validate.h"
 #include "services/metrics/prometheus_text.h"

@@ -1,6 +1,6 @@
 // pier-metrics: stores agents' host and instance samples in SQLite for a retention window, serves the
-// latest figures as Prometheus text on /metrics, and runs the autoscaler (autoscale_loop.h). The bus socket lives on this thread; the HTTP
-// server on its own, reading a mutex-protected snapshot.
+// latest figures as Prometheus text on /metrics, and runs the autoscaler (autoscale_loop.h). The bus socket lives on
+// this thread; the HTTP server on its own, reading a mutex-protected snapshot.
 #include <algorithm>
 #include <filesystem>
 #include <iostream>

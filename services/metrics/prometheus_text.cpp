@@ -133,8 +133,9 @@ std::string format_prometheus(const Snapshot& s) {
     for (const auto& [app, cpu] : s.autoscale.app_cpu_percent) w.sample({{"app", app}}, format_value(cpu));
   }
   {
-    FamilyWriter w(out, {"pier_autoscale_decisions_total", "counter",
-                         "Autoscaler decisions recorded since start (changes, and holds whose rule changed), by rule."});
+    FamilyWriter w(out,
+                   {"pier_autoscale_decisions_total", "counter",
+                    "Autoscaler decisions recorded since start (changes, and holds whose rule changed), by rule."});
     for (const auto& [key, count] : s.autoscale.decisions)
       w.sample({{"app", key.first}, {"rule", key.second}}, integer(count));
   }

@@ -36,8 +36,10 @@ Handled dispatch(Registry& registry, const bus::Envelope& envelope) {
   Handled handled;
   if (t == topic::kSnapshot) {
     auto decoded = codec::decode<msg::SnapshotRequest>(envelope.body);
-    if (!decoded.ok()) handled.rejected = decoded.status();
-    else handled.snapshot_requested = true;
+    if (!decoded.ok())
+      handled.rejected = decoded.status();
+    else
+      handled.snapshot_requested = true;
     return handled;
   }
   if (t.rfind(topic::kHeartbeatPrefix, 0) == 0) {
@@ -51,8 +53,10 @@ Handled dispatch(Registry& registry, const bus::Envelope& envelope) {
       return handled;
     }
     auto changed = registry.heartbeat(*decoded);
-    if (!changed.ok()) handled.rejected = changed.status();
-    else handled.state_changed = *changed;
+    if (!changed.ok())
+      handled.rejected = changed.status();
+    else
+      handled.state_changed = *changed;
     return handled;
   }
   handled.rejected = Status::Error("no handler for topic " + t.substr(0, 64));

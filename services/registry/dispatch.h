@@ -12,7 +12,7 @@ namespace pier::registry {
 
 struct Outgoing {
   std::string topic;
-  std::string body;        // encoded msgpack
+  std::string body;  // encoded msgpack
   std::string request_id;
 };
 

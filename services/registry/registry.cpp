@@ -1,9 +1,9 @@
 #include "services/registry/registry.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <set>
-
-#include <spdlog/spdlog.h>
 
 #include "common/codec.h"
 #include "common/topics.h"
@@ -134,7 +134,8 @@ const msg::AppRecord* Registry::find_app(const std::string& name) const {
 }
 
 void Registry::create_instances(const std::string& app, int count) {
-  SQLite::Statement insert(db_, "INSERT INTO instances(id, app, seq, state, updated_ms) VALUES (?, ?, ?, 'pending', ?)");
+  SQLite::Statement insert(db_,
+                           "INSERT INTO instances(id, app, seq, state, updated_ms) VALUES (?, ?, ?, 'pending', ?)");
   for (int i = 0; i < count; ++i) {
     const int64_t seq = next_instance_seq();
     insert.bind(1, app + "-" + std::to_string(seq));
@@ -165,8 +166,8 @@ Status Registry::check_port_conflicts(const msg::AppSpec& spec) const {
         if (mapping.external != port) continue;
         const std::string field = "ports[" + std::to_string(i) + "].external";
         if (spec.protocol == "tcp" || other.spec.protocol == "tcp")
-          return Status::Invalid(field, "port " + std::to_string(port) + " is already used by app '" +
-                                            other.spec.name + "'; a tcp port serves one app only");
+          return Status::Invalid(field, "port " + std::to_string(port) + " is already used by app '" + other.spec.name +
+                                            "'; a tcp port serves one app only");
         if (other.spec.context_path == spec.context_path)
           return Status::Invalid("context_path", "'" + spec.context_path + "' on port " + std::to_string(port) +
                                                      " is already routed to app '" + other.spec.name + "'");
@@ -189,8 +190,8 @@ Status Registry::check_fits_a_host(const msg::AppSpec& spec) const {
   if (spec.cpu > max_cpus)
     return Status::Invalid("cpu", "must be at most " + std::to_string(max_cpus) + ", the most cores any host has");
   if (spec.memory_bytes > max_memory)
-    return Status::Invalid("memory", "must be at most " + std::to_string(max_memory >> 20) +
-                                         "m, the most memory any host has");
+    return Status::Invalid("memory",
+                           "must be at most " + std::to_string(max_memory >> 20) + "m, the most memory any host has");
   return Status::Ok();
 }
 
@@ -215,7 +216,8 @@ msg::Reply Registry::run_command(const std::string& topic, const std::string& re
     reply.request_id = request_id;
     reply.ok = true;
     reply.revision = db_.execAndGet("SELECT value FROM meta WHERE key='revision'").getInt64();
-    SQLite::Statement record(db_, "INSERT INTO applied_requests(request_id, topic, reply, time_ms) VALUES (?, ?, ?, ?)");
+    SQLite::Statement record(db_,
+                             "INSERT INTO applied_requests(request_id, topic, reply, time_ms) VALUES (?, ?, ?, ?)");
     record.bind(1, request_id);
     record.bind(2, topic);
     bind_blob(record, 3, codec::encode(reply));
@@ -247,7 +249,8 @@ msg::Reply Registry::deploy(const std::string& request_id, const msg::DeployComm
       insert.bind(4, clock_.now_ms());
       insert.exec();
       create_instances(spec.name, spec.replicas);
-      spdlog::info("app {} deployed: {}:{} x{} (revision {})", spec.name, spec.image, spec.tag, spec.replicas, revision);
+      spdlog::info("app {} deployed: {}:{} x{} (revision {})", spec.name, spec.image, spec.tag, spec.replicas,
+                   revision);
       return Status::Ok();
     }
     const bool keep_instances = same_instances(existing->spec, spec);
@@ -299,7 +302,8 @@ msg::Reply Registry::scale(const std::string& request_id, const msg::ScaleComman
 
 msg::Reply Registry::remove(const std::string& request_id, const msg::RemoveCommand& command) {
   return run_command(std::string(topic::kRemove), request_id, [&]() -> Status {
-    if (find_app(command.app) == nullptr) return Status::Invalid("app", "no app named '" + command.app.substr(0, 64) + "'");
+    if (find_app(command.app) == nullptr)
+      return Status::Invalid("app", "no app named '" + command.app.substr(0, 64) + "'");
     SQLite::Statement drop(db_, "DELETE FROM apps WHERE name = ?");
     drop.bind(1, command.app);
     drop.exec();  // instances go with it (ON DELETE CASCADE)
@@ -347,7 +351,8 @@ msg::Reply Registry::place(const std::string& request_id, const msg::PlaceComman
         why.exec();
         continue;
       }
-      SQLite::Statement update(db_, "UPDATE instances SET host = ?, ip = ?, state = 'placed', reason = '', updated_ms = ? WHERE id = ?");
+      SQLite::Statement update(
+          db_, "UPDATE instances SET host = ?, ip = ?, state = 'placed', reason = '', updated_ms = ? WHERE id = ?");
       update.bind(1, a.host);
       update.bind(2, *ip);
       update.bind(3, clock_.now_ms());
@@ -397,8 +402,9 @@ Result<bool> Registry::check_hosts() {
     tx.commit();
     load();
     for (std::size_t i = 0; i < silent.size(); ++i)
-      spdlog::warn("host {} down: no heartbeat for {} ms; {} instances unassigned for placement elsewhere (revision {})",
-                   silent[i].first, silent[i].second, unassigned[i], state_.revision);
+      spdlog::warn(
+          "host {} down: no heartbeat for {} ms; {} instances unassigned for placement elsewhere (revision {})",
+          silent[i].first, silent[i].second, unassigned[i], state_.revision);
     return true;
   } catch (const SQLite::Exception& e) {
     spdlog::error("marking hosts down failed in the database: {}", e.what());
@@ -443,9 +449,10 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
     if (known == nullptr) {
       auto subnet = allocate_subnet(status.runtime);
       if (!subnet.ok()) return subnet.status();
-      SQLite::Statement insert(db_,
-                               "INSERT INTO hosts(id, hostname, address, cpus, memory_bytes, runtime, subnet, subnet_index, "
-                               "haproxy_socket, stats_port, status, lb, registered_ms) VALUES (?,?,?,?,?,?,?,?,?,?,'up',?,?)");
+      SQLite::Statement insert(
+          db_,
+          "INSERT INTO hosts(id, hostname, address, cpus, memory_bytes, runtime, subnet, subnet_index, "
+          "haproxy_socket, stats_port, status, lb, registered_ms) VALUES (?,?,?,?,?,?,?,?,?,?,'up',?,?)");
       insert.bind(1, status.host_id);
       insert.bind(2, status.hostname);
       insert.bind(3, status.address);
@@ -466,9 +473,10 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
                known->memory_bytes != status.memory_bytes || known->runtime != status.runtime ||
                known->haproxy_socket != status.haproxy_socket || known->stats_port != status.stats_port ||
                known->status != "up" || !same_lb(known->lb, status.lb)) {
-      SQLite::Statement update(db_,
-                               "UPDATE hosts SET hostname=?, address=?, cpus=?, memory_bytes=?, runtime=?, haproxy_socket=?, "
-                               "stats_port=?, status='up', lb=? WHERE id=?");
+      SQLite::Statement update(
+          db_,
+          "UPDATE hosts SET hostname=?, address=?, cpus=?, memory_bytes=?, runtime=?, haproxy_socket=?, "
+          "stats_port=?, status='up', lb=? WHERE id=?");
       update.bind(1, status.hostname);
       update.bind(2, status.address);
       update.bind(3, status.cpus);
@@ -496,16 +504,15 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
         update.bind(5, record.id);
         update.exec();
         if (record.state != reported.state)
-          spdlog::info("instance {} of app {} on host {}: {} -> {}{}", record.id, record.app, status.host_id, record.state,
-                       reported.state, reported.reason.empty() ? "" : " (" + reported.reason + ")");
+          spdlog::info("instance {} of app {} on host {}: {} -> {}{}", record.id, record.app, status.host_id,
+                       record.state, reported.state, reported.reason.empty() ? "" : " (" + reported.reason + ")");
         changed = true;
       }
     }
     if (changed) bump_revision();
     tx.commit();
     if (changed) load();
-    if (was_down)
-      spdlog::info("host {} up again (revision {})", status.host_id, state_.revision);
+    if (was_down) spdlog::info("host {} up again (revision {})", status.host_id, state_.revision);
     for (auto& h : state_.hosts)
       if (h.id == status.host_id) h.last_seen_ms = clock_.now_ms();
     last_heard_ms_[status.host_id] = clock_.steady_ms();

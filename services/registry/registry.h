@@ -3,11 +3,11 @@
 // in memory for publishing. Every accepted command is committed before its reply is made.
 #pragma once
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <map>
 #include <memory>
 #include <string>
-
-#include <SQLiteCpp/SQLiteCpp.h>
 
 #include "common/clock.h"
 #include "common/messages.h"
@@ -19,8 +19,8 @@ namespace pier::registry {
 struct Config {
   std::string platform_network = "127.100.0.0/16";  // exec hosts get one subnet of it each (loopback)
   std::string docker_network = "10.213.0.0/16";     // docker hosts get one subnet of it each (bridge)
-  int host_prefix = 24;                              // size of each host's subnet
-  int64_t host_down_after_ms = 3000;                 // a host not heard from this long is down
+  int host_prefix = 24;                             // size of each host's subnet
+  int64_t host_down_after_ms = 3000;                // a host not heard from this long is down
 };
 
 class Registry {
@@ -69,7 +69,7 @@ class Registry {
   net::Ipv4Net docker_network_;
   int host_prefix_;
   int64_t host_down_after_ms_;
-  int64_t started_ms_;                           // steady clock
+  int64_t started_ms_;                            // steady clock
   std::map<std::string, int64_t> last_heard_ms_;  // host id -> steady clock of its last heartbeat
   msg::State state_;
 };

@@ -60,13 +60,13 @@ Plan place(const msg::State& state, const PlacementOptions& options) {
       if (mine < theirs || (mine == theirs && my_share < their_share - 1e-9)) best = &load;
     }
     if (best == nullptr) {
-      std::string reason = hosts.empty() ? "no host is up"
-                                         : "no host has room for " + describe(spec.cpu, spec.memory_bytes) + " (";
+      std::string reason =
+          hosts.empty() ? "no host is up" : "no host has room for " + describe(spec.cpu, spec.memory_bytes) + " (";
       if (!hosts.empty()) {
         bool first = true;
         for (const auto& [id, load] : hosts) {
-          reason += (first ? "" : ", ") + id + ": " + describe(capacity(load) - load.cpu,
-                                                               load.host->memory_bytes - load.memory) + " free";
+          reason += (first ? "" : ", ") + id + ": " +
+                    describe(capacity(load) - load.cpu, load.host->memory_bytes - load.memory) + " free";
           first = false;
         }
         reason += ")";

@@ -7,8 +7,9 @@ namespace {
 
 po::options_description deploy_like() {
   po::options_description desc;
-  desc.add_options()("replicas", po::value<std::string>())("command", po::value<std::vector<std::string>>()->composing())(
-      "detach", po::bool_switch())("bus-pub", po::value<std::string>()->default_value("tcp://default"));
+  desc.add_options()("replicas", po::value<std::string>())(
+      "command", po::value<std::vector<std::string>>()->composing())("detach", po::bool_switch())(
+      "bus-pub", po::value<std::string>()->default_value("tcp://default"));
   return desc;
 }
 

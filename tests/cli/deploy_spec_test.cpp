@@ -191,7 +191,8 @@ autoscale:
   EXPECT_EQ(a.schedule[0].max, 12);
   EXPECT_EQ(a.schedule[1].days, (std::vector<std::string>{"sat", "sun"}));
 
-  auto listed = apply_yaml("autoscale: {enabled: false, targets: [{metric: p95_latency_ms, value: 250}]}", msg::AppSpec{});
+  auto listed =
+      apply_yaml("autoscale: {enabled: false, targets: [{metric: p95_latency_ms, value: 250}]}", msg::AppSpec{});
   ASSERT_TRUE(listed.ok()) << listed.status().message();
   EXPECT_FALSE(listed->autoscale.enabled);
   ASSERT_EQ(listed->autoscale.targets.size(), 1u);
@@ -257,9 +258,11 @@ TEST(DeploySpec, HealthCheckFromFileAndFlags) {
   EXPECT_EQ(spec->check_inter_ms, 500);
   f.check_inter = "250";
   EXPECT_EQ(build_spec(std::nullopt, f)->check_inter_ms, 250);
-  const std::pair<const char*, const char*> bad_files[] = {
-      {"check_rise: two", "check_rise"}, {"check_fall: 0", "check_fall"}, {"check_inter_ms: soon", "check_inter_ms"},
-      {"check_inter_ms: 50ms", "check_inter_ms"}, {"health_path: x", "health_path"}};
+  const std::pair<const char*, const char*> bad_files[] = {{"check_rise: two", "check_rise"},
+                                                           {"check_fall: 0", "check_fall"},
+                                                           {"check_inter_ms: soon", "check_inter_ms"},
+                                                           {"check_inter_ms: 50ms", "check_inter_ms"},
+                                                           {"health_path: x", "health_path"}};
   for (const auto& [yaml, field] : bad_files) {
     auto bad = build_spec(std::string(yaml), minimal_flags());
     ASSERT_FALSE(bad.ok()) << yaml;

@@ -1,8 +1,8 @@
 #include "cli/dev.h"
 
-#include <algorithm>
-
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "common/validate.h"
 
@@ -65,9 +65,10 @@ TEST(Dev, EnvFile) {
   o.metrics_listen = "127.0.0.1:3";
   o.stats_port = 4;
   o.demo_port = 5;
-  EXPECT_EQ(dev_env_text(o, false),
-            "PIER_BUS_PUB=tcp://127.0.0.1:1\nPIER_BUS_SUB=tcp://127.0.0.1:2\nPIER_METRICS_URL=http://127.0.0.1:3/metrics\n"
-            "PIER_STATS_URL=http://127.0.0.1:4/stats\n");
+  EXPECT_EQ(
+      dev_env_text(o, false),
+      "PIER_BUS_PUB=tcp://127.0.0.1:1\nPIER_BUS_SUB=tcp://127.0.0.1:2\nPIER_METRICS_URL=http://127.0.0.1:3/metrics\n"
+      "PIER_STATS_URL=http://127.0.0.1:4/stats\n");
   EXPECT_NE(dev_env_text(o, true).find("PIER_DEMO_URL=http://127.0.0.1:5/\n"), std::string::npos);
 }
 

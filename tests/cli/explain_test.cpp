@@ -35,10 +35,10 @@ TEST(Explain, FormatsTimesInUtc) {
 }
 
 TEST(Explain, DecisionsTableShowsChangeRuleAndReason) {
-  const nlohmann::json list = {decision(1'700'000'000'000, 2, 2, "up-window", "load asks for 4 but not for long"),
-                               decision(1'700'000'030'000, 2, 4, "scale-up", "every answer asked for at least 4"),
-                               {{"time_ms", 1'700'000'040'000}, {"old", 4}, {"new", 4}, {"rule", "odd"},
-                                {"explanation", "free text"}}};
+  const nlohmann::json list = {
+      decision(1'700'000'000'000, 2, 2, "up-window", "load asks for 4 but not for long"),
+      decision(1'700'000'030'000, 2, 4, "scale-up", "every answer asked for at least 4"),
+      {{"time_ms", 1'700'000'040'000}, {"old", 4}, {"new", 4}, {"rule", "odd"}, {"explanation", "free text"}}};
   EXPECT_EQ(decisions_table(list),
             "TIME                  CHANGE  RULE       WHY\n"
             "2023-11-14 22:13:20Z  hold 2  up-window  load asks for 4 but not for long\n"
@@ -77,7 +77,9 @@ class FakeMetrics {
       const std::string app = req.get_param_value("app");
       nlohmann::json body;
       if (app == "web") {
-        body = {{"app", "web"}, {"known", true}, {"autoscale_enabled", true},
+        body = {{"app", "web"},
+                {"known", true},
+                {"autoscale_enabled", true},
                 {"decisions", {decision(1'700'000'030'000, 2, 4, "scale-up", "hot")}}};
       } else if (app == "idle") {
         body = {{"app", "idle"}, {"known", true}, {"autoscale_enabled", false}, {"decisions", nlohmann::json::array()}};
@@ -90,7 +92,8 @@ class FakeMetrics {
     server_.Get("/autoscale/dry-run", [](const httplib::Request& req, httplib::Response& res) {
       if (req.get_param_value("app") == "idle") {
         res.status = 409;
-        res.set_content(nlohmann::json{{"error", "autoscaling is not enabled for app idle"}}.dump(), "application/json");
+        res.set_content(nlohmann::json{{"error", "autoscaling is not enabled for app idle"}}.dump(),
+                        "application/json");
         return;
       }
       nlohmann::json a = decision(1'700'000'000'000, 2, 4, "scale-up", "hot");

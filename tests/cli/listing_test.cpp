@@ -41,8 +41,13 @@ TEST(Listing, InstancesJsonHasTheDocumentedKeys) {
   auto json = instances_json(sample_state(), "");
   ASSERT_TRUE(json.is_array());
   ASSERT_EQ(json.size(), 2u);
-  EXPECT_EQ(json[0], nlohmann::json({{"id", "web-1"}, {"app", "web"}, {"host", "host-a"}, {"ip", "127.100.1.1"},
-                                     {"state", "running"}, {"reason", ""}, {"pid", 42}}));
+  EXPECT_EQ(json[0], nlohmann::json({{"id", "web-1"},
+                                     {"app", "web"},
+                                     {"host", "host-a"},
+                                     {"ip", "127.100.1.1"},
+                                     {"state", "running"},
+                                     {"reason", ""},
+                                     {"pid", 42}}));
   EXPECT_EQ(instances_json(sample_state(), "api").size(), 1u);
   EXPECT_TRUE(instances_json(msg::State{}, "").is_array());
 }
@@ -57,16 +62,21 @@ TEST(Listing, InstancesTableAlignsColumns) {
 TEST(Listing, HostsJsonHasTheDocumentedKeys) {
   auto json = hosts_json(sample_state());
   ASSERT_EQ(json.size(), 1u);
-  for (const char* key : {"id", "hostname", "address", "cpus", "memory_bytes", "runtime", "subnet", "status", "last_seen_ms", "lb"})
+  for (const char* key :
+       {"id", "hostname", "address", "cpus", "memory_bytes", "runtime", "subnet", "status", "last_seen_ms", "lb"})
     EXPECT_TRUE(json[0].contains(key)) << key;
-  EXPECT_EQ(json[0]["lb"], nlohmann::json({{"hash", "abcdef0123456789"}, {"servers", {"web-1"}}, {"error", ""}, {"reloads", 2},
-                                                {"runtime_updates", 5}}));
+  EXPECT_EQ(json[0]["lb"], nlohmann::json({{"hash", "abcdef0123456789"},
+                                           {"servers", {"web-1"}},
+                                           {"error", ""},
+                                           {"reloads", 2},
+                                           {"runtime_updates", 5}}));
   EXPECT_EQ(json[0]["memory_bytes"], 8LL << 30);
 }
 
 TEST(Listing, HostsTable) {
   const std::string table = hosts_table(sample_state(), 4500);
-  EXPECT_NE(table.find("host-a  vm        127.0.0.1  4     8g      exec     127.100.1.0/24  up      3s ago  1 servers, cfg abcdef01"),
+  EXPECT_NE(table.find("host-a  vm        127.0.0.1  4     8g      exec     127.100.1.0/24  up      3s ago  1 servers, "
+                       "cfg abcdef01"),
             std::string::npos)
       << table;
 }

@@ -2,6 +2,7 @@
 #include "common/bus.h"
 
 #include <gtest/gtest.h>
+
 #include <zmq_addon.hpp>
 
 namespace pier {
@@ -20,8 +21,8 @@ std::optional<bus::Envelope> send_until_received(bus::Subscriber& sub, Send send
 
 struct Fixture : ::testing::Test {
   zmq::context_t ctx;
-  zmq::socket_t sink{ctx, zmq::socket_type::sub};     // stands in for the proxy's XSUB side
-  zmq::socket_t source{ctx, zmq::socket_type::pub};   // stands in for the proxy's XPUB side
+  zmq::socket_t sink{ctx, zmq::socket_type::sub};    // stands in for the proxy's XSUB side
+  zmq::socket_t source{ctx, zmq::socket_type::pub};  // stands in for the proxy's XPUB side
   SystemClock clock;
   void SetUp() override {
     sink.set(zmq::sockopt::subscribe, "");
@@ -68,9 +69,9 @@ TEST_F(Fixture, SubscriberDropsGarbageAndKeepsGoing) {
   auto first = send_until_received(sub, [&] { send({"x.good", good_header, codec::encode(msg::RemoveCommand{"a"})}); });
   ASSERT_TRUE(first.has_value());
   const uint64_t dropped_before = sub.dropped();
-  send({"x.bad"});                                   // one frame
-  send({"x.bad", "\xc1", "body"});                  // header not msgpack
-  send({"x.bad", good_header, "b", "extra"});       // four frames
+  send({"x.bad"});                             // one frame
+  send({"x.bad", "\xc1", "body"});             // header not msgpack
+  send({"x.bad", good_header, "b", "extra"});  // four frames
   header.seq = 5;
   send({"x.good", codec::encode(header), codec::encode(msg::RemoveCommand{"b"})});
   std::optional<bus::Envelope> env;

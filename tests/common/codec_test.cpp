@@ -1,8 +1,8 @@
 #include "common/codec.h"
 
-#include <random>
-
 #include <gtest/gtest.h>
+
+#include <random>
 
 #include "common/messages.h"
 

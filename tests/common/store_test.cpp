@@ -1,8 +1,8 @@
 #include "common/store.h"
 
-#include <filesystem>
-
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 namespace pier {
 namespace {

@@ -1,9 +1,9 @@
 #include "common/time_zone.h"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace pier {
 namespace {
@@ -65,8 +65,8 @@ TEST(TimeZone, YearsAheadFollowTheCurrentRules) {
 TEST(TimeZone, Names) {
   for (const char* good : {"UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "Etc/GMT-14"})
     EXPECT_TRUE(is_time_zone_name(good)) << good;
-  for (const char* bad : {"", "/etc/passwd", "Europe/", "../etc/passwd", "Europe//Berlin", "Europe/Ber lin",
-                          "Europe/Berlin\n", "a.b"})
+  for (const char* bad :
+       {"", "/etc/passwd", "Europe/", "../etc/passwd", "Europe//Berlin", "Europe/Ber lin", "Europe/Berlin\n", "a.b"})
     EXPECT_FALSE(is_time_zone_name(bad)) << bad;
   EXPECT_FALSE(load_time_zone("Mars/Olympus_Mons").ok());
   EXPECT_FALSE(load_time_zone("Europe").ok());  // a folder, not a zone

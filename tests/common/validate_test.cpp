@@ -1,8 +1,8 @@
 #include "common/validate.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 namespace pier {
 namespace {
@@ -28,7 +28,8 @@ void expect_rejected(const msg::AppSpec& spec, const std::string& field) {
 TEST(Validate, GoodSpecPasses) { EXPECT_TRUE(validate::app_spec(good_spec()).ok()); }
 
 TEST(Validate, Name) {
-  for (const char* good : {"a", "web", "web-2", "0abc", "a23456789012345678901234567890123456789012345678901234567890123"}) {
+  for (const char* good :
+       {"a", "web", "web-2", "0abc", "a23456789012345678901234567890123456789012345678901234567890123"}) {
     EXPECT_TRUE(validate::dns_label("name", good).ok()) << good;
   }
   for (const char* bad : {"", "a;b", "Web", "-web", "web-", "we_b", "w b", "web\n",
@@ -40,8 +41,8 @@ TEST(Validate, Name) {
 }
 
 TEST(Validate, Image) {
-  for (const char* good : {"busybox", "pier/demo-app", "library/nginx", "localhost:5000/a/b", "registry.example.com/team/app",
-                           "a__b", "a.b-c_d"}) {
+  for (const char* good : {"busybox", "pier/demo-app", "library/nginx", "localhost:5000/a/b",
+                           "registry.example.com/team/app", "a__b", "a.b-c_d"}) {
     EXPECT_TRUE(validate::image("image", good).ok()) << good;
   }
   for (const char* bad : {"", "pier/demo app", "Pier/Demo", "app:1.0", "a//b", "-a", "a/", "app name", "a\nb"}) {

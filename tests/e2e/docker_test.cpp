@@ -5,14 +5,13 @@
 // Needs a daemon on /var/run/docker.sock and the image pier/demo-app:<version> (scripts/test.sh starts
 // the one and builds the other). Without them the tests are skipped, unless PIER_REQUIRE_DOCKER is set
 // (CI sets it): then they fail.
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <cstdlib>
 #include <iostream>
 #include <random>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "common/net.h"
 #include "common/version.h"
@@ -61,8 +60,14 @@ class DockerTest : public ::testing::Test {
     const std::string network = "10." + std::to_string(100 + seed() % 100) + ".0.0/16";
     stack_ = std::make_unique<Stack>(
         std::vector<std::string>{"--runtime", "docker", "--host-id", host_, "--docker-network", network});
-    ASSERT_TRUE(wait_until([&] { auto h = stack_->hosts(); return h.is_array() && h.size() == 1; }, 30s))
-        << "the agent never registered\n" << stack_->log("agent");
+    ASSERT_TRUE(wait_until(
+        [&] {
+          auto h = stack_->hosts();
+          return h.is_array() && h.size() == 1;
+        },
+        30s))
+        << "the agent never registered\n"
+        << stack_->log("agent");
     subnet_ = stack_->hosts()[0].value("subnet", "");
   }
   void TearDown() override {
@@ -76,9 +81,25 @@ class DockerTest : public ::testing::Test {
   }
 
   std::vector<std::string> deploy(const std::string& name, int port, int replicas) const {
-    return {"deploy", "--name", name, "--image", kImage, "--tag", kVersion, "--port", std::to_string(port) + ":8000",
-            "--replicas", std::to_string(replicas), "--cpu", "0.5", "--memory", "64m", "--env", "FOO=bar",
-            "--timeout", "90"};
+    return {"deploy",
+            "--name",
+            name,
+            "--image",
+            kImage,
+            "--tag",
+            kVersion,
+            "--port",
+            std::to_string(port) + ":8000",
+            "--replicas",
+            std::to_string(replicas),
+            "--cpu",
+            "0.5",
+            "--memory",
+            "64m",
+            "--env",
+            "FOO=bar",
+            "--timeout",
+            "90"};
   }
 
   agent::DockerEngine engine_;
@@ -139,7 +160,12 @@ TEST_F(DockerTest, KilledAgentLeavesContainersServingAndAdoptsThemAndRemovedOnes
   ASSERT_GT(agent, 0);
   ASSERT_EQ(::kill(agent, SIGKILL), 0);
   EXPECT_EQ(distinct(answers(port, "/", 30)), keys(before)) << "served while the agent was away";
-  ASSERT_TRUE(wait_until([&] { auto p = s.child_pid("agent"); return p > 0 && p != agent; }, 15s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto p = s.child_pid("agent");
+        return p > 0 && p != agent;
+      },
+      15s));
   ASSERT_TRUE(wait_until([&] { return s.log("agent").find("3 adopted instances") != std::string::npos; }, 15s))
       << s.log("agent");
   std::this_thread::sleep_for(3s);  // let the new agent reconcile; nothing may change
@@ -163,7 +189,8 @@ TEST_F(DockerTest, KilledAgentLeavesContainersServingAndAdoptsThemAndRemovedOnes
       },
       10s))
       << s.log("agent");
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - removed_at);
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - removed_at);
   EXPECT_LE(took.count(), 5000) << "replacement served after " << took.count() << " ms";
   RecordProperty("replacement_serving_ms", static_cast<int>(took.count()));
   std::cout << "removed container's replacement serving after " << took.count() << " ms\n";

@@ -2,6 +2,7 @@
 // registry, HAProxies on 127.0.0.1 and 127.0.0.2; no network namespaces). A whole host is killed
 // (agent, instances, HAProxy): it must be marked down, its instances replaced on the other host, and
 // its return must leave no duplicates. Measured times are recorded as test properties.
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <cstdlib>
@@ -11,8 +12,6 @@
 #include <map>
 #include <sstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "common/process.h"
 #include "common/version.h"
@@ -26,8 +25,21 @@ using namespace std::chrono_literals;
 using Steady = std::chrono::steady_clock;
 
 std::vector<std::string> deploy_args(const std::string& name, int port, int replicas) {
-  return {"deploy", "--name", name, "--image", "pier/demo-app", "--tag", kVersion, "--command", "pier-demo-app",
-          "--port", std::to_string(port) + ":8000", "--replicas", std::to_string(replicas), "--timeout", "60"};
+  return {"deploy",
+          "--name",
+          name,
+          "--image",
+          "pier/demo-app",
+          "--tag",
+          kVersion,
+          "--command",
+          "pier-demo-app",
+          "--port",
+          std::to_string(port) + ":8000",
+          "--replicas",
+          std::to_string(replicas),
+          "--timeout",
+          "60"};
 }
 
 int64_t ms_since(Steady::time_point start) {
@@ -94,9 +106,21 @@ std::map<std::string, std::string> placement(const nlohmann::json& ps, const std
 class SecondHost {
  public:
   SecondHost(const Stack& stack, std::string dir) : dir_(std::move(dir)), stats_port_(free_port()) {
-    argv_ = {std::string(PIER_BIN_DIR) + "/pier-agent", "--host-id", "second", "--address", "127.0.0.2",
-             "--state-dir", dir_, "--runtime", "exec", "--stats-port", std::to_string(stats_port_),
-             "--bus-pub", stack.dev_env("PIER_BUS_PUB"), "--bus-sub", stack.dev_env("PIER_BUS_SUB"),
+    argv_ = {std::string(PIER_BIN_DIR) + "/pier-agent",
+             "--host-id",
+             "second",
+             "--address",
+             "127.0.0.2",
+             "--state-dir",
+             dir_,
+             "--runtime",
+             "exec",
+             "--stats-port",
+             std::to_string(stats_port_),
+             "--bus-pub",
+             stack.dev_env("PIER_BUS_PUB"),
+             "--bus-sub",
+             stack.dev_env("PIER_BUS_SUB"),
              "--stop-on-exit"};
   }
   ~SecondHost() {
@@ -159,15 +183,22 @@ class SecondHost {
 
 TEST(HostFaultTest, KilledHostIsReplacedAndItsReturnLeavesNoDuplicates) {
   Stack s;
-  ASSERT_TRUE(wait_until([&] { auto h = s.hosts(); return h.is_array() && h.size() == 1; }, 30s))
-      << "the first agent never registered\n" << s.log("agent") << s.log("registry");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto h = s.hosts();
+        return h.is_array() && h.size() == 1;
+      },
+      30s))
+      << "the first agent never registered\n"
+      << s.log("agent") << s.log("registry");
   ASSERT_TRUE(wait_until([&] { return !s.dev_env("PIER_BUS_SUB").empty(); }, 10s)) << s.dev_output();
   const std::string first = s.hosts()[0].value("id", "");
 
   SecondHost second(s, s.state_dir() + "/second");
   ASSERT_TRUE(second.start());
   ASSERT_TRUE(wait_until([&] { return host_status(s.hosts(), "second") == "up"; }, 30s))
-      << "the second agent never registered\n" << second.log();
+      << "the second agent never registered\n"
+      << second.log();
 
   // 4 replicas spread over both hosts, serving through the first host's HAProxy.
   const std::string app = "hostfault" + std::to_string(::getpid() % 100000);
@@ -189,7 +220,8 @@ TEST(HostFaultTest, KilledHostIsReplacedAndItsReturnLeavesNoDuplicates) {
 
   int64_t down_ms = -1;
   ASSERT_TRUE(wait_until([&] { return host_status(s.hosts(), "second") == "down"; }, 15s))
-      << "the host was never marked down\n" << s.log("registry");
+      << "the host was never marked down\n"
+      << s.log("registry");
   down_ms = ms_since(killed_at);
   const auto down_at = Steady::now();
 
@@ -251,8 +283,9 @@ TEST(HostFaultTest, KilledHostIsReplacedAndItsReturnLeavesNoDuplicates) {
         return late == instance_ids(s.ps(), app);
       },
       15s);
-  EXPECT_TRUE(all_serving) << "after the host returned, answering through 127.0.0.1: "
-                           << ::testing::PrintToString(late) << "\n" << s.log("agent");
+  EXPECT_TRUE(all_serving) << "after the host returned, answering through 127.0.0.1: " << ::testing::PrintToString(late)
+                           << "\n"
+                           << s.log("agent");
   std::cout << "[ measured ] all 4 serving through 127.0.0.1 again " << ms_since(all_serving_from)
             << " ms after the duplicate check\n";
   RecordProperty("instances_answering_after_return", static_cast<int>(late.size()));

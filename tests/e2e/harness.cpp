@@ -1,6 +1,7 @@
 #include "tests/e2e/harness.h"
 
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -12,8 +13,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-
-#include <httplib.h>
 
 #include "common/process.h"
 
@@ -29,7 +28,6 @@ std::string read_file(const std::string& path) {
 }
 
 }  // namespace
-
 
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -114,9 +112,20 @@ Stack::Stack(const std::vector<std::string>& extra) {
   const std::string bus_pub = "tcp://127.0.0.1:" + std::to_string(free_port());
   const std::string bus_sub = "tcp://127.0.0.1:" + std::to_string(free_port());
   process::SpawnOptions options;
-  options.argv = {std::string(PIER_BIN_DIR) + "/pier", "dev", "--state-dir", dir_, "--bus-pub", bus_pub,
-                  "--bus-sub", bus_sub, "--metrics-listen", "127.0.0.1:" + std::to_string(free_port()),
-                  "--stats-port", std::to_string(free_port()), "--platform-network", platform_network()};
+  options.argv = {std::string(PIER_BIN_DIR) + "/pier",
+                  "dev",
+                  "--state-dir",
+                  dir_,
+                  "--bus-pub",
+                  bus_pub,
+                  "--bus-sub",
+                  bus_sub,
+                  "--metrics-listen",
+                  "127.0.0.1:" + std::to_string(free_port()),
+                  "--stats-port",
+                  std::to_string(free_port()),
+                  "--platform-network",
+                  platform_network()};
   options.argv.insert(options.argv.end(), extra.begin(), extra.end());
   options.output_path = dir_ + "/dev.log";
   auto pid = process::spawn(options);

@@ -8,12 +8,11 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tests/support/free_port.h"
 
@@ -55,8 +54,8 @@ class Stack {
 
   // Runs `pier <args...>` against this stack.
   CommandResult pier(const std::vector<std::string>& args, int timeout_s = 90) const;
-  nlohmann::json ps() const;     // `pier ps --output json`
-  nlohmann::json hosts() const;  // `pier hosts --output json`
+  nlohmann::json ps() const;                       // `pier ps --output json`
+  nlohmann::json hosts() const;                    // `pier hosts --output json`
   pid_t child_pid(const std::string& name) const;  // from <state>/pids/<name>.pid, 0 if unknown
   const std::string& state_dir() const { return dir_; }
   const std::string& bus_pub() const { return env_.at("PIER_BUS_PUB"); }

@@ -1,13 +1,11 @@
 // The whole pipeline on one machine: pier CLI -> bus -> registry -> scheduler -> agent (exec runtime)
 // -> lbgen -> real HAProxy -> demo app instances. Ports come from the OS; state lives in a temp dir.
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <set>
 #include <thread>
-
 #include <zmq.hpp>
-
-#include <gtest/gtest.h>
 
 #include "common/process.h"
 #include "common/version.h"
@@ -18,18 +16,39 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<std::string> deploy_args(const std::string& name, int port, int replicas, const std::string& extra_path = "/") {
-  return {"deploy", "--name", name, "--image", "pier/demo-app", "--tag", kVersion, "--command", "pier-demo-app",
-          "--port", std::to_string(port) + ":8000", "--replicas", std::to_string(replicas), "--context-path",
-          extra_path, "--timeout", "60"};
+std::vector<std::string> deploy_args(const std::string& name, int port, int replicas,
+                                     const std::string& extra_path = "/") {
+  return {"deploy",
+          "--name",
+          name,
+          "--image",
+          "pier/demo-app",
+          "--tag",
+          kVersion,
+          "--command",
+          "pier-demo-app",
+          "--port",
+          std::to_string(port) + ":8000",
+          "--replicas",
+          std::to_string(replicas),
+          "--context-path",
+          extra_path,
+          "--timeout",
+          "60"};
 }
 
 class StackTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     stack_ = new Stack();
-    ASSERT_TRUE(wait_until([] { auto h = stack_->hosts(); return h.is_array() && h.size() == 1; }, 30s))
-        << "the agent never registered\n" << stack_->log("agent") << stack_->log("registry");
+    ASSERT_TRUE(wait_until(
+        [] {
+          auto h = stack_->hosts();
+          return h.is_array() && h.size() == 1;
+        },
+        30s))
+        << "the agent never registered\n"
+        << stack_->log("agent") << stack_->log("registry");
   }
   static void TearDownTestSuite() {
     delete stack_;
@@ -92,9 +111,19 @@ TEST_F(StackTest, DeployScaleShareRemoveAndSurviveARegistryRestart) {
   const pid_t registry = s.child_pid("registry");
   ASSERT_GT(registry, 0);
   ASSERT_EQ(::kill(registry, SIGKILL), 0);
-  ASSERT_TRUE(wait_until([&] { auto p = s.child_pid("registry"); return p > 0 && p != registry; }, 15s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto p = s.child_pid("registry");
+        return p > 0 && p != registry;
+      },
+      15s));
   nlohmann::json after;
-  ASSERT_TRUE(wait_until([&] { after = s.ps(); return after.is_array(); }, 20s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        after = s.ps();
+        return after.is_array();
+      },
+      20s));
   EXPECT_EQ(instance_ids(after, "web"), instance_ids(before, "web"));
   EXPECT_EQ(instance_ids(after, "api"), instance_ids(before, "api"));
   const int late_port = free_port();
@@ -127,8 +156,17 @@ TEST_F(StackTest, BadInputIsRefusedWithTheFieldNamedAndChangesNothing) {
       {{"--image", "pier/demo app"}, "image"},
   };
   for (const auto& c : cases) {
-    std::vector<std::string> args = {"deploy", "--name", "badapp", "--image", "pier/demo-app", "--tag", "1",
-                                     "--command", "pier-demo-app", "--port", std::to_string(free_port()) + ":8000",
+    std::vector<std::string> args = {"deploy",
+                                     "--name",
+                                     "badapp",
+                                     "--image",
+                                     "pier/demo-app",
+                                     "--tag",
+                                     "1",
+                                     "--command",
+                                     "pier-demo-app",
+                                     "--port",
+                                     std::to_string(free_port()) + ":8000",
                                      "--detach"};
     args.insert(args.end(), c.flags.begin(), c.flags.end());  // later flags override earlier ones
     auto r = s.pier(args, 30);
@@ -151,11 +189,15 @@ TEST_F(StackTest, GarbageOnTheBusIsDroppedAndEveryServiceKeepsRunning) {
     zmq::context_t context;
     zmq::socket_t pub(context, zmq::socket_type::pub);
     pub.connect(std::string(s.bus_pub()));
-    std::this_thread::sleep_for(300ms);  // let the subscriptions reach this publisher (not a sync point for the assertion)
-    const std::vector<std::vector<std::string>> garbage = {
-        {"cmd.deploy"}, {"cmd.deploy", "\xc1", "x"}, {"cmd.scale", "\x80", "\xdf\xff\xff\xff\xff"},
-        {"state.full", "\x80", "\x91\x91\x91"}, {"agent.heartbeat.x", "\x80", "garbage"},
-        {"agent.sample.x", "\x80", "\xc1\xc1"}, {"lb.config.x", "\x80", "\x01"}};
+    std::this_thread::sleep_for(
+        300ms);  // let the subscriptions reach this publisher (not a sync point for the assertion)
+    const std::vector<std::vector<std::string>> garbage = {{"cmd.deploy"},
+                                                           {"cmd.deploy", "\xc1", "x"},
+                                                           {"cmd.scale", "\x80", "\xdf\xff\xff\xff\xff"},
+                                                           {"state.full", "\x80", "\x91\x91\x91"},
+                                                           {"agent.heartbeat.x", "\x80", "garbage"},
+                                                           {"agent.sample.x", "\x80", "\xc1\xc1"},
+                                                           {"lb.config.x", "\x80", "\x01"}};
     for (int round = 0; round < 20; ++round)
       for (const auto& frames : garbage)
         for (std::size_t i = 0; i < frames.size(); ++i)
@@ -182,7 +224,8 @@ TEST(DevDemo, DemoAnswersFromThreeInstancesInTurn) {
   Stack s({"--demo", "--demo-port", std::to_string(demo_port)});
   std::string url;
   ASSERT_TRUE(wait_until([&] { return !(url = s.dev_env("PIER_DEMO_URL")).empty(); }, 90s))
-      << "pier dev --demo never reported the demo URL\n" << s.dev_output();
+      << "pier dev --demo never reported the demo URL\n"
+      << s.dev_output();
   EXPECT_EQ(url, "http://127.0.0.1:" + std::to_string(demo_port) + "/");
   EXPECT_NE(s.dev_output().find(url), std::string::npos) << "the URL is printed for the user";
   std::vector<std::string> order;

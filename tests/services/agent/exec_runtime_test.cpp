@@ -1,5 +1,6 @@
 #include "services/agent/exec_runtime.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -11,12 +12,9 @@
 #include <functional>
 #include <thread>
 
-#include <gtest/gtest.h>
-
-#include "tests/support/eventually.h"
-
 #include "common/process.h"
 #include "services/agent/proc_stats.h"
+#include "tests/support/eventually.h"
 
 namespace pier::agent {
 namespace {
@@ -63,13 +61,16 @@ class ExecRuntimeTest : public ::testing::Test {
     return *pid;
   }
   // Polls until `id` exits; nullopt when it does not within the timeout.
-  std::optional<InstanceExit> exit_of(ExecRuntime& runtime, const std::string& id, std::chrono::milliseconds timeout = 10s) {
+  std::optional<InstanceExit> exit_of(ExecRuntime& runtime, const std::string& id,
+                                      std::chrono::milliseconds timeout = 10s) {
     std::optional<InstanceExit> found;
-    eventually([&] {
-      for (auto& e : runtime.poll())
-        if (e.id == id) found = e;
-      return found.has_value();
-    }, timeout);
+    eventually(
+        [&] {
+          for (auto& e : runtime.poll())
+            if (e.id == id) found = e;
+          return found.has_value();
+        },
+        timeout);
     return found;
   }
   std::string read(const std::string& path) { return read_text(path); }
@@ -81,14 +82,18 @@ class ExecRuntimeTest : public ::testing::Test {
 
 TEST_F(ExecRuntimeTest, InstanceGetsItsEnvironmentLogAndPidFile) {
   ExecRuntime runtime(dir_, "h1", clock_);
-  const pid_t pid = started(runtime, spec("web-1", {"sh", "-c",
-      "echo \"env PORT=$PORT HOST=$HOST ID=$PIER_INSTANCE APP=$PIER_APP HOSTID=$PIER_HOST_ID G=$GREETING\"; "
-      "echo to-stderr >&2; exec sleep 30"}));
+  const pid_t pid = started(
+      runtime,
+      spec("web-1",
+           {"sh", "-c",
+            "echo \"env PORT=$PORT HOST=$HOST ID=$PIER_INSTANCE APP=$PIER_APP HOSTID=$PIER_HOST_ID G=$GREETING\"; "
+            "echo to-stderr >&2; exec sleep 30"}));
   ASSERT_GT(pid, 0);
   const std::string log = runtime.log_path("web-1");
   EXPECT_EQ(log, dir_ + "/instances/web-1.log");
   ASSERT_TRUE(eventually([&] { return read(log).find("to-stderr") != std::string::npos; })) << read(log);
-  EXPECT_NE(read(log).find("env PORT=8123 HOST=127.100.0.7 ID=web-1 APP=web HOSTID=h1 G=hello there"), std::string::npos)
+  EXPECT_NE(read(log).find("env PORT=8123 HOST=127.100.0.7 ID=web-1 APP=web HOSTID=h1 G=hello there"),
+            std::string::npos)
       << read(log);
   pid_t from_file = 0;
   std::ifstream(runtime.pid_path("web-1")) >> from_file;
@@ -131,8 +136,9 @@ TEST_F(ExecRuntimeTest, MissingProgramIsAnErrorValue) {
 
 TEST_F(ExecRuntimeTest, StopKillsAfterTheGraceAndTakesTheWholeProcessGroup) {
   ExecRuntime runtime(dir_, "h1", clock_);
-  const pid_t pid = started(runtime, spec("web-5", {"sh", "-c", "trap '' TERM; sleep 300 & echo child=$!; "
-                                                                "while true; do sleep 0.05; done"}));
+  const pid_t pid = started(runtime, spec("web-5", {"sh", "-c",
+                                                    "trap '' TERM; sleep 300 & echo child=$!; "
+                                                    "while true; do sleep 0.05; done"}));
   ASSERT_GT(pid, 0);
   const std::string log = runtime.log_path("web-5");
   ASSERT_TRUE(eventually([&] { return read(log).find("child=") != std::string::npos; }));

@@ -1,10 +1,11 @@
 // HaproxyRuntimeApi against the real HAProxy (/usr/sbin/haproxy) and its admin socket.
 #include "services/agent/haproxy_runtime.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,11 +14,8 @@
 #include <fstream>
 #include <thread>
 
-#include <gtest/gtest.h>
-
-#include "tests/support/free_port.h"
-
 #include "common/process.h"
+#include "tests/support/free_port.h"
 
 namespace pier::agent {
 namespace {

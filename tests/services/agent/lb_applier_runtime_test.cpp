@@ -1,6 +1,8 @@
 // LbApplier's Runtime API path against the real HAProxy, with configs rendered by lbgen's built-in
 // template and real HTTP backends (cpp-httplib) on their own 127.0.0.0/8 addresses.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,13 +18,6 @@
 #include <set>
 #include <thread>
 
-#include <gtest/gtest.h>
-
-#include "tests/support/eventually.h"
-#include <httplib.h>
-
-#include "tests/support/free_port.h"
-
 #include "common/process.h"
 #include "services/agent/haproxy_runtime.h"
 #include "services/agent/lb_applier.h"
@@ -30,6 +25,8 @@
 #include "services/lbgen/config_hash.h"
 #include "services/lbgen/lb_spec.h"
 #include "services/lbgen/render.h"
+#include "tests/support/eventually.h"
+#include "tests/support/free_port.h"
 
 namespace pier::agent {
 namespace {
@@ -343,8 +340,9 @@ TEST_F(LbApplierRuntimeTest, AdoptingAgentKeepsUsingTheRuntimeApi) {
   LbApplier second(options(), clock_);
   ASSERT_TRUE(second.adopted());
   EXPECT_EQ(second.master_pid(), master);
-  EXPECT_TRUE(eventually([&] { return answers(port_, 8) == served({1, 2}); }))
-      << "the adoption reload runs haproxy.cfg, which holds the runtime-added server";
+  EXPECT_TRUE(eventually([&] {
+    return answers(port_, 8) == served({1, 2});
+  })) << "the adoption reload runs haproxy.cfg, which holds the runtime-added server";
   run({2});
   ASSERT_TRUE(second.apply(config()));
   EXPECT_EQ(second.status().runtime_updates, 2) << second.status().error;

@@ -2,6 +2,7 @@
 #include "services/agent/lb_applier.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,13 +15,9 @@
 #include <functional>
 #include <thread>
 
-#include <gtest/gtest.h>
-
-#include "tests/support/eventually.h"
-
-#include "tests/support/free_port.h"
-
 #include "common/process.h"
+#include "tests/support/eventually.h"
+#include "tests/support/free_port.h"
 
 namespace pier::agent {
 namespace {
@@ -87,10 +84,14 @@ class LbApplierTest : public ::testing::Test {
     msg::LbConfig c;
     c.host_id = "h1";
     c.state_revision = ++revision_;
-    c.haproxy_cfg = "global\n    maxconn 200\n    stats socket " + dir_ + "/haproxy/haproxy.sock mode 600 level admin expose-fd listeners\n"
+    c.haproxy_cfg = "global\n    maxconn 200\n    stats socket " + dir_ +
+                    "/haproxy/haproxy.sock mode 600 level admin expose-fd listeners\n"
                     "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n"
-                    "frontend fe\n    bind 127.0.0.1:" + std::to_string(port_) + "\n"
-                    "    http-request return status 200 content-type text/plain string " + body + "\n";
+                    "frontend fe\n    bind 127.0.0.1:" +
+                    std::to_string(port_) +
+                    "\n"
+                    "    http-request return status 200 content-type text/plain string " +
+                    body + "\n";
     c.hash = "hash-" + body;
     msg::LbBackend backend;
     backend.name = "app_web_8000";

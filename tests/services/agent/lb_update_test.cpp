@@ -148,12 +148,14 @@ TEST(LbUpdateTest, NoStatsSocketMeansReload) {
 
 TEST(LbUpdateTest, SameOutsideServersIgnoresOnlyServerLines) {
   const std::string a = "global\n    maxconn 10\nbackend b\n    balance roundrobin\n    server x 1.2.3.4:80 check\n";
-  const std::string b = "global\n    maxconn 10\nbackend b\n    balance roundrobin\n    server y 1.2.3.5:80 check\n"
-                        "    server y_failopen 1.2.3.5:80 backup\n";
+  const std::string b =
+      "global\n    maxconn 10\nbackend b\n    balance roundrobin\n    server y 1.2.3.5:80 check\n"
+      "    server y_failopen 1.2.3.5:80 backup\n";
   EXPECT_TRUE(same_outside_servers(a, b));
   EXPECT_TRUE(same_outside_servers("backend b\n", "backend b\n\tserver z 1.1.1.1:1\n"));
   EXPECT_FALSE(same_outside_servers(a, "global\n    maxconn 11\nbackend b\n    balance roundrobin\n"));
-  EXPECT_FALSE(same_outside_servers("backend b\n    default-server inter 1\n", "backend b\n    default-server inter 2\n"));
+  EXPECT_FALSE(
+      same_outside_servers("backend b\n    default-server inter 1\n", "backend b\n    default-server inter 2\n"));
   EXPECT_FALSE(same_outside_servers("a\n", "a\nb\n"));
 }
 

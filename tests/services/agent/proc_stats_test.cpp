@@ -1,8 +1,7 @@
 #include "services/agent/proc_stats.h"
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace pier::agent {
 namespace {

@@ -1,8 +1,8 @@
 #include "services/agent/reconciler.h"
 
-#include <set>
-
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace pier::agent {
 namespace {
@@ -17,7 +17,6 @@ InstanceSpec adopted_spec(const std::string& id, const std::string& ip) {
   spec.revision = 1;
   return spec;
 }
-
 
 // Runs nothing: records what the reconciler asks for, and lets the test make instances exit.
 class FakeRuntime final : public Runtime {
@@ -46,7 +45,9 @@ class FakeRuntime final : public Runtime {
     return out;
   }
   // The instance dies on its own.
-  void crash(const std::string& id, int code, const std::string& line) { pending.push_back({id, code, line, false, ""}); }
+  void crash(const std::string& id, int code, const std::string& line) {
+    pending.push_back({id, code, line, false, ""});
+  }
 
   std::map<std::string, RunningInstance> running;
   std::vector<InstanceSpec> started;
@@ -73,8 +74,8 @@ msg::AppRecord app(const std::string& name, int64_t revision, int port = 8000) {
   return record;
 }
 
-msg::InstanceRecord instance(const std::string& id, const std::string& app, const std::string& host, const std::string& ip,
-                             const std::string& state = "placed") {
+msg::InstanceRecord instance(const std::string& id, const std::string& app, const std::string& host,
+                             const std::string& ip, const std::string& state = "placed") {
   msg::InstanceRecord record;
   record.id = id;
   record.app = app;
@@ -107,9 +108,10 @@ class ReconcilerTest : public ::testing::Test {
 };
 
 TEST_F(ReconcilerTest, DesiredAreThisHostsPlacedInstancesOfExistingApps) {
-  msg::State state = state_with({instance("web-1", "web", "h1", "127.100.0.2"), instance("web-2", "web", "h2", "127.100.1.2"),
-                                 instance("web-3", "web", "h1", ""), instance("gone-4", "gone", "h1", "127.100.0.4"),
-                                 instance("web-5", "web", "h1", "127.100.0.5", "stopped")});
+  msg::State state =
+      state_with({instance("web-1", "web", "h1", "127.100.0.2"), instance("web-2", "web", "h2", "127.100.1.2"),
+                  instance("web-3", "web", "h1", ""), instance("gone-4", "gone", "h1", "127.100.0.4"),
+                  instance("web-5", "web", "h1", "127.100.0.5", "stopped")});
   auto desired = desired_instances(state, "h1");
   ASSERT_EQ(desired.size(), 1u);
   EXPECT_EQ(desired[0].id, "web-1");
@@ -172,8 +174,8 @@ TEST_F(ReconcilerTest, AdoptedInstanceStillDesiredIsKept) {
 }
 
 TEST_F(ReconcilerTest, ExitedInstanceIsRestartedWithDoublingBackoff) {
-  Reconciler r("h1", runtime_, prober_, clock_, ReconcilerOptions{.backoff_initial_ms = 500, .backoff_max_ms = 1500,
-                                                                  .max_exits = 100});
+  Reconciler r("h1", runtime_, prober_, clock_,
+               ReconcilerOptions{.backoff_initial_ms = 500, .backoff_max_ms = 1500, .max_exits = 100});
   r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2")}));
   r.tick();
   ASSERT_EQ(runtime_.started.size(), 1u);
@@ -269,7 +271,8 @@ TEST_F(ReconcilerTest, ChangedRevisionReplacesTheInstance) {
 
 TEST_F(ReconcilerTest, StopAllStopsEverything) {
   Reconciler r("h1", runtime_, prober_, clock_);
-  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2"), instance("web-2", "web", "h1", "127.100.0.3")}));
+  r.on_state(
+      state_with({instance("web-1", "web", "h1", "127.100.0.2"), instance("web-2", "web", "h1", "127.100.0.3")}));
   r.tick();
   EXPECT_FALSE(r.idle());
   r.stop_all();

@@ -2,13 +2,12 @@
 // not at all, and the dropper's count matches what went missing. Every wait is bounded.
 #include "services/bus/lossy_proxy.h"
 
+#include <gtest/gtest.h>
+
 #include <array>
 #include <atomic>
 #include <thread>
-
 #include <zmq_addon.hpp>
-
-#include <gtest/gtest.h>
 
 namespace pier::bus_proxy {
 namespace {
@@ -63,9 +62,12 @@ class LossyProxyTest : public ::testing::Test {
       std::vector<zmq::message_t> frames;
       if (!zmq::recv_multipart(sub, std::back_inserter(frames))) return;
       const bool whole = frames.size() == 3 && frames[1].to_string().substr(1) == frames[2].to_string().substr(1);
-      if (!whole) ++r.malformed;
-      else if (frames[0].to_string() == "t.probe") ++r.probes;
-      else ++r.messages;
+      if (!whole)
+        ++r.malformed;
+      else if (frames[0].to_string() == "t.probe")
+        ++r.probes;
+      else
+        ++r.messages;
     }
   }
   // Sends probes until one comes through: the subscription has reached the publisher.

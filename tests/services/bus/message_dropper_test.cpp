@@ -1,9 +1,9 @@
 // The bus's drop decisions: seeded, proportional, time-limited by the clock the test moves.
 #include "services/bus/message_dropper.h"
 
-#include <vector>
-
 #include <gtest/gtest.h>
+
+#include <vector>
 
 namespace pier::bus_proxy {
 namespace {

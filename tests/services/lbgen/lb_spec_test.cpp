@@ -34,10 +34,12 @@ TEST(BuildSpec, OneHttpAppGivesAFrontendAndABackendOfItsRunningInstances) {
   msg::State state;
   state.hosts = {host("h1")};
   state.apps = {app("web", {{8080, 8000}})};
-  state.instances = {instance("web-2", "web", "h1", "127.100.0.3"), instance("web-1", "web", "h1", "127.100.0.2"),
+  state.instances = {instance("web-2", "web", "h1", "127.100.0.3"),
+                     instance("web-1", "web", "h1", "127.100.0.2"),
                      instance("web-3", "web", "h1", "127.100.0.4", "starting"),
                      instance("web-4", "web", "h1", "127.100.0.5", "failed"),
-                     instance("web-5", "web", "", "", "pending"), instance("web-6", "web", "h1", "", "running")};
+                     instance("web-5", "web", "", "", "pending"),
+                     instance("web-6", "web", "h1", "", "running")};
   msg::LbSpec spec = build_spec(state, state.hosts[0]);
   ASSERT_EQ(spec.frontends.size(), 1u);
   EXPECT_EQ(spec.frontends[0].name, "fe_8080");
@@ -66,10 +68,10 @@ TEST(BuildSpec, RoutesLongestContextPathFirstWithTheDefaultLast) {
   ASSERT_EQ(spec.frontends.size(), 1u);
   std::vector<std::pair<std::string, std::string>> routes;
   for (const auto& r : spec.frontends[0].routes) routes.emplace_back(r.context_path, r.backend);
-  EXPECT_EQ(routes, (std::vector<std::pair<std::string, std::string>>{{"/api/v2", "app_apiv2_9000"},
-                                                                       {"/api", "app_api_9000"},
-                                                                       {"/doc", "app_docs_8000"},
-                                                                       {"/", "app_web_8000"}}));
+  EXPECT_EQ(
+      routes,
+      (std::vector<std::pair<std::string, std::string>>{
+          {"/api/v2", "app_apiv2_9000"}, {"/api", "app_api_9000"}, {"/doc", "app_docs_8000"}, {"/", "app_web_8000"}}));
   ASSERT_EQ(spec.backends.size(), 4u);
   EXPECT_EQ(spec.backends[0].name, "app_api_9000");
   EXPECT_EQ(spec.backends[1].name, "app_apiv2_9000");
@@ -135,10 +137,12 @@ TEST(BuildSpec, EveryHostGetsEveryRunningInstanceWhereverItRuns) {
 TEST(BuildSpec, ConflictsKeepTheOlderAppAndReportTheOther) {
   msg::State state;
   state.hosts = {host("h1")};
-  state.apps = {app("web", {{80, 8000}}), app("other", {{80, 8000}}),            // same path "/"
-                app("db", {{80, 5432}, {5432, 5432}}, "tcp"),                  // tcp on an http port
-                app("cache", {{6379, 6379}}, "tcp"), app("web2", {{6379, 80}}),  // http on a tcp port
-                app("cache2", {{6379, 6380}}, "tcp")};                           // tcp on a tcp port
+  state.apps = {app("web", {{80, 8000}}),
+                app("other", {{80, 8000}}),                    // same path "/"
+                app("db", {{80, 5432}, {5432, 5432}}, "tcp"),  // tcp on an http port
+                app("cache", {{6379, 6379}}, "tcp"),
+                app("web2", {{6379, 80}}),              // http on a tcp port
+                app("cache2", {{6379, 6380}}, "tcp")};  // tcp on a tcp port
   std::vector<Excluded> excluded;
   msg::LbSpec spec = build_spec(state, state.hosts[0], &excluded);
   ASSERT_EQ(spec.frontends.size(), 3u);

@@ -1,5 +1,6 @@
 #include "services/lbgen/render.h"
 
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -11,13 +12,10 @@
 #include <sstream>
 #include <thread>
 
-#include <gtest/gtest.h>
-
-#include "tests/support/free_port.h"
-
 #include "common/process.h"
 #include "services/lbgen/lb_spec.h"
 #include "tests/services/lbgen/state_builder.h"
+#include "tests/support/free_port.h"
 
 namespace pier::lbgen {
 namespace {
@@ -131,15 +129,16 @@ TEST_F(RenderTest, OneHttpApp) {
                      "    default_backend app_web_8000\n"),
             std::string::npos)
       << cfg;
-  EXPECT_NE(cfg.find("backend app_web_8000\n    mode http\n    balance roundrobin\n"
-                     "    option httpchk GET /\n"
-                     "    # Fail-open: each server has an unchecked backup twin; when every checked server is down,\n"
-                     "    # HAProxy spreads requests over all the twins (a dead one is retried elsewhere: redispatch).\n"
-                     "    option allbackups\n"
-                     "    default-server inter 2000 rise 2 fall 3\n"
-                     "    server web-1 127.100.0.2:8000 check\n    server web-1_failopen 127.100.0.2:8000 backup\n"
-                     "    server web-2 127.100.0.3:8000 check\n    server web-2_failopen 127.100.0.3:8000 backup\n"),
-            std::string::npos)
+  EXPECT_NE(
+      cfg.find("backend app_web_8000\n    mode http\n    balance roundrobin\n"
+               "    option httpchk GET /\n"
+               "    # Fail-open: each server has an unchecked backup twin; when every checked server is down,\n"
+               "    # HAProxy spreads requests over all the twins (a dead one is retried elsewhere: redispatch).\n"
+               "    option allbackups\n"
+               "    default-server inter 2000 rise 2 fall 3\n"
+               "    server web-1 127.100.0.2:8000 check\n    server web-1_failopen 127.100.0.2:8000 backup\n"
+               "    server web-2 127.100.0.3:8000 check\n    server web-2_failopen 127.100.0.3:8000 backup\n"),
+      std::string::npos)
       << cfg;
   EXPECT_EQ(cfg.find("hash-type"), std::string::npos);
   expect_haproxy_accepts(cfg);
@@ -197,7 +196,9 @@ TEST_F(RenderTest, LeastconnAndSource) {
   state.instances = {instance("web-1", "web", "h1", "127.100.0.2"), instance("sticky-2", "sticky", "h1", "127.100.0.3"),
                      instance("db-3", "db", "h1", "127.100.0.4")};
   const std::string cfg = rendered(state);
-  EXPECT_NE(cfg.find("backend app_web_8000\n    mode http\n    balance leastconn\n    option httpchk"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("backend app_web_8000\n    mode http\n    balance leastconn\n    option httpchk"),
+            std::string::npos)
+      << cfg;
   EXPECT_NE(cfg.find("backend app_sticky_8000\n    mode http\n    balance source\n    hash-type consistent\n"),
             std::string::npos)
       << cfg;
@@ -284,11 +285,11 @@ TEST_F(RenderTest, RepresentativeStatesPassHaproxyCheck) {
   no_stats.hosts[0].stats_port = 0;
   no_stats.hosts[0].haproxy_socket = "";
   no_stats.apps = {app("web", {{8080, 8000}})};
-  for (const auto& [name, state] : std::vector<std::pair<std::string, msg::State>>{
-           {"http apps sharing a port", with_socket(shared_port)},
-           {"tcp app", with_socket(tcp)},
-           {"no apps, stats socket and port", with_socket(no_apps)},
-           {"no stats at all", no_stats}}) {
+  for (const auto& [name, state] :
+       std::vector<std::pair<std::string, msg::State>>{{"http apps sharing a port", with_socket(shared_port)},
+                                                       {"tcp app", with_socket(tcp)},
+                                                       {"no apps, stats socket and port", with_socket(no_apps)},
+                                                       {"no stats at all", no_stats}}) {
     SCOPED_TRACE(name);
     const std::string cfg = rendered(state);
     if (!state.hosts[0].haproxy_socket.empty()) {
@@ -299,7 +300,8 @@ TEST_F(RenderTest, RepresentativeStatesPassHaproxyCheck) {
     }
     expect_haproxy_accepts(cfg);
   }
-  EXPECT_NE(rendered(with_socket(shared_port)).find("use_backend app_api_9000 if path_app_api_9000"), std::string::npos);
+  EXPECT_NE(rendered(with_socket(shared_port)).find("use_backend app_api_9000 if path_app_api_9000"),
+            std::string::npos);
   EXPECT_NE(rendered(with_socket(tcp)).find("hash-type consistent"), std::string::npos);
 }
 

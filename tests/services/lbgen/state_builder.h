@@ -18,8 +18,9 @@ inline msg::HostRecord host(const std::string& id, const std::string& address = 
   return h;
 }
 
-inline msg::AppRecord app(const std::string& name, std::vector<msg::PortMapping> ports, const std::string& protocol = "http",
-                          const std::string& context_path = "/", const std::string& algorithm = "roundrobin") {
+inline msg::AppRecord app(const std::string& name, std::vector<msg::PortMapping> ports,
+                          const std::string& protocol = "http", const std::string& context_path = "/",
+                          const std::string& algorithm = "roundrobin") {
   msg::AppRecord a;
   a.spec.name = name;
   a.spec.image = "pier/demo-app";

@@ -30,8 +30,8 @@ msg::State state_with(int replicas, bool enabled, int64_t revision = 1,
   app.spec.autoscale.targets = std::move(targets);
   state.apps.push_back(app);
   for (int i = 1; i <= replicas; ++i)
-    state.instances.push_back({"web-" + std::to_string(i), "web", "h1", "127.100.0." + std::to_string(i + 1),
-                               "running", "", 0, 0});
+    state.instances.push_back(
+        {"web-" + std::to_string(i), "web", "h1", "127.100.0." + std::to_string(i + 1), "running", "", 0, 0});
   return state;
 }
 
@@ -224,7 +224,10 @@ TEST_F(AutoscaleLoopTest, RestoredDecisionsKeepTheCooldownAcrossARestart) {
   clock.advance(10'000);
   std::vector<Sent> sent2;
   AutoscaleLoop restarted(
-      clock, [&](std::string_view t, const std::string& b, const std::string& r) { sent2.push_back({std::string(t), b, r}); },
+      clock,
+      [&](std::string_view t, const std::string& b, const std::string& r) {
+        sent2.push_back({std::string(t), b, r});
+      },
       &store, nullptr, AutoscaleOptions{});
   std::vector<InstanceRow> rows;
   for (int t = 40; t > 0; t -= 2)

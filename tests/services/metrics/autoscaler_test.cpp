@@ -1,11 +1,10 @@
 #include "services/metrics/autoscaler.h"
 
-#include <chrono>
-#include <functional>
-
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <functional>
 
 namespace pier::metrics {
 namespace {
@@ -145,9 +144,8 @@ TEST(Autoscaler, DownTakesTheHighestAnswerOfTheWindow) {
   auto p = cpu_policy();
   p.max_step = 10;
   // 8 instances; 250 s ago a spike to 3 instances' worth, otherwise 1.
-  auto h = cpu_history(kNow - 600 * kSec, kNow, 8, [](int64_t t) {
-    return (t >= kNow - 252 * kSec && t <= kNow - 248 * kSec) ? 18.0 : 5.0;
-  });
+  auto h = cpu_history(kNow - 600 * kSec, kNow, 8,
+                       [](int64_t t) { return (t >= kNow - 252 * kSec && t <= kNow - 248 * kSec) ? 18.0 : 5.0; });
   const Decision d = decide_utc(p, 8, h);
   EXPECT_EQ(d.desired, 3);
   EXPECT_EQ(d.rule, "scale-down");
@@ -283,13 +281,13 @@ TEST(Autoscaler, PeriodWrappingMidnightBelongsToItsStartDay) {
   auto p = cpu_policy();
   p.schedule = {period({"fri"}, 22, 6, 3, 5)};
   const TimeZone utc = TimeZone::utc();
-  EXPECT_EQ(bounds_at(p, utc, at(2024, 1, 5, 21, 59, 59)).period, "default");     // Friday
+  EXPECT_EQ(bounds_at(p, utc, at(2024, 1, 5, 21, 59, 59)).period, "default");  // Friday
   EXPECT_EQ(bounds_at(p, utc, at(2024, 1, 5, 22)).period, "schedule[0]");
-  EXPECT_EQ(bounds_at(p, utc, at(2024, 1, 6, 0)).period, "schedule[0]");           // Saturday, after midnight
+  EXPECT_EQ(bounds_at(p, utc, at(2024, 1, 6, 0)).period, "schedule[0]");  // Saturday, after midnight
   EXPECT_EQ(bounds_at(p, utc, at(2024, 1, 6, 5, 59, 59)).period, "schedule[0]");
   EXPECT_EQ(bounds_at(p, utc, at(2024, 1, 6, 6)).period, "default");
-  EXPECT_EQ(bounds_at(p, utc, at(2024, 1, 6, 22)).period, "default");              // Saturday night: not listed
-  EXPECT_EQ(bounds_at(p, utc, at(2024, 1, 5, 2)).period, "default");               // Friday early: Thursday's
+  EXPECT_EQ(bounds_at(p, utc, at(2024, 1, 6, 22)).period, "default");  // Saturday night: not listed
+  EXPECT_EQ(bounds_at(p, utc, at(2024, 1, 5, 2)).period, "default");   // Friday early: Thursday's
 }
 
 TEST(Autoscaler, ScheduleInBerlinFollowsDst) {
@@ -330,9 +328,7 @@ TEST(Autoscaler, ScheduleInNewYorkAcrossTheRepeatedHour) {
 TEST(Autoscaler, PrewarmRaisesTheFloorBeforeThePeriod) {
   auto p = cpu_policy();
   p.schedule = {period({}, 9, 17, 4, 8)};
-  const auto low = [&](int64_t now) {
-    return cpu_history(now - 600 * kSec, now, 1, [](int64_t) { return 10.0; });
-  };
+  const auto low = [&](int64_t now) { return cpu_history(now - 600 * kSec, now, 1, [](int64_t) { return 10.0; }); };
   const int64_t start = at(2024, 1, 3, 9);
   Decision d = decide_utc(p, 1, low(start - 121 * kSec), {}, start - 121 * kSec);
   EXPECT_EQ(d.desired, 1);

@@ -1,10 +1,10 @@
 // Registry command handling against a real SQLite database (in memory, or a temp file to reopen).
 #include "services/registry/registry.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "common/codec.h"
 #include "common/store.h"
@@ -478,7 +478,7 @@ TEST_F(HostLivenessTest, ReturningHostIsUpAndItsStaleInstancesAreIgnored) {
   two_hosts_three_instances();
   clock.advance(3000);
   ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
-  ASSERT_TRUE(check());  // h1 down
+  ASSERT_TRUE(check());                                          // h1 down
   ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h2"}}, {}}).ok);  // web-3 still waits for a place
   const std::string web1_ip = instance("web-1").ip;
   // h1 comes back still reporting the instances it ran before it vanished.

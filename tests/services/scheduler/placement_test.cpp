@@ -1,8 +1,8 @@
 #include "services/scheduler/placement.h"
 
-#include <map>
-
 #include <gtest/gtest.h>
+
+#include <map>
 
 namespace pier::scheduler {
 namespace {
@@ -120,7 +120,8 @@ TEST(Placement, IsDeterministic) {
   for (int i = 0; i < 10; ++i) {
     Plan again = place(s);
     ASSERT_EQ(again.assignments.size(), first.assignments.size());
-    for (std::size_t k = 0; k < first.assignments.size(); ++k) EXPECT_EQ(again.assignments[k].host, first.assignments[k].host);
+    for (std::size_t k = 0; k < first.assignments.size(); ++k)
+      EXPECT_EQ(again.assignments[k].host, first.assignments[k].host);
   }
 }
 
