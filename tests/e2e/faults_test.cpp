@@ -24,24 +24,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Steady = std::chrono::steady_clock;
 
-std::vector<std::string> deploy_args(const std::string& name, int port, int replicas) {
-  return {"deploy",
-          "--name",
-          name,
-          "--image",
-          "pier/demo-app",
-          "--tag",
-          kVersion,
-          "--command",
-          "pier-demo-app",
-          "--port",
-          std::to_string(port) + ":8000",
-          "--replicas",
-          std::to_string(replicas),
-          "--timeout",
-          "60"};
-}
-
 int64_t ms_since(Steady::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - start).count();
 }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/process.h"
+#include "common/version.h"
 
 namespace pier::e2e {
 namespace fs = std::filesystem;
@@ -60,6 +61,26 @@ std::multiset<std::string> answers(int port, const std::string& path, int count)
     seen.insert(start == std::string::npos ? "<no instance>" : answer->body.substr(start + 9, end - start - 9));
   }
   return seen;
+}
+
+std::vector<std::string> deploy_args(const std::string& name, int port, int replicas, const std::string& context_path) {
+  return {"deploy",
+          "--name",
+          name,
+          "--image",
+          "pier/demo-app",
+          "--tag",
+          kVersion,
+          "--command",
+          "pier-demo-app",
+          "--port",
+          std::to_string(port) + ":8000",
+          "--replicas",
+          std::to_string(replicas),
+          "--context-path",
+          context_path,
+          "--timeout",
+          "60"};
 }
 
 std::set<std::string> distinct(const std::multiset<std::string>& all) { return {all.begin(), all.end()}; }

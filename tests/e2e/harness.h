@@ -39,6 +39,9 @@ std::optional<HttpAnswer> http_get(int port, const std::string& path);
 // a failed request counts as "<failed STATUS>".
 std::multiset<std::string> answers(int port, const std::string& path, int count);
 std::set<std::string> distinct(const std::multiset<std::string>& all);
+// `pier deploy` of the demo app (exec runtime: command pier-demo-app) on port:8000, waiting up to 60 s.
+std::vector<std::string> deploy_args(const std::string& name, int port, int replicas,
+                                     const std::string& context_path = "/");
 // The ids of an app's instances in `pier ps --output json`.
 std::set<std::string> instance_ids(const nlohmann::json& ps, const std::string& app);
 // Sends `text` over a new TCP connection and returns what comes back (up to text.size() bytes).

@@ -16,27 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<std::string> deploy_args(const std::string& name, int port, int replicas,
-                                     const std::string& extra_path = "/") {
-  return {"deploy",
-          "--name",
-          name,
-          "--image",
-          "pier/demo-app",
-          "--tag",
-          kVersion,
-          "--command",
-          "pier-demo-app",
-          "--port",
-          std::to_string(port) + ":8000",
-          "--replicas",
-          std::to_string(replicas),
-          "--context-path",
-          extra_path,
-          "--timeout",
-          "60"};
-}
-
 class StackTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
