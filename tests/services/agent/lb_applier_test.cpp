@@ -18,6 +18,7 @@
 #include "common/process.h"
 #include "tests/support/eventually.h"
 #include "tests/support/free_port.h"
+#include "tests/support/raw_http.h"
 
 namespace pier::agent {
 namespace {
@@ -33,22 +34,7 @@ using test_support::free_port;
 
 // The body of GET / on 127.0.0.1:port, or "" when nothing answers.
 std::string get(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{2, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  std::string response;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request = "GET / HTTP/1.0\r\n\r\n";
-    ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
+  const std::string response = test_support::raw_get(port);
   const auto body = response.find("\r\n\r\n");
   return body == std::string::npos ? std::string() : response.substr(body + 4);
 }
