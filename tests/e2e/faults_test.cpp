@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/loadgen/loadgen.h"
 #include "common/process.h"
 #include "common/version.h"
 #include "tests/e2e/harness.h"
@@ -28,60 +29,10 @@ int64_t ms_since(Steady::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - start).count();
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 pid_t read_pid(const std::string& path) {
   pid_t pid = 0;
   std::ifstream(path) >> pid;
   return pid;
-}
-
-// Processes whose environment holds PIER_APP=<app> (the exec runtime sets it on every instance).
-int processes_of_app(const std::string& app) {
-  const std::string wanted = "PIER_APP=" + app;
-  int count = 0;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const std::string environ = read_file(entry.path().string() + "/environ");
-    std::size_t start = 0;
-    while (start < environ.size()) {
-      std::size_t end = environ.find('\0', start);
-      if (end == std::string::npos) end = environ.size();
-      if (environ.compare(start, end - start, wanted) == 0) {
-        ++count;
-        break;
-      }
-      start = end + 1;
-    }
-  }
-  return count;
-}
-
-std::string host_status(const nlohmann::json& hosts, const std::string& id) {
-  if (!hosts.is_array()) return "";
-  for (const auto& h : hosts)
-    if (h.value("id", "") == id) return h.value("status", "");
-  return "";
-}
-
-// Instance id -> host of an app's instances in `pier ps`, and whether all of them run.
-std::map<std::string, std::string> placement(const nlohmann::json& ps, const std::string& app, bool* all_running) {
-  std::map<std::string, std::string> out;
-  bool running = true;
-  if (ps.is_array())
-    for (const auto& i : ps)
-      if (i.value("app", "") == app) {
-        out[i.value("id", "")] = i.value("host", "");
-        running = running && i.value("state", "") == "running";
-      }
-  if (all_running != nullptr) *all_running = running && !out.empty();
-  return out;
 }
 
 // A second host: a pier-agent of its own, with its own state directory, HAProxy on 127.0.0.2.
@@ -193,7 +144,18 @@ TEST(HostFaultTest, KilledHostIsReplacedAndItsReturnLeavesNoDuplicates) {
   for (const auto& [id, host] : before) on_second += host == "second";
   ASSERT_GT(on_second, 0) << "instances spread over both hosts";
   ASSERT_LT(on_second, 4);
-  EXPECT_EQ(distinct(answers(port, "/", 20)).size(), 4u);
+  ASSERT_TRUE(wait_until([&] { return distinct(answers(port, "/", 12)).size() == 4; }, 20s));
+
+  // Requests flow through the first host's HAProxy while the second host vanishes.
+  loadgen::Options load_options;
+  load_options.port = port;
+  load_options.keepalive_workers = 2;
+  load_options.fresh_workers = 2;
+  load_options.requests_per_second = 100;
+  load_options.max_requests = 1'000'000;
+  load_options.max_duration_ms = 120'000;
+  loadgen::LoadGenerator load(load_options);
+  load.start();
 
   // The second host vanishes.
   const auto killed_at = Steady::now();
@@ -223,6 +185,7 @@ TEST(HostFaultTest, KilledHostIsReplacedAndItsReturnLeavesNoDuplicates) {
       },
       20s);
   const int64_t replaced_ms = ms_since(down_at);
+  const auto load_report = load.stop();
   ASSERT_TRUE(replaced) << "replacements never served: " << ::testing::PrintToString(serving) << "\n"
                         << s.log("scheduler") << s.log("agent");
 
@@ -274,6 +237,12 @@ TEST(HostFaultTest, KilledHostIsReplacedAndItsReturnLeavesNoDuplicates) {
 
   EXPECT_LE(down_ms, 3000 + 1000) << "marked down within 3 s (+1 s for `pier hosts` to observe it)";
   EXPECT_LE(replaced_ms, 5000) << "replacements serving within 5 s of the host being down";
+  report_fault("whole host killed (agent, " + std::to_string(on_second) + " of 4 instances, HAProxy)", load_report.sent,
+               load_report.failed(), down_ms + replaced_ms,
+               "down observed after " + std::to_string(down_ms) + " ms, replacements serving " +
+                   std::to_string(replaced_ms) + " ms later; host back: no duplicates " + std::to_string(converged_ms) +
+                   " ms after its restart");
+  std::cout << "[ measured ] load while the host died: " << load_report.to_text();
   RecordProperty("host_down_observed_ms", static_cast<int>(down_ms));
   RecordProperty("replacements_serving_ms", static_cast<int>(replaced_ms));
   RecordProperty("host_back_up_ms", static_cast<int>(back_up_ms));

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -19,7 +20,6 @@
 
 namespace pier::e2e {
 namespace fs = std::filesystem;
-namespace {
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
@@ -28,7 +28,53 @@ std::string read_file(const std::string& path) {
   return buffer.str();
 }
 
-}  // namespace
+void report_fault(const std::string& fault, int64_t sent, int64_t failed, int64_t converged_ms,
+                  const std::string& notes) {
+  std::cout << "[ fault ] " << fault << " | sent " << sent << " | failed " << failed << " | converged_ms "
+            << converged_ms << " | " << notes << std::endl;
+}
+
+int processes_of_app(const std::string& app) {
+  const std::string wanted = "PIER_APP=" + app;
+  int count = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string environ = read_file(entry.path().string() + "/environ");
+    std::size_t start = 0;
+    while (start < environ.size()) {
+      std::size_t end = environ.find('\0', start);
+      if (end == std::string::npos) end = environ.size();
+      if (environ.compare(start, end - start, wanted) == 0) {
+        ++count;
+        break;
+      }
+      start = end + 1;
+    }
+  }
+  return count;
+}
+
+std::string host_status(const nlohmann::json& hosts, const std::string& id) {
+  if (!hosts.is_array()) return "";
+  for (const auto& h : hosts)
+    if (h.value("id", "") == id) return h.value("status", "");
+  return "";
+}
+
+std::map<std::string, std::string> placement(const nlohmann::json& ps, const std::string& app, bool* all_running) {
+  std::map<std::string, std::string> out;
+  bool running = true;
+  if (ps.is_array())
+    for (const auto& i : ps)
+      if (i.value("app", "") == app) {
+        out[i.value("id", "")] = i.value("host", "");
+        running = running && i.value("state", "") == "running";
+      }
+  if (all_running != nullptr) *all_running = running && !out.empty();
+  return out;
+}
 
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -44,6 +44,19 @@ std::vector<std::string> deploy_args(const std::string& name, int port, int repl
                                      const std::string& context_path = "/");
 // The ids of an app's instances in `pier ps --output json`.
 std::set<std::string> instance_ids(const nlohmann::json& ps, const std::string& app);
+// Processes whose environment holds PIER_APP=<app> (the exec runtime sets it on every instance): the
+// runtime's own count, independent of what pier reports.
+int processes_of_app(const std::string& app);
+// A host's status ("up", "down") in `pier hosts --output json`, "" when absent.
+std::string host_status(const nlohmann::json& hosts, const std::string& id);
+// Instance id -> host of an app's instances in `pier ps`; `all_running` says whether every one runs.
+std::map<std::string, std::string> placement(const nlohmann::json& ps, const std::string& app,
+                                             bool* all_running = nullptr);
+std::string read_file(const std::string& path);
+// One "[ fault ] ..." line per fault (bench/faults/run.sh makes the results table from them): requests
+// sent through HAProxy while it happened, how many failed, the time until converged again.
+void report_fault(const std::string& fault, int64_t sent, int64_t failed, int64_t converged_ms,
+                  const std::string& notes);
 // Sends `text` over a new TCP connection and returns what comes back (up to text.size() bytes).
 std::optional<std::string> tcp_echo(int port, const std::string& text);
 
