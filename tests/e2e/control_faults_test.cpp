@@ -126,6 +126,47 @@ TEST(ControlFaultTest, EachControlProcessKilledUnderLoadLosesNoRequestAndConverg
   std::cout << "[ measured ] load through all six kills: " << report.to_text();
 }
 
+TEST(InstanceFaultTest, AKilledInstanceLeavesTheLbAndIsRestartedWithoutAFailedRequest) {
+  Stack s;
+  ASSERT_TRUE(wait_for_host(s)) << s.log("agent");
+  const std::string app = "inst" + std::to_string(::getpid() % 100000);
+  const int port = free_port();
+  ASSERT_EQ(s.pier(deploy_args(app, port, 3)).exit_code, 0) << s.log("agent");
+  ASSERT_TRUE(wait_until([&] { return distinct(answers(port, "/", 9)).size() == 3; }, 20s));
+  const auto pid_of = [&](const std::string& id) {
+    for (const auto& i : s.ps())
+      if (i.value("id", "") == id && i.value("state", "") == "running") return i.value("pid", 0);
+    return 0;
+  };
+  loadgen::LoadGenerator load(load_on(port));
+  load.start();
+  int64_t slowest_ms = 0;
+  const auto ids = instance_ids(s.ps(), app);
+  for (int round = 0; round < 3; ++round) {
+    const std::string victim = *std::next(ids.begin(), round);
+    const int pid = pid_of(victim);
+    ASSERT_GT(pid, 0) << victim;
+    const auto killed_at = Steady::now();
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    // Restarted by the agent (a new process, `running`), and serving through HAProxy again.
+    const bool back = wait_until(
+        [&] {
+          const int now = pid_of(victim);
+          return now > 0 && now != pid && distinct(answers(port, "/", 6)).count(victim) == 1;
+        },
+        15s);
+    slowest_ms = std::max(slowest_ms, ms_since(killed_at));
+    ASSERT_TRUE(back) << victim << " never served again\n" << s.log("agent");
+    EXPECT_EQ(instance_ids(s.ps(), app), ids) << "restarted in place, not replaced";
+    EXPECT_EQ(processes_of_app(app), 3);
+  }
+  const auto report = load.stop();
+  EXPECT_EQ(report.failed(), 0) << report.to_text();
+  report_fault("instance SIGKILLed (x3, one at a time)", report.sent, report.failed(), slowest_ms,
+               "restarted in place by its agent and serving through HAProxy again (slowest of 3, 500 ms of it the "
+               "restart backoff)");
+}
+
 // An app's end state, without what may differ between two runs (ports, addresses, which instance ids
 // a scale-in chose, times).
 struct AppEnd {
