@@ -132,6 +132,10 @@ TEST_F(RenderTest, OneHttpApp) {
   EXPECT_NE(
       cfg.find("backend app_web_8000\n    mode http\n    balance roundrobin\n"
                "    option httpchk GET /\n"
+               "    # An instance that dies with a request in flight (killed, crashed, stopped) closes without an\n"
+               "    # answer: that request is sent again to another server, but only when it is safe to repeat.\n"
+               "    retry-on conn-failure empty-response\n"
+               "    http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS\n"
                "    # Fail-open: each server has an unchecked backup twin; when every checked server is down,\n"
                "    # HAProxy spreads requests over all the twins (a dead one is retried elsewhere: redispatch).\n"
                "    option allbackups\n"
