@@ -1,4 +1,4 @@
-// pier: the command line. Subcommands deploy, scale, rm, ps, hosts, why, autoscale and dev; see cli/README.md.
+// pier: the command line. Subcommands deploy, scale, rm, ps, hosts, top, why, autoscale and dev; see cli/README.md.
 #include <iostream>
 #include <map>
 #include <set>
@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/dev.h"
 #include "cli/explain.h"
+#include "cli/top.h"
 #include "common/version.h"
 
 namespace {
@@ -21,6 +22,7 @@ constexpr const char* kUsage =
     "  rm       remove an app: pier rm APP\n"
     "  ps       list instances: pier ps [APP]\n"
     "  hosts    list hosts\n"
+    "  top      each app's replicas, CPU, requests/s and p95 latency, live: pier top [--once]\n"
     "  why      the autoscaler's recent decisions for an app: pier why APP [--last N]\n"
     "  autoscale  what the autoscaler would do now and why: pier autoscale APP --dry-run\n"
     "  dev      run the whole stack on this machine\n"
@@ -36,8 +38,9 @@ int main(int argc, char** argv) {
   using namespace pier::cli;
   using Command = int (*)(const std::vector<std::string>&, const Io&);
   const std::map<std::string, Command> commands = {
-      {"deploy", run_deploy}, {"scale", run_scale}, {"rm", run_rm},   {"ps", run_ps},
-      {"hosts", run_hosts},   {"dev", run_dev},     {"why", run_why}, {"autoscale", run_autoscale}};
+      {"deploy", run_deploy}, {"scale", run_scale},         {"rm", run_rm},
+      {"ps", run_ps},         {"hosts", run_hosts},         {"dev", run_dev},
+      {"why", run_why},       {"autoscale", run_autoscale}, {"top", run_top}};
   // Options that take a value may come before the command ("pier --bus-sub X ps"): skip their values.
   const std::set<std::string> value_options = {"--bus-pub", "--bus-sub",     "--timeout", "--output",
                                                "-o",        "--metrics-url", "--last",    "-n"};

@@ -8,6 +8,7 @@
 #include <map>
 #include <msgpack.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pier::msg {
@@ -103,9 +104,16 @@ struct DeployCommand {
 };
 
 struct ScaleCommand {
+  // Constructors (not an aggregate) so that ScaleCommand{app, replicas} stays warning-free.
+  ScaleCommand() = default;
+  ScaleCommand(std::string app_, int replicas_, std::vector<std::string> remove_first_ = {})
+      : app(std::move(app_)), replicas(replicas_), remove_first(std::move(remove_first_)) {}
   std::string app;
   int replicas = -1;
-  MSGPACK_DEFINE_MAP(app, replicas);
+  // Scale-in: instances of the app to remove first, in this order (pier-metrics: the least busy).
+  // Ids that are not the app's are ignored; at most 1000, each a DNS label.
+  std::vector<std::string> remove_first;
+  MSGPACK_DEFINE_MAP(app, replicas, remove_first);
 };
 
 struct RemoveCommand {
@@ -246,6 +254,31 @@ struct InstanceSample {
   MSGPACK_DEFINE_MAP(id, app, cpu_percent, rss_bytes);
 };
 
+// Requests that this host's HAProxy sent to one instance (all the app's backends, the fail-open
+// twin included), from its stats.
+struct ServerRequestSample {
+  std::string instance;
+  double requests_per_second = 0;  // since the previous sample
+  int64_t current_sessions = 0;
+  int64_t responses_5xx = 0;  // cumulative since the HAProxy worker started
+  MSGPACK_DEFINE_MAP(instance, requests_per_second, current_sessions, responses_5xx);
+};
+
+// Requests to one app through this host's HAProxy: rates and sessions from its stats (`show stat`),
+// latency from its request log over the sample interval.
+struct AppRequestSample {
+  std::string app;
+  double requests_per_second = 0;  // since the previous sample
+  int64_t current_sessions = 0;
+  int64_t responses_5xx = 0;    // cumulative since the HAProxy worker started
+  double avg_response_ms = 0;   // HAProxy's rtime: average over its last 1024 responses
+  double p95_latency_ms = 0;    // of the requests logged since the previous sample (%Ta)
+  int64_t latency_samples = 0;  // how many requests the p95 comes from; 0: no p95
+  std::vector<ServerRequestSample> servers;
+  MSGPACK_DEFINE_MAP(app, requests_per_second, current_sessions, responses_5xx, avg_response_ms, p95_latency_ms,
+                     latency_samples, servers);
+};
+
 struct HostSample {
   std::string host_id;
   int64_t time_ms = 0;
@@ -254,7 +287,8 @@ struct HostSample {
   int64_t memory_total_bytes = 0;
   double load1 = 0;
   std::vector<InstanceSample> instances;
-  MSGPACK_DEFINE_MAP(host_id, time_ms, cpu_percent, memory_used_bytes, memory_total_bytes, load1, instances);
+  std::vector<AppRequestSample> apps;  // per app, as this host's HAProxy sees it
+  MSGPACK_DEFINE_MAP(host_id, time_ms, cpu_percent, memory_used_bytes, memory_total_bytes, load1, instances, apps);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -327,8 +361,8 @@ struct AppMetrics {
   int64_t time_ms = 0;              // pier-metrics' wall clock when the figures were last updated
   int instances = 0;                // instances whose fresh samples made these figures
   double cpu_percent = -1;          // average per instance, % of one core
-  double requests_per_second = -1;  // whole app (not reported by agents yet: -1)
-  double p95_latency_ms = -1;       // (not reported by agents yet: -1)
+  double requests_per_second = -1;  // whole app, summed over every host's HAProxy
+  double p95_latency_ms = -1;       // the highest of the hosts' p95 (see services/metrics/README.md)
   int replicas = 0;                 // wanted, from the state
   int running = 0;                  // instances running, from the state
   MSGPACK_DEFINE_MAP(app, time_ms, instances, cpu_percent, requests_per_second, p95_latency_ms, replicas, running);

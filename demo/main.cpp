@@ -1,5 +1,6 @@
 // pier-demo-app: the application pier deploys in its demos and end-to-end tests. In http mode it
-// answers every GET with a line naming the instance that served it; in tcp mode it echoes bytes.
+// answers every GET with a line naming the instance that served it (GET /work?ms=N burns N ms of CPU
+// first); in tcp mode it echoes bytes.
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/options.h"
+#include "demo/cpu_work.h"
 #include "demo/tcp_echo.h"
 
 namespace {
@@ -94,6 +96,16 @@ int main(int argc, char** argv) {
   const std::string identity = "instance=" + instance + " app=" + app + " host=" + host_id;
   server.Get("/healthz",
              [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  server.Get("/work", [&identity](const httplib::Request& req, httplib::Response& res) {
+    auto ms = demo::parse_work_ms(req.has_param("ms") ? std::optional(req.get_param_value("ms")) : std::nullopt);
+    if (!ms.ok()) {
+      res.status = 400;
+      res.set_content("error: " + ms.status().message() + "\n", "text/plain");
+      return;
+    }
+    demo::burn_cpu(*ms);
+    res.set_content(identity + " path=" + req.path + " ms=" + std::to_string(*ms) + "\n", "text/plain");
+  });
   server.Get(".*", [&identity](const httplib::Request& req, httplib::Response& res) {
     res.set_content(identity + " path=" + req.path + "\n", "text/plain");
   });

@@ -19,6 +19,7 @@ elseif(PIER_HTTPLIB_SINGLE_HEADER_DIR)
   add_executable(pier-demo-app-static EXCLUDE_FROM_ALL
     ${CMAKE_CURRENT_SOURCE_DIR}/main.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/tcp_echo.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/cpu_work.cpp
     ${PROJECT_SOURCE_DIR}/common/log.cpp
     ${PROJECT_SOURCE_DIR}/common/options.cpp)
   # The single header comes first so that it shadows the split one in /usr/include.

@@ -71,8 +71,9 @@ std::vector<Outgoing> Agent::tick() {
   if (last_sample_ < 0 || now - last_sample_ >= options_.sample_ms) {
     std::vector<SampledProcess> processes;
     for (const auto& p : reconciler_.processes()) processes.push_back({p.id, p.app, p.pid});
-    out.push_back({topic::sample(options_.host_id),
-                   codec::encode(sampler_.sample(options_.host_id, processes, clock_.now_ms(), now))});
+    msg::HostSample sample = sampler_.sample(options_.host_id, processes, clock_.now_ms(), now);
+    if (lb_figures_ != nullptr) sample.apps = lb_figures_->sample(now);
+    out.push_back({topic::sample(options_.host_id), codec::encode(sample)});
     last_sample_ = now;
   }
   return out;

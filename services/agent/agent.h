@@ -9,6 +9,7 @@
 #include "common/bus.h"
 #include "common/clock.h"
 #include "services/agent/lb_applier.h"
+#include "services/agent/lb_figures.h"
 #include "services/agent/proc_stats.h"
 #include "services/agent/reconciler.h"
 
@@ -40,6 +41,8 @@ class Agent {
   // Reconciles, watches HAProxy, and returns what is due for publication now.
   std::vector<Outgoing> tick();
   msg::HostStatus host_status() const;
+  // Where samples take their per-app request figures (HostSample.apps) from; null: none.
+  void set_lb_figures(LbFigures* figures) { lb_figures_ = figures; }
 
  private:
   AgentOptions options_;
@@ -54,6 +57,7 @@ class Agent {
   int64_t last_heartbeat_ = -1;
   int64_t last_sample_ = -1;
   int64_t last_snapshot_request_ = -1;
+  LbFigures* lb_figures_ = nullptr;
 };
 
 }  // namespace pier::agent

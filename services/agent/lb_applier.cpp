@@ -16,6 +16,7 @@
 #include "common/process.h"
 #include "services/agent/exec_runtime.h"
 #include "services/agent/proc_stats.h"
+#include "services/agent/request_log.h"
 
 namespace pier::agent {
 namespace fs = std::filesystem;
@@ -98,6 +99,10 @@ void LbApplier::set_running_spec(const msg::LbSpec* spec) {
   fs::rename(spec_path() + ".tmp", spec_path(), ec);
 }
 
+std::string LbApplier::config_text(const msg::LbConfig& config) const {
+  return with_request_log(config.haproxy_cfg, options_.request_log_socket);
+}
+
 Status LbApplier::run_command(const HaproxyRuntimeApi& api, const RuntimeCommand& command) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.del_server_retry_ms);
   while (true) {
@@ -130,7 +135,7 @@ bool LbApplier::apply_at_runtime(const msg::LbConfig& config) {
                  config.state_revision);
     return false;
   }
-  if (!same_outside_servers(read_text(config_path()), config.haproxy_cfg)) {
+  if (!same_outside_servers(read_text(config_path()), config_text(config))) {
     spdlog::info("haproxy config {} (state revision {}) changes more than server lines: reloading", config.hash,
                  config.state_revision);
     return false;
@@ -149,7 +154,7 @@ bool LbApplier::apply_at_runtime(const msg::LbConfig& config) {
   std::error_code ec;
   {
     std::ofstream out(next, std::ios::binary | std::ios::trunc);
-    out << config.haproxy_cfg;
+    out << config_text(config);
     if (!out) ec = std::make_error_code(std::errc::io_error);
   }
   if (!ec) fs::rename(next, config_path(), ec);
@@ -275,7 +280,7 @@ bool LbApplier::apply(const msg::LbConfig& config) {
   const std::string next = config_path() + ".new";
   {
     std::ofstream out(next, std::ios::binary | std::ios::trunc);
-    out << config.haproxy_cfg;
+    out << config_text(config);
     if (!out) {
       status_.error = "cannot write " + next;
       return true;

@@ -40,6 +40,9 @@ struct LbApplierOptions {
   int64_t restart_backoff_ms = 1000;
   bool runtime_api = true;         // false: every change reloads (for comparisons)
   int del_server_retry_ms = 2000;  // how long a refused `del server` (connections attached) is retried
+  // When set, the config written has every HTTP frontend log each request to this unix datagram socket
+  // (request_log.h: with_request_log); lbgen's text and hash are otherwise unchanged.
+  std::string request_log_socket;
 };
 
 class LbApplier {
@@ -77,6 +80,8 @@ class LbApplier {
   bool apply_at_runtime(const msg::LbConfig& config);
   Status run_command(const HaproxyRuntimeApi& api, const RuntimeCommand& command);
   void set_running_spec(const msg::LbSpec* spec);
+  // The text HAProxy runs for `config`: lbgen's, with the request log added when configured.
+  std::string config_text(const msg::LbConfig& config) const;
 
   LbApplierOptions options_;
   const Clock& clock_;

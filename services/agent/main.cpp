@@ -16,9 +16,11 @@
 #include "services/agent/docker_runtime.h"
 #include "services/agent/exec_runtime.h"
 #include "services/agent/lb_applier.h"
+#include "services/agent/lb_figures.h"
 #include "services/agent/probe.h"
 #include "services/agent/proc_stats.h"
 #include "services/agent/reconciler.h"
+#include "services/agent/request_log.h"
 
 int main(int argc, char** argv) {
   using namespace pier;
@@ -88,7 +90,17 @@ int main(int argc, char** argv) {
   SystemClock clock;
   std::unique_ptr<agent::Runtime> runtime;
   std::unique_ptr<agent::LbApplier> lb;
+  std::unique_ptr<agent::RequestLog> request_log;
   try {
+    // HAProxy logs every HTTP request here: the p95 latency of the samples (request_log.h).
+    std::filesystem::create_directories(lb_options.dir);
+    auto opened = agent::RequestLog::open(lb_options.dir + "/requests.sock");
+    if (opened.ok()) {
+      request_log = std::move(*opened);
+      lb_options.request_log_socket = request_log->path();
+    } else {
+      spdlog::warn("no request log, so no latency figures: {}", opened.status().message());
+    }
     if (runtime_kind == "docker") {
       // A daemon that is down is not fatal: starts fail with its reason and are retried with backoff.
       if (Status s = engine.ping(); !s.ok()) spdlog::error("docker runtime: {}; will retry", s.message());
@@ -104,6 +116,8 @@ int main(int argc, char** argv) {
   agent::TcpProber prober;
   agent::Reconciler reconciler(options.host_id, *runtime, prober, clock, reconciler_options);
   agent::Agent agent(options, facts, *runtime, reconciler, *lb, clock);
+  agent::HaproxyLbFigures lb_figures(lb->socket_path(), request_log.get());
+  agent.set_lb_figures(&lb_figures);
 
   zmq::context_t context;
   bus::Publisher publisher(context, endpoints.pub, "agent/" + options.host_id, clock);

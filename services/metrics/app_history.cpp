@@ -1,8 +1,11 @@
 #include "services/metrics/app_history.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
+
+#include "services/metrics/request_totals.h"
 
 namespace pier::metrics {
 
@@ -22,6 +25,20 @@ void AppHistory::add(const msg::HostSample& sample, int64_t now_ms) {
       ++it;
     }
   }
+  std::set<std::string> balanced;
+  for (const auto& a : sample.apps) {
+    if (!balanced.insert(a.app).second) continue;
+    requests_[{a.app, sample.host_id}] = HostRequests{a, now_ms};
+    touched.insert(a.app);
+  }
+  for (auto it = requests_.begin(); it != requests_.end();) {
+    if (it->first.second == sample.host_id && !balanced.count(it->first.first)) {
+      touched.insert(it->first.first);
+      it = requests_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   for (const auto& app : touched) aggregate(app, now_ms);
 }
 
@@ -33,11 +50,38 @@ void AppHistory::aggregate(const std::string& app, int64_t now_ms) {
     total += figure.cpu_percent;
     ++count;
   }
-  if (count == 0) return;  // no fresh figure: nothing measured, no sample (the autoscaler sees staleness)
+  const auto balanced = fresh_requests(app, now_ms);
+  // No fresh figure: nothing measured, no sample (the autoscaler sees staleness).
+  if (count == 0 && balanced.empty()) return;
   constexpr double kAbsent = std::numeric_limits<double>::quiet_NaN();
+  AppSample sample{now_ms, count > 0 ? total / count : kAbsent, kAbsent, kAbsent, count};
+  if (!balanced.empty()) {
+    const RequestTotals requests = combine(balanced);
+    sample.requests_per_second = requests.requests_per_second;
+    if (requests.latency_samples > 0) sample.p95_latency_ms = requests.p95_latency_ms;
+  }
   auto& samples = apps_[app];
-  samples.push_back(AppSample{now_ms, total / count, kAbsent, kAbsent, count});
+  samples.push_back(sample);
   while (samples.size() > options_.max_per_app) samples.pop_front();
+}
+
+std::vector<const msg::AppRequestSample*> AppHistory::fresh_requests(const std::string& app, int64_t now_ms) const {
+  std::vector<const msg::AppRequestSample*> out;
+  for (auto it = requests_.lower_bound({app, ""}); it != requests_.end() && it->first.first == app; ++it)
+    if (now_ms - it->second.received_ms <= options_.fresh_ms) out.push_back(&it->second.figures);
+  return out;
+}
+
+std::vector<InstanceLoad> AppHistory::loads(const std::string& app, const std::vector<std::string>& ids,
+                                            int64_t now_ms) const {
+  const RequestTotals requests = combine(fresh_requests(app, now_ms));
+  std::vector<InstanceLoad> out;
+  for (const auto& id : ids) {
+    auto it = requests.servers.find(id);
+    const int64_t sessions = it == requests.servers.end() ? 0 : it->second.current_sessions;
+    out.push_back({id, static_cast<int>(std::min<int64_t>(sessions, std::numeric_limits<int>::max()))});
+  }
+  return out;
 }
 
 void AppHistory::replay(const std::vector<InstanceRow>& rows) {
@@ -59,10 +103,12 @@ void AppHistory::retain(const msg::State& state) {
   std::set<std::string> apps;
   for (const auto& a : state.apps) apps.insert(a.spec.name);
   std::erase_if(apps_, [&](const auto& item) { return !apps.count(item.first); });
+  std::erase_if(requests_, [&](const auto& item) { return !apps.count(item.first.first); });
 }
 
 void AppHistory::prune(int64_t now_ms) {
   const int64_t cutoff = now_ms - options_.keep_ms;
+  std::erase_if(requests_, [&](const auto& item) { return item.second.received_ms < cutoff; });
   for (auto it = apps_.begin(); it != apps_.end();) {
     auto& samples = it->second;
     while (!samples.empty() && samples.front().time_ms < cutoff) samples.pop_front();

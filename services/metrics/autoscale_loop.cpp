@@ -49,7 +49,12 @@ void AutoscaleLoop::on_state(const msg::State& state) {
   for (const auto& a : state.apps) apps[a.spec.name].spec = a.spec;
   for (const auto& i : state.instances) {
     auto it = apps.find(i.app);
-    if (it != apps.end() && i.state == "running") ++it->second.running;
+    if (it == apps.end()) continue;
+    it->second.instances.push_back(i.id);
+    if (i.state == "running")
+      ++it->second.running;
+    else
+      it->second.not_running.insert(i.id);
   }
   apps_ = std::move(apps);
   has_state_ = true;
@@ -166,11 +171,28 @@ void AutoscaleLoop::decide_all(int64_t now_ms) {
     const bool changes = d.desired != d.current;
     if (changes || earlier.empty() || earlier.back().rule != d.rule) record(name, d);
     if (changes) {
-      const auto& sent = retry_.send(name, topic::kScale, codec::encode(msg::ScaleCommand{name, d.desired}));
-      spdlog::info("{}: sent scale to {} (request {})", name, d.desired, sent.request_id);
+      msg::ScaleCommand command{name, d.desired, {}};
+      if (d.desired < d.current) command.remove_first = remove_first(name, view, d.desired, now_ms);
+      const auto& sent = retry_.send(name, topic::kScale, codec::encode(command));
+      spdlog::info("{}: sent scale to {} (request {}){}", name, d.desired, sent.request_id,
+                   command.remove_first.empty()
+                       ? ""
+                       : fmt::format(", removing first [{}]", fmt::join(command.remove_first, ", ")));
     }
   }
   std::erase_if(decisions_, [](const auto& item) { return item.second.empty(); });
+}
+
+std::vector<std::string> AutoscaleLoop::remove_first(const std::string& app, const AppView& view, int desired,
+                                                     int64_t now_ms) const {
+  const int surplus = std::min(static_cast<int>(view.instances.size()) - desired, 1000);
+  if (surplus <= 0) return {};
+  std::vector<InstanceLoad> idle, serving;
+  for (const auto& load : history_.loads(app, view.instances, now_ms))
+    (view.not_running.count(load.id) ? idle : serving).push_back(load);
+  std::vector<std::string> out = least_busy(idle, surplus);
+  for (auto& id : least_busy(serving, surplus - static_cast<int>(out.size()))) out.push_back(std::move(id));
+  return out;
 }
 
 void AutoscaleLoop::record(const std::string& app, const Decision& d) {

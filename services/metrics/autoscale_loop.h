@@ -76,7 +76,12 @@ class AutoscaleLoop {
   struct AppView {
     msg::AppSpec spec;
     int running = 0;
+    std::vector<std::string> instances;  // every instance of the app in the state
+    std::set<std::string> not_running;   // those not in state running
   };
+  // Scale-in victims for the registry: the instances beyond `desired`, those that serve nobody (not
+  // running) first, then the least busy (fewest current sessions, least_busy()). With mutex_ held.
+  std::vector<std::string> remove_first(const std::string& app, const AppView& view, int desired, int64_t now_ms) const;
   void decide_all(int64_t now_ms);                                // with mutex_ held
   void record(const std::string& app, const Decision& decision);  // with mutex_ held
   void publish_figures();                                         // with mutex_ held

@@ -40,6 +40,32 @@ Status check_sample(const std::string& topic, const msg::HostSample& sample) {
     if (Status s = non_negative(field + "cpu_percent", i.cpu_percent); !s.ok()) return s;
     if (i.rss_bytes < 0) return Status::Invalid(field + "rss_bytes", "must be >= 0");
   }
+  if (sample.apps.size() > kMaxInstancesPerSample)
+    return Status::Invalid("apps", "must hold at most " + std::to_string(kMaxInstancesPerSample) + " entries");
+  std::size_t servers = 0;
+  for (std::size_t n = 0; n < sample.apps.size(); ++n) {
+    const auto& a = sample.apps[n];
+    const std::string field = "apps[" + std::to_string(n) + "].";
+    if (Status s = validate::dns_label(field + "app", a.app); !s.ok()) return s;
+    if (Status s = non_negative(field + "requests_per_second", a.requests_per_second); !s.ok()) return s;
+    if (Status s = non_negative(field + "avg_response_ms", a.avg_response_ms); !s.ok()) return s;
+    if (Status s = non_negative(field + "p95_latency_ms", a.p95_latency_ms); !s.ok()) return s;
+    if (a.current_sessions < 0) return Status::Invalid(field + "current_sessions", "must be >= 0");
+    if (a.responses_5xx < 0) return Status::Invalid(field + "responses_5xx", "must be >= 0");
+    if (a.latency_samples < 0) return Status::Invalid(field + "latency_samples", "must be >= 0");
+    servers += a.servers.size();
+    if (servers > kMaxInstancesPerSample)
+      return Status::Invalid(field + "servers",
+                             "must hold at most " + std::to_string(kMaxInstancesPerSample) + " entries in all");
+    for (std::size_t m = 0; m < a.servers.size(); ++m) {
+      const auto& server = a.servers[m];
+      const std::string sf = field + "servers[" + std::to_string(m) + "].";
+      if (Status s = validate::dns_label(sf + "instance", server.instance); !s.ok()) return s;
+      if (Status s = non_negative(sf + "requests_per_second", server.requests_per_second); !s.ok()) return s;
+      if (server.current_sessions < 0) return Status::Invalid(sf + "current_sessions", "must be >= 0");
+      if (server.responses_5xx < 0) return Status::Invalid(sf + "responses_5xx", "must be >= 0");
+    }
+  }
   return Status::Ok();
 }
 

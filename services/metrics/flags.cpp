@@ -44,4 +44,9 @@ Result<int64_t> parse_duration_ms(std::string_view field, std::string_view text)
   return amount * scale;
 }
 
+Status check_retentions(int64_t raw_ms, int64_t aggregate_ms) {
+  if (aggregate_ms < raw_ms) return Status::Invalid("--aggregate-retention", "must be at least --retention");
+  return Status::Ok();
+}
+
 }  // namespace pier::metrics

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   std::string level;
   std::string db_path = "/var/lib/pier/metrics.db";
   std::string retention_text = "1h";
+  std::string aggregate_retention_text = "7d";
   std::string stale_text = "30s";
   std::string listen_text = "127.0.0.1:9100";
   std::string decision_retention_text = "7d";
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
       ("db", po::value(&db_path)->default_value(db_path), "SQLite database file for samples (created if missing)")
       ("retention", po::value(&retention_text)->default_value(retention_text),
        "keep raw samples this long (90s, 30m, 1h, 2d)")
+      ("aggregate-retention", po::value(&aggregate_retention_text)->default_value(aggregate_retention_text),
+       "keep one-minute aggregates of samples this long (at least --retention)")
       ("stale", po::value(&stale_text)->default_value(stale_text),
        "leave a host out of /metrics when its latest sample is older than this")
       ("listen", po::value(&listen_text)->default_value(listen_text),
@@ -51,14 +54,20 @@ int main(int argc, char** argv) {
   log::init("pier-metrics", level);
 
   auto retention = metrics::parse_duration_ms("--retention", retention_text);
+  auto aggregate_retention = metrics::parse_duration_ms("--aggregate-retention", aggregate_retention_text);
   auto stale = metrics::parse_duration_ms("--stale", stale_text);
   auto listen = metrics::parse_listen("--listen", listen_text);
   auto decision_retention = metrics::parse_duration_ms("--decision-retention", decision_retention_text);
-  for (const Status* s : {&retention.status(), &stale.status(), &listen.status(), &decision_retention.status()}) {
+  for (const Status* s : {&retention.status(), &aggregate_retention.status(), &stale.status(), &listen.status(),
+                          &decision_retention.status()}) {
     if (!s->ok()) {
       std::cerr << "error: " << s->message() << "\n(see --help)\n";
       return 2;
     }
+  }
+  if (Status s = metrics::check_retentions(*retention, *aggregate_retention); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n(see --help)\n";
+    return 2;
   }
   if (autoscale_interval_ms < 100 || autoscale_interval_ms > 3'600'000) {
     std::cerr << "error: --autoscale-interval-ms: must be from 100 to 3600000\n(see --help)\n";
@@ -72,7 +81,7 @@ int main(int argc, char** argv) {
     spdlog::error("cannot create the folder of {}: {}", db_path, e.what());
     return 1;
   }
-  auto store = metrics::SampleStore::open(db_path);
+  auto store = metrics::SampleStore::open(db_path, {*retention, *aggregate_retention});
   if (!store.ok()) {
     spdlog::error("{}", store.status().message());
     return 1;
@@ -118,8 +127,8 @@ int main(int argc, char** argv) {
   metrics::Collector collector(**store, figures, clock, options);
   collector.set_autoscale(&autoscale);
   stop_signal::install();
-  spdlog::info("metrics up: {} (retention {}), serving http://{}:{}/metrics", db_path, retention_text, listen->address,
-               http.port());
+  spdlog::info("metrics up: {} (retention {}, aggregates {}), serving http://{}:{}/metrics", db_path, retention_text,
+               aggregate_retention_text, listen->address, http.port());
 
   while (!stop_signal::requested()) collector.step(subscriber, 100);
 

@@ -8,6 +8,8 @@
 #include <iterator>
 #include <vector>
 
+#include "services/metrics/request_totals.h"
+
 namespace pier::metrics {
 namespace {
 
@@ -131,6 +133,44 @@ std::string format_prometheus(const Snapshot& s) {
     FamilyWriter w(out, {"pier_app_cpu_percent", "gauge",
                          "CPU use of the app, average per instance with a fresh sample, percent of one core."});
     for (const auto& [app, cpu] : s.autoscale.app_cpu_percent) w.sample({{"app", app}}, format_value(cpu));
+  }
+  // Requests, from every fresh host's HAProxy figures (request_totals.h).
+  const auto requests = totals_by_app(s.hosts);
+  {
+    FamilyWriter w(out, {"pier_app_requests_per_second", "gauge",
+                         "HTTP requests (tcp: connections) per second to the app, over every host's HAProxy."});
+    for (const auto& [app, t] : requests) w.sample({{"app", app}}, format_value(t.requests_per_second));
+  }
+  {
+    FamilyWriter w(out, {"pier_app_responses_5xx_total", "counter",
+                         "5xx responses to the app's requests, summed over the hosts' HAProxy workers (a reload "
+                         "restarts a worker's count)."});
+    for (const auto& [app, t] : requests) w.sample({{"app", app}}, integer(t.responses_5xx));
+  }
+  {
+    FamilyWriter w(out, {"pier_app_p95_latency_ms", "gauge",
+                         "95th percentile of the app's request time (HAProxy %Ta) over the last sample interval, "
+                         "the highest of the hosts'; absent when no request was logged."});
+    for (const auto& [app, t] : requests)
+      if (t.latency_samples > 0) w.sample({{"app", app}}, format_value(t.p95_latency_ms));
+  }
+  {
+    FamilyWriter w(out, {"pier_app_current_sessions", "gauge", "Sessions open to the app, over every host's HAProxy."});
+    for (const auto& [app, t] : requests) w.sample({{"app", app}}, integer(t.current_sessions));
+  }
+  {
+    FamilyWriter w(
+        out, {"pier_instance_current_sessions", "gauge", "Sessions open to the instance, over every host's HAProxy."});
+    for (const auto& [app, t] : requests)
+      for (const auto& [id, server] : t.servers)
+        w.sample({{"app", app}, {"instance", id}}, integer(server.current_sessions));
+  }
+  {
+    FamilyWriter w(out, {"pier_instance_requests_per_second", "gauge",
+                         "Requests (tcp: connections) per second to the instance, over every host's HAProxy."});
+    for (const auto& [app, t] : requests)
+      for (const auto& [id, server] : t.servers)
+        w.sample({{"app", app}, {"instance", id}}, format_value(server.requests_per_second));
   }
   {
     FamilyWriter w(out,

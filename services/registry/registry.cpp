@@ -147,8 +147,18 @@ void Registry::create_instances(const std::string& app, int count) {
   }
 }
 
-void Registry::delete_instances(const std::string& app, int count) {
-  // Scale-in removes instances that serve nobody first (not running), then the newest.
+void Registry::delete_instances(const std::string& app, int count, const std::vector<std::string>& first) {
+  // The instances the sender named first (pier-metrics: the least busy); ids of other apps are skipped.
+  SQLite::Statement named(db_, "DELETE FROM instances WHERE id = ? AND app = ?");
+  for (const auto& id : first) {
+    if (count <= 0) return;
+    named.bind(1, id);
+    named.bind(2, app);
+    count -= named.exec();
+    named.reset();
+  }
+  if (count <= 0) return;
+  // Then instances that serve nobody (not running), then the newest.
   SQLite::Statement remove(db_,
                            "DELETE FROM instances WHERE id IN (SELECT id FROM instances WHERE app = ? "
                            "ORDER BY (state = 'running'), seq DESC LIMIT ?)");
@@ -284,6 +294,11 @@ msg::Reply Registry::scale(const std::string& request_id, const msg::ScaleComman
     const msg::AppRecord* existing = find_app(command.app);
     if (existing == nullptr) return Status::Invalid("app", "no app named '" + command.app.substr(0, 64) + "'");
     if (Status s = validate::replicas("replicas", command.replicas); !s.ok()) return s;
+    if (command.remove_first.size() > static_cast<std::size_t>(validate::kMaxReplicas))
+      return Status::Invalid("remove_first", "must list at most " + std::to_string(validate::kMaxReplicas) + " ids");
+    for (std::size_t i = 0; i < command.remove_first.size(); ++i)
+      if (Status s = validate::dns_label("remove_first[" + std::to_string(i) + "]", command.remove_first[i]); !s.ok())
+        return s;
     msg::AppSpec spec = existing->spec;
     const int current = static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
                                                        [&](const auto& i) { return i.app == spec.name; }));
@@ -294,7 +309,7 @@ msg::Reply Registry::scale(const std::string& request_id, const msg::ScaleComman
     update.bind(2, spec.name);
     update.exec();
     if (spec.replicas > current) create_instances(spec.name, spec.replicas - current);
-    if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas);
+    if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas, command.remove_first);
     spdlog::info("app {} scaled {} -> {} (revision {})", spec.name, current, spec.replicas, state_.revision + 1);
     return Status::Ok();
   });

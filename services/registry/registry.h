@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/messages.h"
@@ -56,7 +57,9 @@ class Registry {
   void bump_revision();
   int64_t next_instance_seq();
   void create_instances(const std::string& app, int count);
-  void delete_instances(const std::string& app, int count);
+  // Deletes `count` of the app's instances: those of `first` that are the app's (in that order), then
+  // those not running, then the newest.
+  void delete_instances(const std::string& app, int count, const std::vector<std::string>& first = {});
   Result<std::string> allocate_ip(const std::string& host_id);
   Result<std::pair<std::string, int64_t>> allocate_subnet(const std::string& runtime);
   Status check_fits_a_host(const msg::AppSpec& spec) const;

@@ -82,5 +82,67 @@ TEST(AppHistory, PrunesOldSamplesAndCapsEachApp) {
   EXPECT_FALSE(h.latest("web"));
 }
 
+msg::AppRequestSample requests(const std::string& app, double rps, double p95, int64_t logged,
+                               std::vector<msg::ServerRequestSample> servers = {}) {
+  msg::AppRequestSample a;
+  a.app = app;
+  a.requests_per_second = rps;
+  a.p95_latency_ms = p95;
+  a.latency_samples = logged;
+  a.servers = std::move(servers);
+  return a;
+}
+
+TEST(AppHistory, RequestRatesAddUpOverHostsAndP95IsTheHighest) {
+  AppHistory h(AppHistoryOptions{10'000, 3'600'000, 1000});
+  auto h1 = host("h1", {{"web-1", "web", 80, 0}});
+  h1.apps = {requests("web", 30, 40, 60)};
+  h.add(h1, 1000);
+  EXPECT_DOUBLE_EQ(h.latest("web")->requests_per_second, 30);
+  EXPECT_DOUBLE_EQ(h.latest("web")->p95_latency_ms, 40);
+  // h2 runs no instance of web but balances its requests too.
+  auto h2 = host("h2", {});
+  h2.apps = {requests("web", 20, 90, 5)};
+  h.add(h2, 2000);
+  auto web = h.latest("web");
+  EXPECT_EQ(web->time_ms, 2000);
+  EXPECT_DOUBLE_EQ(web->requests_per_second, 50);
+  EXPECT_DOUBLE_EQ(web->p95_latency_ms, 90);
+  EXPECT_DOUBLE_EQ(web->cpu_percent, 80);
+  EXPECT_EQ(web->instances, 1);
+
+  // No request logged on h2 in its next interval: its p95 has no say, its rate (0) still counts.
+  h2.apps = {requests("web", 0, 0, 0)};
+  h.add(h2, 4000);
+  EXPECT_DOUBLE_EQ(h.latest("web")->requests_per_second, 30);
+  EXPECT_DOUBLE_EQ(h.latest("web")->p95_latency_ms, 40);
+  // h1's figures go stale (and h1 is gone): h2 alone, and no p95 at all.
+  h.add(h2, 12'000);
+  EXPECT_DOUBLE_EQ(h.latest("web")->requests_per_second, 0);
+  EXPECT_TRUE(std::isnan(h.latest("web")->p95_latency_ms));
+  EXPECT_TRUE(std::isnan(h.latest("web")->cpu_percent)) << "no fresh instance figure";
+  EXPECT_EQ(h.latest("web")->instances, 0);
+  // A host that stops balancing an app takes its figures with it.
+  h2.apps.clear();
+  h.add(h2, 13'000);
+  EXPECT_EQ(h.latest("web")->time_ms, 12'000) << "nothing fresh left: no new sample";
+}
+
+TEST(AppHistory, LoadsSumSessionsOverHostsUnknownIsIdle) {
+  AppHistory h;
+  auto h1 = host("h1", {});
+  h1.apps = {requests("web", 1, 1, 1, {{"web-1", 1, 3, 0}, {"web-2", 1, 1, 0}})};
+  auto h2 = host("h2", {});
+  h2.apps = {requests("web", 1, 1, 1, {{"web-1", 1, 4, 0}})};
+  h.add(h1, 1000);
+  h.add(h2, 1000);
+  auto loads = h.loads("web", {"web-1", "web-2", "web-3"}, 2000);
+  ASSERT_EQ(loads.size(), 3u);
+  EXPECT_EQ(loads[0].sessions, 7);
+  EXPECT_EQ(loads[1].sessions, 1);
+  EXPECT_EQ(loads[2].sessions, 0);
+  EXPECT_EQ(h.loads("web", {"web-1"}, 20'000)[0].sessions, 0) << "stale figures say nothing";
+}
+
 }  // namespace
 }  // namespace pier::metrics

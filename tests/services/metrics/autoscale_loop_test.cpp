@@ -179,6 +179,60 @@ TEST_F(AutoscaleLoopTest, ARequestRatePolicyHoldsWhileRatesAreNotMeasured) {
   EXPECT_EQ(d->rule, "stale");
 }
 
+TEST_F(AutoscaleLoopTest, ARequestRatePolicyScalesOnTheAgentsRequestFigures) {
+  loop.on_state(state_with(2, true, 1, {{"requests_per_second", 100}}));
+  for (int t = 0; t < 40; t += 2) {
+    clock.advance(2000);
+    msg::HostSample s = busy_sample(2, 1);
+    // 350 requests/s to the app through h1's HAProxy: 4 instances' worth at 100 per instance.
+    s.apps = {{"web", 350, 6, 0, 3, 42, 700, {{"web-1", 175, 3, 0}, {"web-2", 175, 3, 0}}}};
+    loop.on_sample(s);
+    loop.tick();
+  }
+  auto commands = on(topic::kScale);
+  ASSERT_GE(commands.size(), 1u);
+  auto cmd = codec::decode<msg::ScaleCommand>(commands[0].body);
+  EXPECT_EQ(cmd->replicas, 4);
+  EXPECT_TRUE(cmd->remove_first.empty()) << "scale-up removes nothing";
+  auto m = codec::decode<msg::AppMetrics>(on(topic::app_metrics("web")).back().body);
+  EXPECT_DOUBLE_EQ(m->requests_per_second, 350);
+  EXPECT_DOUBLE_EQ(m->p95_latency_ms, 42);
+  auto d = codec::decode<msg::AutoscaleDecision>(on(topic::decision("web")).back().body);
+  EXPECT_EQ(d->rule, "scale-up");
+  EXPECT_DOUBLE_EQ(d->inputs.at("observed.requests_per_second"), 175) << "per instance";
+}
+
+TEST_F(AutoscaleLoopTest, AP95PolicyScalesOnTheLoggedLatency) {
+  loop.on_state(state_with(2, true, 1, {{"p95_latency_ms", 100}}));
+  for (int t = 0; t < 40; t += 2) {
+    clock.advance(2000);
+    msg::HostSample s = busy_sample(2, 1);
+    s.apps = {{"web", 10, 0, 0, 100, 250, 20, {}}};  // p95 250 ms for a target of 100: 2 * 2.5 = 5
+    loop.on_sample(s);
+    loop.tick();
+  }
+  ASSERT_GE(on(topic::kScale).size(), 1u);
+  EXPECT_EQ(codec::decode<msg::ScaleCommand>(on(topic::kScale)[0].body)->replicas, 4) << "max_step 2";
+}
+
+TEST_F(AutoscaleLoopTest, ScaleInNamesInstancesThatServeNobodyThenTheLeastBusy) {
+  msg::State state = state_with(4, true);
+  state.instances[3].state = "starting";  // web-4 serves nobody yet
+  loop.on_state(state);
+  for (int t = 0; t < 320; t += 2) {  // idle for the whole 300 s down window
+    clock.advance(2000);
+    msg::HostSample s = busy_sample(4, 1);
+    s.apps = {{"web", 1, 7, 0, 1, 1, 2, {{"web-1", 1, 5, 0}, {"web-2", 0, 0, 0}, {"web-3", 0, 2, 0}}}};
+    loop.on_sample(s);
+    loop.tick();
+  }
+  auto commands = on(topic::kScale);
+  ASSERT_GE(commands.size(), 1u);
+  auto cmd = codec::decode<msg::ScaleCommand>(commands[0].body);
+  EXPECT_EQ(cmd->replicas, 2);
+  EXPECT_EQ(cmd->remove_first, (std::vector<std::string>{"web-4", "web-2"}));
+}
+
 TEST_F(AutoscaleLoopTest, DryRunDecidesWithoutPublishingAndErrorsAreNamed) {
   EXPECT_EQ(loop.dry_run("web").status, 503);
   EXPECT_EQ(loop.decisions("web", 10).status, 503);

@@ -90,6 +90,32 @@ TEST_F(CollectorTest, RejectsMalformedAndInvalidBodies) {
   EXPECT_EQ(bad([](auto& s) { s.instances[0].id = "web 1\n"; }).field(), "instances[0].id");
   EXPECT_EQ(bad([](auto& s) { s.instances[0].rss_bytes = -5; }).field(), "instances[0].rss_bytes");
   EXPECT_EQ(bad([](auto& s) { s.instances[0].cpu_percent = INFINITY; }).field(), "instances[0].cpu_percent");
+  const auto with_app = [](auto change) {
+    return [change](msg::HostSample& s) {
+      msg::AppRequestSample a;
+      a.app = "web";
+      a.servers = {{"web-1", 1, 1, 0}};
+      s.apps = {a};
+      change(s.apps[0]);
+    };
+  };
+  EXPECT_EQ(bad(with_app([](auto& a) { a.app = "Web"; })).field(), "apps[0].app");
+  EXPECT_EQ(bad(with_app([](auto& a) { a.requests_per_second = std::nan(""); })).field(),
+            "apps[0].requests_per_second");
+  EXPECT_EQ(bad(with_app([](auto& a) { a.p95_latency_ms = -1; })).field(), "apps[0].p95_latency_ms");
+  EXPECT_EQ(bad(with_app([](auto& a) { a.avg_response_ms = INFINITY; })).field(), "apps[0].avg_response_ms");
+  EXPECT_EQ(bad(with_app([](auto& a) { a.current_sessions = -1; })).field(), "apps[0].current_sessions");
+  EXPECT_EQ(bad(with_app([](auto& a) { a.responses_5xx = -1; })).field(), "apps[0].responses_5xx");
+  EXPECT_EQ(bad(with_app([](auto& a) { a.latency_samples = -1; })).field(), "apps[0].latency_samples");
+  EXPECT_EQ(bad(with_app([](auto& a) { a.servers[0].instance = ""; })).field(), "apps[0].servers[0].instance");
+  EXPECT_EQ(bad(with_app([](auto& a) { a.servers[0].requests_per_second = -0.5; })).field(),
+            "apps[0].servers[0].requests_per_second");
+  EXPECT_EQ(bad(with_app([](auto& a) { a.servers[0].current_sessions = -2; })).field(),
+            "apps[0].servers[0].current_sessions");
+  EXPECT_EQ(bad(with_app([](auto& a) { a.servers.resize(10'001, {"web-1", 0, 0, 0}); })).field(), "apps[0].servers");
+  msg::HostSample valid = sample("h1");
+  with_app([](auto&) {})(valid);
+  EXPECT_TRUE(check_sample(topic::sample("h1"), valid).ok()) << "the same figures, unchanged, pass";
   EXPECT_EQ(collector.counters().samples_stored, 0u);
   EXPECT_EQ(store->host_rows("h1", 0)->size(), 0u);
   EXPECT_TRUE(figures.snapshot(clock.steady_ms()).hosts.empty());

@@ -32,5 +32,13 @@ TEST(Flags, ParsesDurations) {
     EXPECT_FALSE(parse_duration_ms("--retention", bad).ok()) << bad;
 }
 
+TEST(Flags, AggregatesMustOutliveRawSamples) {
+  EXPECT_TRUE(check_retentions(3'600'000, 604'800'000).ok());
+  EXPECT_TRUE(check_retentions(3'600'000, 3'600'000).ok());
+  const Status s = check_retentions(3'600'000, 60'000);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.field(), "--aggregate-retention");
+}
+
 }  // namespace
 }  // namespace pier::metrics

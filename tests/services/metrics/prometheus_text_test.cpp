@@ -92,6 +92,26 @@ TEST(PrometheusText, ShowsEveryFigureWithItsLabels) {
   EXPECT_TRUE(has_line(text, "pier_metrics_store_errors_total 1")) << text;
 }
 
+TEST(PrometheusText, RequestFiguresAddUpOverHosts) {
+  Snapshot s = two_hosts();
+  msg::AppRequestSample h1{"web", 30.5, 3, 2, 4, 120, 50, {{"web-1", 20, 2, 1}, {"web-2", 10.5, 1, 1}}};
+  msg::AppRequestSample h2{"web", 10, 1, 5, 4, 80, 10, {{"web-2", 10, 1, 5}}};
+  msg::AppRequestSample idle{"api", 0, 0, 0, 0, 0, 0, {{"api-3", 0, 0, 0}}};
+  s.hosts["h1"].apps = {h1, idle};
+  s.hosts["h2"].apps = {h2};
+  const std::string text = format_prometheus(s);
+  EXPECT_EQ(exposition_problems(text), std::vector<std::string>{}) << text;
+  EXPECT_TRUE(has_line(text, "pier_app_requests_per_second{app=\"web\"} 40.5")) << text;
+  EXPECT_TRUE(has_line(text, "pier_app_requests_per_second{app=\"api\"} 0")) << text;
+  EXPECT_TRUE(has_line(text, "pier_app_responses_5xx_total{app=\"web\"} 7")) << text;
+  EXPECT_TRUE(has_line(text, "pier_app_p95_latency_ms{app=\"web\"} 120")) << "the highest host's" << text;
+  EXPECT_EQ(text.find("pier_app_p95_latency_ms{app=\"api\"}"), std::string::npos) << "nothing logged: absent";
+  EXPECT_TRUE(has_line(text, "pier_app_current_sessions{app=\"web\"} 4")) << text;
+  EXPECT_TRUE(has_line(text, "pier_instance_current_sessions{app=\"web\",instance=\"web-2\"} 2")) << text;
+  EXPECT_TRUE(has_line(text, "pier_instance_current_sessions{app=\"web\",instance=\"web-1\"} 2")) << text;
+  EXPECT_TRUE(has_line(text, "pier_instance_requests_per_second{app=\"web\",instance=\"web-2\"} 20.5")) << text;
+}
+
 TEST(PrometheusText, OneHelpAndTypePerFamilyAndFamiliesGrouped) {
   const std::string text = format_prometheus(two_hosts());
   EXPECT_EQ(exposition_problems(text), std::vector<std::string>{}) << text;

@@ -153,6 +153,51 @@ TEST_F(RegistryTest, ScaleInPrefersInstancesThatAreNotRunning) {
   EXPECT_EQ(reg.state().instances[0].id, "web-2");
 }
 
+TEST_F(RegistryTest, ScaleInRemovesTheNamedInstancesFirst) {
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 5)}).ok);
+  ASSERT_TRUE(reg.deploy(rid(), {[] {
+                           auto api = demo("api", 1);
+                           api.ports = {{8081, 8000}};
+                           return api;
+                         }()})
+                  .ok);
+  ASSERT_TRUE(
+      reg.place(rid(), {0, {{"web-1", "h1"}, {"web-2", "h1"}, {"web-3", "h1"}, {"web-4", "h1"}, {"web-5", "h1"}}, {}})
+          .ok);
+  auto status = host("h1");
+  for (int n = 1; n <= 4; ++n)
+    status.instances.push_back({"web-" + std::to_string(n), "web", "running", "", 40 + n, 0, 0, ""});
+  ASSERT_TRUE(reg.heartbeat(status).ok());
+  // web-5 is not running, yet the named ones go first; api-6 is not web's, web-9 does not exist.
+  msg::ScaleCommand command{"web", 3, {"api-6", "web-9", "web-2", "web-2", "web-1", "web-3"}};
+  ASSERT_TRUE(reg.scale(rid(), command).ok);
+  std::set<std::string> left;
+  for (const auto& i : reg.state().instances) left.insert(i.id);
+  EXPECT_EQ(left, (std::set<std::string>{"web-3", "web-4", "web-5", "api-6"}));
+  // Fewer named than needed: then the ones not running, then the newest.
+  command = {"web", 1, {"web-4"}};
+  ASSERT_TRUE(reg.scale(rid(), command).ok);
+  left.clear();
+  for (const auto& i : reg.state().instances) left.insert(i.id);
+  EXPECT_EQ(left, (std::set<std::string>{"web-3", "api-6"}));
+  // Scaling up ignores the list.
+  command = {"web", 2, {"web-3"}};
+  ASSERT_TRUE(reg.scale(rid(), command).ok);
+  EXPECT_EQ(count("web"), 2);
+}
+
+TEST_F(RegistryTest, ScaleRefusesBadRemoveFirstIds) {
+  ASSERT_TRUE(reg.deploy(rid(), {demo()}).ok);
+  msg::ScaleCommand command{"web", 1, {"web-1", "Web_2"}};
+  auto reply = reg.scale(rid(), command);
+  EXPECT_FALSE(reply.ok);
+  EXPECT_EQ(reply.field, "remove_first[1]");
+  command.remove_first.assign(1001, "web-1");
+  EXPECT_EQ(reg.scale(rid(), command).field, "remove_first");
+  EXPECT_EQ(count("web"), 3) << "a refused command changes nothing";
+}
+
 TEST_F(RegistryTest, ScaleAndRemoveUnknownAppAreRefused) {
   EXPECT_EQ(reg.scale(rid(), {"nope", 2}).field, "app");
   EXPECT_EQ(reg.remove(rid(), {"nope"}).field, "app");
