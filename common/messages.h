@@ -197,7 +197,9 @@ struct InstanceRecord {
   std::string reason;             // why pending or failed
   int pid = 0;
   int64_t updated_ms = 0;
-  MSGPACK_DEFINE_MAP(id, app, host, ip, state, reason, pid, updated_ms);
+  // Hosts that could not start it (runtime errors, not the app's own exits); it is not placed on them again.
+  std::vector<std::string> failed_hosts;
+  MSGPACK_DEFINE_MAP(id, app, host, ip, state, reason, pid, updated_ms, failed_hosts);
 };
 
 struct AppRecord {
@@ -226,7 +228,10 @@ struct InstanceStatus {
   int exit_code = 0;
   int restarts = 0;
   std::string reason;
-  MSGPACK_DEFINE_MAP(id, app, state, ip, pid, exit_code, restarts, reason);
+  // With state `failed`: the host's runtime could not start it (image pull, create, spawn), as opposed
+  // to the app exiting by itself. The registry then places it on another host.
+  bool host_fault = false;
+  MSGPACK_DEFINE_MAP(id, app, state, ip, pid, exit_code, restarts, reason, host_fault);
 };
 
 // Registration and heartbeat in one: the agent's full status, every interval.

@@ -78,9 +78,10 @@ void Reconciler::on_state(const msg::State& state) {
   }
 }
 
-void Reconciler::record_failure(Instance& instance, int code, const std::string& reason) {
+void Reconciler::record_failure(Instance& instance, int code, const std::string& reason, bool host_fault) {
   const int64_t now = clock_.steady_ms();
   instance.exit_code = code;
+  instance.host_fault = host_fault;
   instance.exits.push_back(now);
   while (!instance.exits.empty() && instance.exits.front() <= now - options_.exit_window_ms) instance.exits.pop_front();
   if (static_cast<int>(instance.exits.size()) >= options_.max_exits) {
@@ -125,13 +126,13 @@ void Reconciler::on_exit(const InstanceExit& exit) {
   if (!exit.last_output.empty()) reason += ": " + exit.last_output;
   if (exit.code < 0 && exit.last_output.empty()) reason += " (exit code unknown)";
   if (!exit.failure.empty()) reason = "cannot start: " + exit.failure;
-  record_failure(instance, exit.code, reason);
+  record_failure(instance, exit.code, reason, !exit.failure.empty());
 }
 
 void Reconciler::start(Instance& instance) {
   auto pid = runtime_.start(instance.spec);
   if (!pid.ok()) {
-    record_failure(instance, -1, "cannot start: " + pid.status().message());
+    record_failure(instance, -1, "cannot start: " + pid.status().message(), true);
     return;
   }
   instance.alive = true;
@@ -208,6 +209,7 @@ std::vector<msg::InstanceStatus> Reconciler::statuses() const {
     status.exit_code = instance.exit_code;
     status.restarts = instance.restarts;
     status.reason = instance.reason;
+    status.host_fault = instance.state == "failed" && instance.host_fault;
     out.push_back(std::move(status));
   }
   return out;

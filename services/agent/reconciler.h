@@ -6,7 +6,9 @@
 //   that a restarted agent does not kill what it adopted);
 // - `starting` becomes `running` once a TCP connect to ip:port succeeds;
 // - an instance that exits is restarted after a backoff (doubling); after max_exits exits within
-//   exit_window_ms it is `failed` and stays down until its spec changes or it is placed anew;
+//   exit_window_ms it is `failed` and stays down until its spec changes or it is placed anew; when the
+//   runtime could not start it (rather than the app exiting), the status says `host_fault`, and the
+//   registry places it on another host;
 // - a changed spec (the app's revision, the instance's IP or port) replaces the instance.
 #pragma once
 
@@ -71,13 +73,14 @@ class Reconciler {
     int exit_code = 0;
     int restarts = 0;
     std::string reason;
+    bool host_fault = false;    // the last failure was the runtime's (could not start), not the app's
     std::deque<int64_t> exits;  // steady times of recent unexpected exits
     int64_t next_start_ms = 0;
     int64_t backoff_ms = 0;
   };
   void on_exit(const InstanceExit& exit);
   void start(Instance& instance);
-  void record_failure(Instance& instance, int code, const std::string& reason);
+  void record_failure(Instance& instance, int code, const std::string& reason, bool host_fault);
 
   std::string host_id_;
   Runtime& runtime_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 #include "common/codec.h"
 #include "common/topics.h"
@@ -103,7 +104,8 @@ void Registry::load() {
     state.apps.push_back(std::move(a));
   }
   SQLite::Statement instances(db_,
-                              "SELECT id, app, host, ip, state, reason, pid, updated_ms FROM instances ORDER BY seq");
+                              "SELECT id, app, host, ip, state, reason, pid, updated_ms, failed_hosts FROM instances "
+                              "ORDER BY seq");
   while (instances.executeStep()) {
     msg::InstanceRecord i;
     i.id = instances.getColumn(0).getString();
@@ -114,6 +116,9 @@ void Registry::load() {
     i.reason = instances.getColumn(5).getString();
     i.pid = instances.getColumn(6).getInt();
     i.updated_ms = instances.getColumn(7).getInt64();
+    std::istringstream failed(instances.getColumn(8).getString());
+    for (std::string host; std::getline(failed, host, ',');)
+      if (!host.empty()) i.failed_hosts.push_back(host);
     state.instances.push_back(std::move(i));
   }
   state_ = std::move(state);
@@ -448,6 +453,29 @@ Result<std::pair<std::string, int64_t>> Registry::allocate_subnet(const std::str
   }
 }
 
+bool Registry::move_off_faulty_host(const msg::InstanceRecord& record, const std::string& host,
+                                    const std::string& reason) {
+  std::vector<std::string> failed = record.failed_hosts;
+  if (std::find(failed.begin(), failed.end(), host) == failed.end()) failed.push_back(host);
+  const bool elsewhere = std::any_of(state_.hosts.begin(), state_.hosts.end(), [&](const msg::HostRecord& h) {
+    return h.status == "up" && std::find(failed.begin(), failed.end(), h.id) == failed.end();
+  });
+  if (!elsewhere) return false;
+  std::string joined;
+  for (const auto& h : failed) joined += (joined.empty() ? "" : ",") + h;
+  SQLite::Statement update(db_,
+                           "UPDATE instances SET host = '', ip = '', state = 'pending', pid = 0, reason = ?, "
+                           "failed_hosts = ?, updated_ms = ? WHERE id = ?");
+  update.bind(1, "host " + host + " could not start it (" + reason + "); placing it elsewhere");
+  update.bind(2, joined);
+  update.bind(3, clock_.now_ms());
+  update.bind(4, record.id);
+  update.exec();
+  spdlog::warn("instance {} of app {}: host {} could not start it ({}); unassigned for placement elsewhere", record.id,
+               record.app, host, reason);
+  return true;
+}
+
 Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
   if (Status s = validate::dns_label("host_id", status.host_id); !s.ok()) return s;
   if (!status.address.empty() && !net::parse_ipv4(status.address).ok())
@@ -508,6 +536,11 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
     for (const auto& reported : status.instances) {
       for (const auto& record : state_.instances) {
         if (record.id != reported.id || record.host != status.host_id) continue;
+        if (reported.state == "failed" && reported.host_fault &&
+            move_off_faulty_host(record, status.host_id, reported.reason)) {
+          changed = true;
+          continue;
+        }
         if (reported.state.empty() ||
             (record.state == reported.state && record.pid == reported.pid && record.reason == reported.reason))
           continue;

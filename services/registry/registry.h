@@ -63,6 +63,9 @@ class Registry {
   Result<std::string> allocate_ip(const std::string& host_id);
   Result<std::pair<std::string, int64_t>> allocate_subnet(const std::string& runtime);
   Status check_fits_a_host(const msg::AppSpec& spec) const;
+  // An instance that `host` could not start (InstanceStatus::host_fault): unassigned, with the host
+  // remembered in failed_hosts, when some other up host has not failed it yet. Returns whether it moved.
+  bool move_off_faulty_host(const msg::InstanceRecord& record, const std::string& host, const std::string& reason);
   Status check_port_conflicts(const msg::AppSpec& spec) const;
   const msg::AppRecord* find_app(const std::string& name) const;
 

@@ -62,6 +62,10 @@ CREATE TABLE applied_requests(
   time_ms INTEGER NOT NULL
 );
 )sql",
+      // Hosts that could not start an instance (comma-separated ids): it is placed elsewhere.
+      R"sql(
+ALTER TABLE instances ADD COLUMN failed_hosts TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

@@ -1,5 +1,6 @@
 #include "services/scheduler/placement.h"
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 #include <string>
@@ -47,6 +48,7 @@ Plan place(const msg::State& state, const PlacementOptions& options) {
     const msg::AppSpec& spec = *app->second;
     HostLoad* best = nullptr;
     for (auto& [id, load] : hosts) {
+      if (std::find(i.failed_hosts.begin(), i.failed_hosts.end(), id) != i.failed_hosts.end()) continue;
       if (load.cpu + spec.cpu > capacity(load) + 1e-9 || load.memory + spec.memory_bytes > load.host->memory_bytes)
         continue;
       if (best == nullptr) {

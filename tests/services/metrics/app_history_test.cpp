@@ -46,7 +46,7 @@ TEST(AppHistory, ForgetsInstancesAHostNoLongerReportsOrTheStateNoLongerLists) {
   msg::State state;
   state.apps.resize(1);
   state.apps[0].spec.name = "web";
-  state.instances = {{"web-3", "web", "h2", "", "running", "", 0, 0}};
+  state.instances = {{"web-3", "web", "h2", "", "running", "", 0, 0, {}}};
   h.retain(state);
   h.add(host("h2", {{"web-3", "web", 10, 0}}), 5000);
   EXPECT_EQ(h.latest("web")->instances, 1) << "web-1 left the state";

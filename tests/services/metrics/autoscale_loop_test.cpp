@@ -31,7 +31,7 @@ msg::State state_with(int replicas, bool enabled, int64_t revision = 1,
   state.apps.push_back(app);
   for (int i = 1; i <= replicas; ++i)
     state.instances.push_back(
-        {"web-" + std::to_string(i), "web", "h1", "127.100.0." + std::to_string(i + 1), "running", "", 0, 0});
+        {"web-" + std::to_string(i), "web", "h1", "127.100.0." + std::to_string(i + 1), "running", "", 0, 0, {}});
   return state;
 }
 

@@ -60,8 +60,8 @@ TEST_F(CollectorTest, TakesHostStatusAndAppsFromTheState) {
   state.apps.resize(1);
   state.apps[0].spec.name = "web";
   state.apps[0].spec.replicas = 3;
-  state.instances = {{"web-1", "web", "h1", "127.100.0.2", "running", "", 0, 0},
-                     {"web-2", "web", "h1", "127.100.0.3", "starting", "", 0, 0}};
+  state.instances = {{"web-1", "web", "h1", "127.100.0.2", "running", "", 0, 0, {}},
+                     {"web-2", "web", "h1", "127.100.0.3", "starting", "", 0, 0, {}}};
   ASSERT_TRUE(collector.handle(envelope(std::string(topic::kStateFull), codec::encode(state), "registry")).ok());
   const Snapshot s = figures.snapshot(clock.steady_ms());
   EXPECT_TRUE(s.has_state);

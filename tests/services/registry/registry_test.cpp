@@ -299,6 +299,73 @@ TEST_F(RegistryTest, HeartbeatCopiesInstanceStatesOfItsOwnInstancesOnly) {
   EXPECT_EQ(reg.state().hosts[0].lb.servers, std::vector<std::string>{"web-1"});
 }
 
+msg::InstanceStatus failed_status(const std::string& id, bool host_fault) {
+  msg::InstanceStatus i;
+  i.id = id;
+  i.app = "web";
+  i.state = "failed";
+  i.reason = host_fault ? "cannot start: pull pier/demo-app:0.1.0: no registry" : "exited with code 3";
+  i.host_fault = host_fault;
+  return i;
+}
+
+TEST_F(RegistryTest, AnInstanceItsHostCouldNotStartIsPlacedElsewhereOnlyOncePerHost) {
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+  ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 1)}).ok);
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h1"}}, {}}).ok);
+  auto h1 = host("h1");
+  h1.instances = {failed_status("web-1", true)};
+  ASSERT_TRUE(*reg.heartbeat(h1));
+  const auto& moved = reg.state().instances[0];
+  EXPECT_EQ(moved.host, "") << "unassigned, for the scheduler to place";
+  EXPECT_EQ(moved.ip, "");
+  EXPECT_EQ(moved.state, "pending");
+  EXPECT_EQ(moved.failed_hosts, std::vector<std::string>{"h1"});
+  EXPECT_NE(moved.reason.find("host h1 could not start it (cannot start: pull"), std::string::npos) << moved.reason;
+
+  // On h2 it fails the same way: no up host is left that has not failed it, so it stays failed there.
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h2"}}, {}}).ok);
+  auto h2 = host("h2");
+  h2.instances = {failed_status("web-1", true)};
+  ASSERT_TRUE(*reg.heartbeat(h2));
+  EXPECT_EQ(reg.state().instances[0].host, "h2");
+  EXPECT_EQ(reg.state().instances[0].state, "failed");
+  EXPECT_EQ(reg.state().instances[0].failed_hosts, std::vector<std::string>{"h1"});
+}
+
+TEST_F(RegistryTest, AnAppThatExitsByItselfStaysFailedWhereItIs) {
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+  ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 1)}).ok);
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h1"}}, {}}).ok);
+  auto h1 = host("h1");
+  h1.instances = {failed_status("web-1", false)};
+  ASSERT_TRUE(*reg.heartbeat(h1));
+  EXPECT_EQ(reg.state().instances[0].host, "h1");
+  EXPECT_EQ(reg.state().instances[0].state, "failed");
+  EXPECT_TRUE(reg.state().instances[0].failed_hosts.empty());
+}
+
+TEST_F(RegistryTest, FailedHostsSurviveReopeningTheDatabase) {
+  const auto path = std::filesystem::temp_directory_path() / ("pier-registry-failed-" + std::to_string(::getpid()));
+  {
+    auto file_db = store::open(path.string(), migrations());
+    Registry r{*file_db, clock, Config{}};
+    ASSERT_TRUE(r.heartbeat(host("h1")).ok());
+    ASSERT_TRUE(r.heartbeat(host("h2")).ok());
+    ASSERT_TRUE(r.deploy("a", {demo("web", 1)}).ok);
+    ASSERT_TRUE(r.place("b", {0, {{"web-1", "h1"}}, {}}).ok);
+    auto h1 = host("h1");
+    h1.instances = {failed_status("web-1", true)};
+    ASSERT_TRUE(*r.heartbeat(h1));
+  }
+  auto file_db = store::open(path.string(), migrations());
+  Registry r{*file_db, clock, Config{}};
+  EXPECT_EQ(r.state().instances[0].failed_hosts, std::vector<std::string>{"h1"});
+  std::filesystem::remove(path);
+}
+
 TEST_F(RegistryTest, StateSurvivesReopeningTheDatabase) {
   const auto path = std::filesystem::temp_directory_path() / ("pier-registry-" + std::to_string(::getpid()) + ".db");
   std::filesystem::remove(path);

@@ -56,6 +56,21 @@ TEST(Placement, CountsWhatIsAlreadyPlaced) {
   EXPECT_EQ(plan.assignments[0].host, "b");
 }
 
+TEST(Placement, NeverOnAHostThatCouldNotStartTheInstance) {
+  msg::State s;
+  s.hosts = {host("a"), host("b"), host("c")};
+  s.apps = {app("web")};
+  s.instances = {instance("web-1", "web"), instance("web-2", "web", "c")};
+  s.instances[0].failed_hosts = {"a", "c"};  // c is also the least loaded for web-1 without web-2: b must win
+  Plan plan = place(s);
+  ASSERT_EQ(plan.assignments.size(), 1u);
+  EXPECT_EQ(plan.assignments[0].host, "b");
+  s.instances[0].failed_hosts = {"a", "b", "c"};
+  plan = place(s);
+  EXPECT_TRUE(plan.assignments.empty());
+  ASSERT_EQ(plan.unplaced.size(), 1u);
+}
+
 TEST(Placement, RespectsCpuAndMemory) {
   msg::State s;
   s.hosts = {host("small", 1, 128LL << 20), host("big", 8, 16LL << 30)};
