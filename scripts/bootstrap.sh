@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcpp-httplib-dev libkainjow-mustache-dev libhowardhinnant-date-dev tzdata
-  haproxy curl iproute2 procps python3
+  haproxy curl iproute2 procps python3 python3-prometheus-client
   clang-format
   docker.io docker-compose debootstrap busybox-static libcurl4-openssl-dev
 )
