@@ -183,7 +183,9 @@ int run_deploy(const std::vector<std::string>& args, const Io& io) {
       "health-path", po::value<std::string>(), "http: HAProxy checks GET on this path (default /)")(
       "check-rise", po::value<std::string>(), "passed checks before an instance takes traffic (default 2)")(
       "check-fall", po::value<std::string>(), "failed checks before it stops taking traffic (default 3)")(
-      "check-inter", po::value<std::string>(), "time between checks: 2000, 500ms or 2s (default 2s)");
+      "check-inter", po::value<std::string>(), "time between checks: 2000, 500ms or 2s (default 2s)")(
+      "drain-timeout", po::value<std::string>(),
+      "before an instance stops, how long its connections may take to finish (default 30s)");
   add_common(desc, common, kDetach);
   po::variables_map vm;
   const std::string usage =
@@ -212,6 +214,7 @@ int run_deploy(const std::vector<std::string>& args, const Io& io) {
   flags.check_rise = text("check-rise");
   flags.check_fall = text("check-fall");
   flags.check_inter = text("check-inter");
+  flags.drain_timeout = text("drain-timeout");
   flags.command = list("command");
   flags.ports = list("port");
   flags.env = list("env");

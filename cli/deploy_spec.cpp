@@ -11,10 +11,10 @@ namespace pier::cli {
 namespace {
 
 const std::set<std::string>& known_keys() {
-  static const std::set<std::string> keys = {"name",           "image",     "tag",         "command",    "ports",
-                                             "protocol",       "replicas",  "cpu",         "memory",     "env",
-                                             "context_path",   "algorithm", "health_path", "check_rise", "check_fall",
-                                             "check_inter_ms", "autoscale"};
+  static const std::set<std::string> keys = {
+      "name",       "image",          "tag",       "command",         "ports",     "protocol",    "replicas",
+      "cpu",        "memory",         "env",       "context_path",    "algorithm", "health_path", "check_rise",
+      "check_fall", "check_inter_ms", "autoscale", "drain_timeout_ms"};
   return keys;
 }
 
@@ -300,10 +300,10 @@ Result<msg::AppSpec> apply_yaml_node(const YAML::Node& root, msg::AppSpec spec) 
         auto n = validate::parse_int(key, *text);
         if (!n.ok()) return n.status();
         (key == "check_rise" ? spec.check_rise : spec.check_fall) = *n;
-      } else if (key == "check_inter_ms") {
+      } else if (key == "check_inter_ms" || key == "drain_timeout_ms") {
         auto n = parse_interval_ms(key, *text);
         if (!n.ok()) return n.status();
-        spec.check_inter_ms = *n;
+        (key == "check_inter_ms" ? spec.check_inter_ms : spec.drain_timeout_ms) = *n;
       } else if (key == "replicas") {
         auto n = validate::parse_int("replicas", *text);
         if (!n.ok()) return n.status();
@@ -384,6 +384,11 @@ Result<msg::AppSpec> apply_flags(const DeployFlags& flags, msg::AppSpec spec) {
     auto n = parse_interval_ms("check_inter_ms", *flags.check_inter);
     if (!n.ok()) return n.status();
     spec.check_inter_ms = *n;
+  }
+  if (flags.drain_timeout) {
+    auto n = parse_interval_ms("drain_timeout_ms", *flags.drain_timeout);
+    if (!n.ok()) return n.status();
+    spec.drain_timeout_ms = *n;
   }
   return spec;
 }

@@ -19,6 +19,7 @@ struct DeployFlags {
   std::vector<std::string> ports;    // "EXTERNAL:INTERNAL"
   std::vector<std::string> env;      // "KEY=VALUE"
   std::optional<std::string> health_path, check_rise, check_fall, check_inter;  // check_inter: 2000, 500ms, 2s
+  std::optional<std::string> drain_timeout;                                     // 30000, 30s
 };
 
 // Applies an app file's YAML text on top of `spec`. Keys: name, image (may carry ":tag"), tag, command

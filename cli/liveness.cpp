@@ -23,7 +23,7 @@ Liveness assess(const msg::State& state, const std::string& app, int wanted) {
   std::set<std::string> ids;
   std::vector<std::string> failed, pending, starting;
   for (const auto& i : state.instances) {
-    if (i.app != app) continue;
+    if (i.app != app || i.state == "draining") continue;  // on its way out: not one of the app's instances
     ++l.present;
     ids.insert(i.id);
     if (i.state == "running") {

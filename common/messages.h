@@ -91,8 +91,11 @@ struct AppSpec {
   int check_rise = 2;             // consecutive passed checks before a server takes traffic
   int check_fall = 3;             // consecutive failed checks before it stops taking traffic
   int check_inter_ms = 2000;      // time between two checks of one server
+  // Before an instance stops (scale-in, rm, redeploy) it leaves the load balancer and its connections
+  // finish; it is stopped when none is left or after this long.
+  int drain_timeout_ms = 30'000;
   MSGPACK_DEFINE_MAP(name, image, tag, command, ports, protocol, replicas, cpu, memory_bytes, env, context_path,
-                     algorithm, autoscale, health_path, check_rise, check_fall, check_inter_ms);
+                     algorithm, autoscale, health_path, check_rise, check_fall, check_inter_ms, drain_timeout_ms);
 };
 
 // ---------------------------------------------------------------------------------------------

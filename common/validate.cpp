@@ -250,6 +250,8 @@ Status app_spec(const msg::AppSpec& spec) {
   if (auto s = check_count("check_rise", spec.check_rise); !s) return s;
   if (auto s = check_count("check_fall", spec.check_fall); !s) return s;
   if (auto s = check_interval("check_inter_ms", spec.check_inter_ms); !s) return s;
+  if (spec.drain_timeout_ms < 0 || spec.drain_timeout_ms > 3'600'000)
+    return invalid("drain_timeout_ms", "must be between 0 ms and 3600000 ms (1 hour)");
   if (auto s = autoscale_policy("autoscale", spec.autoscale); !s) return s;
   return Status::Ok();
 }

@@ -56,6 +56,7 @@ msg::HostStatus Agent::host_status() const {
 std::vector<Outgoing> Agent::tick() {
   std::vector<Outgoing> out;
   const int64_t now = clock_.steady_ms();
+  reconciler_.set_lb_servers(lb_.status().servers);
   if (reconciler_.tick()) changed_ = true;
   if (lb_.tick()) changed_ = true;
   if (!reconciler_.has_state() &&

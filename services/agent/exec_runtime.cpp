@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -170,7 +171,13 @@ std::vector<InstanceExit> ExecRuntime::poll() {
       const auto found = env.find("PIER_INSTANCE");
       if (found == env.end() || found->second != it->first) code = -1;
     } else {
-      code = process::try_wait(pid);
+      // Exited? Look without reaping: while the zombie stays, its pid (the id of its process group)
+      // cannot be reused, so what it left in its group can be killed without hitting a stranger.
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) {
+        ::kill(-pid, SIGKILL);
+        code = process::try_wait(pid);
+      }
     }
     if (!code) {
       if (child.kill_at_ms >= 0 && clock_.steady_ms() >= child.kill_at_ms) {
@@ -180,7 +187,6 @@ std::vector<InstanceExit> ExecRuntime::poll() {
       ++it;
       continue;
     }
-    if (!child.instance.adopted) ::kill(-pid, SIGKILL);  // what the instance left behind in its group
     InstanceExit exit;
     exit.id = it->first;
     exit.code = *code;

@@ -104,21 +104,38 @@ std::string LbApplier::config_text(const msg::LbConfig& config) const {
 }
 
 Status LbApplier::run_command(const HaproxyRuntimeApi& api, const RuntimeCommand& command) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.del_server_retry_ms);
-  while (true) {
-    auto answer = api.send(command.line);
-    if (!answer.ok()) return answer.status();
-    if (answer_ok(command, *answer)) return Status::Ok();
-    // `del server` is refused while connections (even idle ones) are attached: they go soon.
-    const bool busy = command.retry_busy && answer->find("connection") != std::string::npos;
-    if (!busy || std::chrono::steady_clock::now() >= deadline) {
-      std::string text = *answer;
-      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-      std::replace(text.begin(), text.end(), '\n', ' ');
-      return Status::Error("'" + command.line + "' answered '" + text.substr(0, 300) + "'");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto answer = api.send(command.line);
+  if (!answer.ok()) return answer.status();
+  if (answer_ok(command, *answer)) return Status::Ok();
+  // `del server` is refused while connections are attached (a request still being answered, idle
+  // ones in the pool). The server is in maintenance already, so it takes no new request: it is
+  // deleted later, from tick(), once they are gone. The agent stops the instance only after that.
+  if (command.retry_busy && answer->find("connection") != std::string::npos) {
+    pending_deletes_.push_back(command.line);
+    return Status::Ok();
   }
+  std::string text = *answer;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return Status::Error("'" + command.line + "' answered '" + text.substr(0, 300) + "'");
+}
+
+bool LbApplier::retry_pending_deletes() {
+  if (pending_deletes_.empty() || master_ <= 0 || !running_spec_) return false;
+  const int64_t now = clock_.steady_ms();
+  if (now < next_delete_try_ms_) return false;
+  next_delete_try_ms_ = now + options_.del_server_retry_ms;
+  const HaproxyRuntimeApi api(running_spec_->stats_socket);
+  const auto before = pending_deletes_.size();
+  std::erase_if(pending_deletes_, [&](const std::string& line) {
+    auto answer = api.send(line);
+    if (!answer.ok()) return false;
+    const bool gone =
+        answer->find("Server deleted") != std::string::npos || answer->find("No such server") != std::string::npos;
+    if (gone) spdlog::info("haproxy: '{}' done once its connections ended", line);
+    return gone;
+  });
+  return pending_deletes_.size() != before;
 }
 
 bool LbApplier::apply_at_runtime(const msg::LbConfig& config) {
@@ -236,6 +253,7 @@ Status LbApplier::wait_loaded(std::uintmax_t offset, bool reloading) {
 }
 
 Status LbApplier::start_master() {
+  pending_deletes_.clear();  // a new master runs the file, where those servers are gone already
   std::error_code ec;
   fs::remove(pid_path(), ec);
   process::SpawnOptions spawn;
@@ -303,6 +321,7 @@ bool LbApplier::apply(const msg::LbConfig& config) {
   refused_hash_.clear();
   if (running) {
     const auto offset = log_size();
+    pending_deletes_.clear();  // the new workers run the file, without those servers; the old ones finish
     ::kill(master_, SIGUSR2);
     ++status_.reloads;
     if (Status s = wait_loaded(offset, true); !s.ok()) {
@@ -339,6 +358,7 @@ bool LbApplier::apply(const msg::LbConfig& config) {
 }
 
 bool LbApplier::tick() {
+  retry_pending_deletes();
   if (master_ > 0 && !master_alive()) {
     spdlog::error("haproxy master pid {} is gone (last output: {})", master_, last_line(log_path()));
     master_ = 0;

@@ -38,8 +38,8 @@ struct LbApplierOptions {
   int load_timeout_ms = 10'000;  // for a (re)started master to say "Loading success"
   int stop_grace_ms = 3000;
   int64_t restart_backoff_ms = 1000;
-  bool runtime_api = true;         // false: every change reloads (for comparisons)
-  int del_server_retry_ms = 2000;  // how long a refused `del server` (connections attached) is retried
+  bool runtime_api = true;        // false: every change reloads (for comparisons)
+  int del_server_retry_ms = 100;  // how often a refused `del server` (connections attached) is sent again
   // When set, the config written has every HTTP frontend log each request to this unix datagram socket
   // (request_log.h: with_request_log); lbgen's text and hash are otherwise unchanged.
   std::string request_log_socket;
@@ -79,6 +79,9 @@ class LbApplier {
   // Applies `config` through the Runtime API when plan_lb_update allows it. False: reload instead.
   bool apply_at_runtime(const msg::LbConfig& config);
   Status run_command(const HaproxyRuntimeApi& api, const RuntimeCommand& command);
+  // Sends the `del server` lines refused while connections were attached, again (at most every
+  // del_server_retry_ms). Returns whether any went through.
+  bool retry_pending_deletes();
   void set_running_spec(const msg::LbSpec* spec);
   // The text HAProxy runs for `config`: lbgen's, with the request log added when configured.
   std::string config_text(const msg::LbConfig& config) const;
@@ -91,6 +94,8 @@ class LbApplier {
   pid_t master_ = 0;
   bool adopted_ = false;  // the master is not our child (started by a previous agent)
   int64_t restart_at_ms_ = -1;
+  std::vector<std::string> pending_deletes_;  // `del server` lines to send again (servers in maintenance)
+  int64_t next_delete_try_ms_ = 0;
 };
 
 // Whether pid is a live HAProxy whose command line names config_path.

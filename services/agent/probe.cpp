@@ -9,6 +9,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 
 namespace pier::agent {
 
@@ -56,6 +59,33 @@ std::set<std::size_t> TcpProber::accepting(const std::vector<Target>& targets) {
   for (const auto& p : waiting)
     if (p.fd >= 0) ::close(p.fd);
   return out;
+}
+
+int count_connections_to(std::string_view proc_net_tcp, const std::string& ip, int port) {
+  in_addr addr{};
+  if (::inet_pton(AF_INET, ip.c_str(), &addr) != 1 || port <= 0 || port > 65535) return -1;
+  // The kernel prints the address as the 32-bit word it stores (network order, shown in host order)
+  // and the port as a number: 127.0.0.1:8000 is "0100007F:1F40" on a little-endian machine.
+  char wanted[16];
+  std::snprintf(wanted, sizeof wanted, "%08X:%04X", addr.s_addr, static_cast<unsigned>(port));
+  int count = 0;
+  std::istringstream lines{std::string(proc_net_tcp)};
+  std::string line;
+  std::getline(lines, line);  // the header
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    if (!(fields >> slot >> local >> remote >> state)) continue;
+    if (remote == wanted && (state == "01" || state == "02")) ++count;  // ESTABLISHED, SYN_SENT
+  }
+  return count;
+}
+
+int TcpProber::connections_to(const std::string& ip, int port) {
+  std::ifstream in("/proc/net/tcp");
+  std::stringstream text;
+  text << in.rdbuf();
+  return std::max(0, count_connections_to(text.str(), ip, port));
 }
 
 }  // namespace pier::agent

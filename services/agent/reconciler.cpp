@@ -17,7 +17,8 @@ std::vector<InstanceSpec> desired_instances(const msg::State& state, const std::
     if (host.id == host_id) subnet = host.subnet;
   std::vector<InstanceSpec> out;
   for (const auto& record : state.instances) {
-    if (record.host != host_id || record.ip.empty() || record.state == "stopped") continue;
+    if (record.host != host_id || record.ip.empty() || record.state == "stopped" || record.state == "draining")
+      continue;
     auto app = apps.find(record.app);
     if (app == apps.end()) continue;
     InstanceSpec spec;
@@ -33,6 +34,7 @@ std::vector<InstanceSpec> desired_instances(const msg::State& state, const std::
     spec.cpu = app->second->spec.cpu;
     spec.memory_bytes = app->second->spec.memory_bytes;
     spec.subnet = subnet;
+    spec.drain_timeout_ms = app->second->spec.drain_timeout_ms;
     out.push_back(std::move(spec));
   }
   return out;
@@ -66,6 +68,10 @@ void Reconciler::on_state(const msg::State& state) {
       continue;
     }
     Instance& instance = it->second;
+    if (instance.draining && !instance.stopping) {  // wanted again before it stopped: it serves on
+      instance.draining = false;
+      instance.state = "starting";
+    }
     if (!instance.spec.same_as(spec) && instance.state == "failed") {
       // A new spec or a new place deserves a fresh start.
       instance.state = "starting";
@@ -153,6 +159,10 @@ bool Reconciler::tick() {
         it = instances_.erase(it);
         continue;
       }
+      if (!instance.stopping && !stopping_all_ && !drained(it->first, instance, now)) {
+        ++it;
+        continue;
+      }
       if (!instance.stopping) {
         spdlog::info("stopping instance {} of app {} on host {} (pid {})", it->first, instance.running_spec.app,
                      host_id_, instance.pid);
@@ -196,14 +206,39 @@ bool Reconciler::tick() {
   return changed;
 }
 
+bool Reconciler::drained(const std::string& id, Instance& instance, int64_t now) {
+  if (!instance.draining) {
+    instance.draining = true;
+    instance.drain_deadline_ms = now + instance.spec.drain_timeout_ms;
+    instance.state = "draining";
+    spdlog::info(
+        "draining instance {} of app {} on host {}: out of the load balancer, then its connections finish "
+        "(at most {} ms)",
+        id, instance.running_spec.app, host_id_, instance.spec.drain_timeout_ms);
+  }
+  const bool timed_out = now >= instance.drain_deadline_ms;
+  if (lb_servers_.count(id) != 0 && !timed_out) return false;
+  const int open =
+      instance.running_spec.port > 0 ? prober_.connections_to(instance.running_spec.ip, instance.running_spec.port) : 0;
+  if (open > 0 && !timed_out) return false;
+  if (timed_out)
+    spdlog::warn("instance {} of app {} on host {}: drain timeout ({} ms) with {} connections open{}", id,
+                 instance.running_spec.app, host_id_, instance.spec.drain_timeout_ms, open,
+                 lb_servers_.count(id) ? " and still in HAProxy" : "");
+  else
+    spdlog::info("instance {} of app {} on host {} drained", id, instance.running_spec.app, host_id_);
+  return true;
+}
+
 std::vector<msg::InstanceStatus> Reconciler::statuses() const {
   std::vector<msg::InstanceStatus> out;
   for (const auto& [id, instance] : instances_) {
-    if (!instance.desired || stopping_all_) continue;
+    if ((!instance.desired && !instance.draining) || stopping_all_) continue;
     msg::InstanceStatus status;
     status.id = id;
     status.app = instance.spec.app;
-    status.state = instance.stopping ? "starting" : instance.state;  // being replaced: a new one is on its way
+    // Being replaced: a new one is on its way. Draining: it reports so until it has stopped.
+    status.state = instance.draining ? "draining" : instance.stopping ? "starting" : instance.state;
     status.ip = instance.spec.ip;
     status.pid = instance.pid;
     status.exit_code = instance.exit_code;

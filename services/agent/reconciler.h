@@ -1,9 +1,12 @@
 // Keeps what runs on this host equal to what the latest State places on it. Pure logic over a Clock,
 // a Runtime and a Prober; the agent's loop calls on_state() for every state and tick() often.
 //
-// - desired: instances placed on this host with an IP, whose app exists and that are not `stopped`;
-// - missing ones are started, ones no longer desired are stopped (never before the first state, so
-//   that a restarted agent does not kill what it adopted);
+// - desired: instances placed on this host with an IP, whose app exists and that are neither `stopped`
+//   nor `draining`;
+// - missing ones are started; ones no longer desired drain first (reported `draining` until they stop):
+//   they are stopped once HAProxy no longer lists them and no connection to them is open, or after the
+//   app's drain timeout (never before the first state, so that a restarted agent does not kill what it
+//   adopted);
 // - `starting` becomes `running` once a TCP connect to ip:port succeeds;
 // - an instance that exits is restarted after a backoff (doubling); after max_exits exits within
 //   exit_window_ms it is `failed` and stays down until its spec changes or it is placed anew; when the
@@ -17,6 +20,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +48,9 @@ class Reconciler {
   Reconciler(std::string host_id, Runtime& runtime, Prober& prober, const Clock& clock, ReconcilerOptions options = {});
 
   void on_state(const msg::State& state);
+  // The servers the host's HAProxy runs now (LbStatus::servers): an instance still among them is not
+  // stopped yet.
+  void set_lb_servers(const std::vector<std::string>& servers) { lb_servers_ = {servers.begin(), servers.end()}; }
   bool has_state() const { return has_state_; }
   // Collects exits, starts, stops, probes. Returns whether statuses() changed.
   bool tick();
@@ -73,7 +80,9 @@ class Reconciler {
     int exit_code = 0;
     int restarts = 0;
     std::string reason;
-    bool host_fault = false;    // the last failure was the runtime's (could not start), not the app's
+    bool host_fault = false;  // the last failure was the runtime's (could not start), not the app's
+    bool draining = false;    // no longer wanted: waiting for it to leave HAProxy and its connections
+    int64_t drain_deadline_ms = 0;
     std::deque<int64_t> exits;  // steady times of recent unexpected exits
     int64_t next_start_ms = 0;
     int64_t backoff_ms = 0;
@@ -81,8 +90,12 @@ class Reconciler {
   void on_exit(const InstanceExit& exit);
   void start(Instance& instance);
   void record_failure(Instance& instance, int code, const std::string& reason, bool host_fault);
+  // Whether an instance no longer wanted may stop now: out of HAProxy and no connection to it left, or
+  // its drain timeout passed. The first call starts the drain.
+  bool drained(const std::string& id, Instance& instance, int64_t now);
 
   std::string host_id_;
+  std::set<std::string> lb_servers_;
   Runtime& runtime_;
   Prober& prober_;
   const Clock& clock_;

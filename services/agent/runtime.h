@@ -28,6 +28,7 @@ struct InstanceSpec {
   double cpu = 0;
   int64_t memory_bytes = 0;
   std::string subnet;
+  int64_t drain_timeout_ms = 30'000;  // AppSpec.drain_timeout_ms: the longest wait before a stop
 
   // Whether an instance started from `other` can keep running for this spec: command and env only
   // change with the revision, so revision, address and port decide.

@@ -49,7 +49,7 @@ void AutoscaleLoop::on_state(const msg::State& state) {
   for (const auto& a : state.apps) apps[a.spec.name].spec = a.spec;
   for (const auto& i : state.instances) {
     auto it = apps.find(i.app);
-    if (it == apps.end()) continue;
+    if (it == apps.end() || i.state == "draining") continue;  // leaving: not one the app counts on
     it->second.instances.push_back(i.id);
     if (i.state == "running")
       ++it->second.running;

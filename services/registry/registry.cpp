@@ -153,23 +153,39 @@ void Registry::create_instances(const std::string& app, int count) {
 }
 
 void Registry::delete_instances(const std::string& app, int count, const std::vector<std::string>& first) {
+  std::vector<std::string> chosen;
   // The instances the sender named first (pier-metrics: the least busy); ids of other apps are skipped.
-  SQLite::Statement named(db_, "DELETE FROM instances WHERE id = ? AND app = ?");
   for (const auto& id : first) {
-    if (count <= 0) return;
+    if (static_cast<int>(chosen.size()) >= count) break;
+    SQLite::Statement named(db_, "SELECT id FROM instances WHERE id = ? AND app = ? AND state != 'draining'");
     named.bind(1, id);
     named.bind(2, app);
-    count -= named.exec();
-    named.reset();
+    if (named.executeStep() && std::find(chosen.begin(), chosen.end(), id) == chosen.end()) chosen.push_back(id);
   }
-  if (count <= 0) return;
   // Then instances that serve nobody (not running), then the newest.
-  SQLite::Statement remove(db_,
-                           "DELETE FROM instances WHERE id IN (SELECT id FROM instances WHERE app = ? "
-                           "ORDER BY (state = 'running'), seq DESC LIMIT ?)");
-  remove.bind(1, app);
-  remove.bind(2, count);
-  remove.exec();
+  SQLite::Statement rest(db_,
+                         "SELECT id FROM instances WHERE app = ? AND state != 'draining' "
+                         "ORDER BY (state = 'running'), seq DESC");
+  rest.bind(1, app);
+  while (static_cast<int>(chosen.size()) < count && rest.executeStep()) {
+    std::string id = rest.getColumn(0).getString();
+    if (std::find(chosen.begin(), chosen.end(), id) == chosen.end()) chosen.push_back(std::move(id));
+  }
+  for (const auto& id : chosen) retire_instance(id, "scale-in");
+}
+
+void Registry::retire_instance(const std::string& id, const std::string& why) {
+  // Never placed: nothing runs it, it goes at once.
+  SQLite::Statement unplaced(db_, "DELETE FROM instances WHERE id = ? AND host = ''");
+  unplaced.bind(1, id);
+  if (unplaced.exec() > 0) return;
+  // Placed: its agent drains it (out of the LB, connections finish) and stops it; the row goes when the
+  // agent no longer reports it.
+  SQLite::Statement drain(db_, "UPDATE instances SET state = 'draining', reason = ?, updated_ms = ? WHERE id = ?");
+  drain.bind(1, why + ": draining");
+  drain.bind(2, clock_.now_ms());
+  drain.bind(3, id);
+  drain.exec();
 }
 
 Status Registry::check_port_conflicts(const msg::AppSpec& spec) const {
@@ -276,17 +292,21 @@ msg::Reply Registry::deploy(const std::string& request_id, const msg::DeployComm
     update.bind(2, keep_instances ? existing->revision : revision);
     update.bind(3, spec.name);
     update.exec();
-    const int current = static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
-                                                       [&](const auto& i) { return i.app == spec.name; }));
+    const int current =
+        static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
+                                       [&](const auto& i) { return i.app == spec.name && i.state != "draining"; }));
     if (keep_instances) {
       if (spec.replicas > current) create_instances(spec.name, spec.replicas - current);
       if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas);
       spdlog::info("app {} redeployed, instances kept, {} replicas (revision {})", spec.name, spec.replicas, revision);
     } else {
-      // A changed spec replaces every instance. (Rolling replacement comes with zero-downtime work.)
-      SQLite::Statement drop(db_, "DELETE FROM instances WHERE app = ?");
-      drop.bind(1, spec.name);
-      drop.exec();
+      // A changed spec replaces every instance: the old ones drain while the new ones start. (Rolling
+      // replacement, gated on health, comes with zero-downtime work.)
+      SQLite::Statement old(db_, "SELECT id FROM instances WHERE app = ? AND state != 'draining'");
+      old.bind(1, spec.name);
+      std::vector<std::string> ids;
+      while (old.executeStep()) ids.push_back(old.getColumn(0).getString());
+      for (const auto& id : ids) retire_instance(id, "replaced by revision " + std::to_string(revision));
       create_instances(spec.name, spec.replicas);
       spdlog::info("app {} spec changed: {} instances replaced (revision {})", spec.name, spec.replicas, revision);
     }
@@ -305,8 +325,9 @@ msg::Reply Registry::scale(const std::string& request_id, const msg::ScaleComman
       if (Status s = validate::dns_label("remove_first[" + std::to_string(i) + "]", command.remove_first[i]); !s.ok())
         return s;
     msg::AppSpec spec = existing->spec;
-    const int current = static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
-                                                       [&](const auto& i) { return i.app == spec.name; }));
+    const int current =
+        static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
+                                       [&](const auto& i) { return i.app == spec.name && i.state != "draining"; }));
     spec.replicas = command.replicas;
     // The app's revision stays: it names the instances' spec, which scaling does not change.
     SQLite::Statement update(db_, "UPDATE apps SET spec = ? WHERE name = ?");
@@ -410,6 +431,9 @@ Result<bool> Registry::check_hosts() {
       SQLite::Statement down(db_, "UPDATE hosts SET status='down' WHERE id=?");
       down.bind(1, id);
       down.exec();
+      SQLite::Statement drained(db_, "DELETE FROM instances WHERE host = ? AND state = 'draining'");
+      drained.bind(1, id);
+      drained.exec();
       SQLite::Statement release(db_,
                                 "UPDATE instances SET host='', ip='', state='pending', reason=?, pid=0, updated_ms=? "
                                 "WHERE host=?");
@@ -536,6 +560,8 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
     for (const auto& reported : status.instances) {
       for (const auto& record : state_.instances) {
         if (record.id != reported.id || record.host != status.host_id) continue;
+        // Draining is the registry's word: only the agent forgetting the instance ends it (below).
+        if (record.state == "draining") continue;
         if (reported.state == "failed" && reported.host_fault &&
             move_off_faulty_host(record, status.host_id, reported.reason)) {
           changed = true;
@@ -556,6 +582,18 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
                        record.state, reported.state, reported.reason.empty() ? "" : " (" + reported.reason + ")");
         changed = true;
       }
+    }
+    // A draining instance its agent no longer reports has stopped (or never started): it goes.
+    for (const auto& record : state_.instances) {
+      if (record.host != status.host_id || record.state != "draining") continue;
+      const bool reported = std::any_of(status.instances.begin(), status.instances.end(),
+                                        [&](const msg::InstanceStatus& i) { return i.id == record.id; });
+      if (reported) continue;
+      SQLite::Statement gone(db_, "DELETE FROM instances WHERE id = ?");
+      gone.bind(1, record.id);
+      gone.exec();
+      spdlog::info("instance {} of app {} drained and stopped on host {}", record.id, record.app, status.host_id);
+      changed = true;
     }
     if (changed) bump_revision();
     tx.commit();

@@ -60,6 +60,8 @@ class Registry {
   // Deletes `count` of the app's instances: those of `first` that are the app's (in that order), then
   // those not running, then the newest.
   void delete_instances(const std::string& app, int count, const std::vector<std::string>& first = {});
+  // An instance no longer wanted: deleted when never placed, else `draining` until its agent stops it.
+  void retire_instance(const std::string& id, const std::string& why);
   Result<std::string> allocate_ip(const std::string& host_id);
   Result<std::pair<std::string, int64_t>> allocate_subnet(const std::string& runtime);
   Status check_fits_a_host(const msg::AppSpec& spec) const;

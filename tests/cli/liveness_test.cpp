@@ -79,6 +79,14 @@ TEST(Assess, AStaleServerKeepsItNotLive) {
   EXPECT_FALSE(assess(s, "web", 3).live);
 }
 
+TEST(Assess, ADrainingInstanceIsNoLongerOneOfTheApps) {
+  msg::State s = web_state();
+  s.instances[2].state = "draining";  // scaled in: out of HAProxy, finishing its requests
+  s.hosts[0].lb.servers = {"web-1", "web-2"};
+  EXPECT_TRUE(assess(s, "web", 2).live) << "live without waiting for the drain";
+  EXPECT_FALSE(assess(s, "web", 3).live);
+}
+
 TEST(Assess, OtherAppsServersAndDownHostsDoNotCount) {
   auto s = web_state();
   s.hosts[0].lb.servers.push_back("web-api-1");

@@ -45,6 +45,10 @@ class ExecRuntimeTest : public ::testing::Test {
   }
   void TearDown() override {
     for (pid_t pid : pids_) {  // whatever a failed test left running
+      // Only children not reaped yet (the runtime reaps those it saw exit): a reaped pid may belong to
+      // another test's process by now.
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) continue;
       ::kill(-pid, SIGKILL);
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, WNOHANG);

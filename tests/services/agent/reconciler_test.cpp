@@ -1,7 +1,12 @@
 #include "services/agent/reconciler.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <map>
 #include <set>
 
 namespace pier::agent {
@@ -61,7 +66,12 @@ class FakeRuntime final : public Runtime {
 class FakeProber final : public Prober {
  public:
   bool accepts(const std::string& ip, int port) override { return open.count(ip + ":" + std::to_string(port)) != 0; }
+  int connections_to(const std::string& ip, int port) override {
+    auto it = connections.find(ip + ":" + std::to_string(port));
+    return it == connections.end() ? 0 : it->second;
+  }
   std::set<std::string> open;
+  std::map<std::string, int> connections;
 };
 
 msg::AppRecord app(const std::string& name, int64_t revision, int port = 8000) {
@@ -295,6 +305,118 @@ TEST_F(ReconcilerTest, BackgroundStartFailureIsReportedWithItsReason) {
   ASSERT_NE(status, nullptr);
   EXPECT_NE(status->reason.find("cannot start: pull pier/x:1: repository does not exist"), std::string::npos)
       << status->reason;
+}
+
+}  // namespace
+}  // namespace pier::agent
+
+namespace pier::agent {
+namespace {
+
+class DrainTest : public ReconcilerTest {
+ protected:
+  // web-1 running on h1, then a state without it (scale-in, rm) or with it `draining`.
+  void start_then_unwant(Reconciler& r, const std::string& draining_state) {
+    r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2")}));
+    prober_.open.insert("127.100.0.2:8000");
+    r.tick();
+    ASSERT_EQ(status_of(r, "web-1")->state, "running");
+    if (draining_state.empty())
+      r.on_state(state_with({}));
+    else
+      r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2", draining_state)}));
+  }
+};
+
+TEST_F(DrainTest, AnInstanceNoLongerWantedStopsOnlyOnceOutOfHaproxyAndWithoutConnections) {
+  Reconciler r("h1", runtime_, prober_, clock_);
+  r.set_lb_servers({"web-1"});
+  start_then_unwant(r, "draining");
+  EXPECT_TRUE(desired_instances(state_with({instance("web-1", "web", "h1", "127.100.0.2", "draining")}), "h1").empty());
+  r.tick();
+  EXPECT_TRUE(runtime_.stops.empty()) << "HAProxy still sends it requests";
+  ASSERT_NE(status_of(r, "web-1"), nullptr);
+  EXPECT_EQ(status_of(r, "web-1")->state, "draining");
+
+  r.set_lb_servers({});
+  prober_.connections["127.100.0.2:8000"] = 2;
+  clock_.advance(1000);
+  r.tick();
+  EXPECT_TRUE(runtime_.stops.empty()) << "two requests are still being answered";
+  EXPECT_EQ(status_of(r, "web-1")->state, "draining");
+
+  prober_.connections["127.100.0.2:8000"] = 0;
+  r.tick();
+  EXPECT_EQ(runtime_.stops, std::vector<std::string>{"web-1"});
+  r.tick();  // the exit comes in
+  EXPECT_EQ(status_of(r, "web-1"), nullptr) << "gone from the heartbeat: the registry deletes its row";
+}
+
+TEST_F(DrainTest, TheDrainTimeoutStopsItAnyway) {
+  Reconciler r("h1", runtime_, prober_, clock_);
+  msg::State first = state_with({instance("web-1", "web", "h1", "127.100.0.2")});
+  first.apps[0].spec.drain_timeout_ms = 5000;
+  r.on_state(first);
+  prober_.open.insert("127.100.0.2:8000");
+  r.tick();
+  r.set_lb_servers({"web-1"});
+  prober_.connections["127.100.0.2:8000"] = 1;
+  r.on_state(state_with({}));
+  r.tick();
+  clock_.advance(4999);
+  r.tick();
+  EXPECT_TRUE(runtime_.stops.empty());
+  clock_.advance(1);
+  r.tick();
+  EXPECT_EQ(runtime_.stops, std::vector<std::string>{"web-1"});
+}
+
+TEST_F(DrainTest, WantedAgainBeforeItStoppedItServesOn) {
+  Reconciler r("h1", runtime_, prober_, clock_);
+  r.set_lb_servers({"web-1"});
+  start_then_unwant(r, "");
+  r.tick();
+  EXPECT_EQ(status_of(r, "web-1")->state, "draining");
+  r.on_state(state_with({instance("web-1", "web", "h1", "127.100.0.2")}));
+  r.tick();
+  EXPECT_TRUE(runtime_.stops.empty());
+  EXPECT_EQ(status_of(r, "web-1")->state, "running");
+  EXPECT_EQ(runtime_.started.size(), 1u);
+}
+
+TEST(ConnectionCount, CountsOpenAndOpeningConnectionsToTheAddressFromProcNetTcp) {
+  // 127.100.0.2:8000 is 0200647F:1F40; state 01 ESTABLISHED, 02 SYN_SENT, 06 TIME_WAIT, 0A LISTEN.
+  const std::string text =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+      "   0: 0200647F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n"
+      "   1: 0100007F:A1B2 0200647F:1F40 01 00000000:00000000 00:00000000 00000000     0        0 2 1\n"
+      "   2: 0100007F:A1B3 0200647F:1F40 02 00000000:00000000 00:00000000 00000000     0        0 3 1\n"
+      "   3: 0100007F:A1B4 0200647F:1F40 06 00000000:00000000 00:00000000 00000000     0        0 4 1\n"
+      "   4: 0200647F:1F40 0100007F:A1B2 01 00000000:00000000 00:00000000 00000000     0        0 5 1\n"
+      "   5: 0100007F:A1B5 0300647F:1F40 01 00000000:00000000 00:00000000 00000000     0        0 6 1\n";
+  EXPECT_EQ(count_connections_to(text, "127.100.0.2", 8000), 2);
+  EXPECT_EQ(count_connections_to(text, "127.100.0.3", 8000), 1);
+  EXPECT_EQ(count_connections_to(text, "127.100.0.4", 8000), 0);
+  EXPECT_EQ(count_connections_to(text, "not-an-ip", 8000), -1);
+}
+
+TEST(ConnectionCount, SeesARealConnection) {
+  TcpProber prober;
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int port = ntohs(addr.sin_port);
+  EXPECT_EQ(prober.connections_to("127.0.0.1", port), 0);
+  const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(prober.connections_to("127.0.0.1", port), 1);
+  ::close(client);
+  ::close(listener);
 }
 
 }  // namespace

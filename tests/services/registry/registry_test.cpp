@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "common/codec.h"
@@ -48,7 +49,7 @@ class RegistryTest : public ::testing::Test {
   std::string rid() { return "req-" + std::to_string(++request); }
   int count(const std::string& app) {
     int n = 0;
-    for (const auto& i : reg.state().instances) n += i.app == app;
+    for (const auto& i : reg.state().instances) n += i.app == app && i.state != "draining";  // the ones it keeps
     return n;
   }
 };
@@ -150,7 +151,10 @@ TEST_F(RegistryTest, ScaleInPrefersInstancesThatAreNotRunning) {
   ASSERT_TRUE(reg.heartbeat(status).ok());
   ASSERT_TRUE(reg.scale(rid(), {"web", 1}).ok);
   ASSERT_EQ(count("web"), 1);
-  EXPECT_EQ(reg.state().instances[0].id, "web-2");
+  EXPECT_EQ(reg.state().instances[0].id, "web-1");
+  EXPECT_EQ(reg.state().instances[0].state, "draining");
+  EXPECT_EQ(reg.state().instances[1].id, "web-2");
+  EXPECT_EQ(reg.state().instances[1].state, "running");
 }
 
 TEST_F(RegistryTest, ScaleInRemovesTheNamedInstancesFirst) {
@@ -173,13 +177,15 @@ TEST_F(RegistryTest, ScaleInRemovesTheNamedInstancesFirst) {
   msg::ScaleCommand command{"web", 3, {"api-6", "web-9", "web-2", "web-2", "web-1", "web-3"}};
   ASSERT_TRUE(reg.scale(rid(), command).ok);
   std::set<std::string> left;
-  for (const auto& i : reg.state().instances) left.insert(i.id);
+  for (const auto& i : reg.state().instances)
+    if (i.state != "draining") left.insert(i.id);
   EXPECT_EQ(left, (std::set<std::string>{"web-3", "web-4", "web-5", "api-6"}));
   // Fewer named than needed: then the ones not running, then the newest.
   command = {"web", 1, {"web-4"}};
   ASSERT_TRUE(reg.scale(rid(), command).ok);
   left.clear();
-  for (const auto& i : reg.state().instances) left.insert(i.id);
+  for (const auto& i : reg.state().instances)
+    if (i.state != "draining") left.insert(i.id);
   EXPECT_EQ(left, (std::set<std::string>{"web-3", "api-6"}));
   // Scaling up ignores the list.
   command = {"web", 2, {"web-3"}};
@@ -364,6 +370,71 @@ TEST_F(RegistryTest, FailedHostsSurviveReopeningTheDatabase) {
   Registry r{*file_db, clock, Config{}};
   EXPECT_EQ(r.state().instances[0].failed_hosts, std::vector<std::string>{"h1"});
   std::filesystem::remove(path);
+}
+
+msg::InstanceStatus running_status(const std::string& id) {
+  msg::InstanceStatus i;
+  i.id = id;
+  i.app = "web";
+  i.state = "running";
+  return i;
+}
+
+TEST_F(RegistryTest, ScaleInDrainsPlacedInstancesUntilTheirAgentStopsThem) {
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 3)}).ok);
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h1"}, {"web-2", "h1"}}, {}}).ok);  // web-3 is never placed
+  auto h1 = host("h1");
+  h1.instances = {running_status("web-1"), running_status("web-2")};
+  ASSERT_TRUE(reg.heartbeat(h1).ok());
+
+  ASSERT_TRUE(reg.scale(rid(), {"web", 1}).ok);
+  std::map<std::string, std::string> states;
+  for (const auto& i : reg.state().instances) states[i.id] = i.state;
+  EXPECT_EQ(states, (std::map<std::string, std::string>{{"web-1", "running"}, {"web-2", "draining"}}))
+      << "the unplaced one goes at once, the newest placed one drains";
+
+  // The agent has not seen the change yet and still says running: draining stays.
+  ASSERT_TRUE(reg.heartbeat(h1).ok());
+  EXPECT_EQ(reg.state().instances[1].state, "draining");
+  // Scaling counts only the instances that stay: back to 2 creates one more, it does not revive web-2.
+  ASSERT_TRUE(reg.scale(rid(), {"web", 2}).ok);
+  EXPECT_EQ(count("web"), 2);
+  EXPECT_EQ(reg.state().instances.size(), 3u);
+  // The agent stopped it (no longer reports it): the row goes.
+  h1.instances = {running_status("web-1")};
+  ASSERT_TRUE(*reg.heartbeat(h1));
+  std::set<std::string> ids;
+  for (const auto& i : reg.state().instances) ids.insert(i.id);
+  EXPECT_EQ(ids, (std::set<std::string>{"web-1", "web-4"}));
+}
+
+TEST_F(RegistryTest, ANewSpecDrainsTheOldInstancesWhileNewOnesStart) {
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h1"}, {"web-2", "h1"}}, {}}).ok);
+  auto changed = demo("web", 2);
+  changed.env = {{"COLOR", "blue"}};
+  ASSERT_TRUE(reg.deploy(rid(), {changed}).ok);
+  std::map<std::string, std::string> states;
+  for (const auto& i : reg.state().instances) states[i.id] = i.state;
+  EXPECT_EQ(states, (std::map<std::string, std::string>{
+                        {"web-1", "draining"}, {"web-2", "draining"}, {"web-3", "pending"}, {"web-4", "pending"}}));
+}
+
+TEST_F(RegistryTest, ADownHostsDrainingInstancesGoWithIt) {
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h1"}, {"web-2", "h1"}}, {}}).ok);
+  auto h1 = host("h1");
+  h1.instances = {running_status("web-1"), running_status("web-2")};
+  ASSERT_TRUE(reg.heartbeat(h1).ok());
+  ASSERT_TRUE(reg.scale(rid(), {"web", 1}).ok);
+  clock.advance(10'000);
+  ASSERT_TRUE(*reg.check_hosts());
+  ASSERT_EQ(reg.state().instances.size(), 1u);
+  EXPECT_EQ(reg.state().instances[0].id, "web-1");
+  EXPECT_EQ(reg.state().instances[0].state, "pending") << "unassigned for placement elsewhere";
 }
 
 TEST_F(RegistryTest, StateSurvivesReopeningTheDatabase) {
