@@ -179,11 +179,13 @@ int run_deploy(const std::vector<std::string>& args, const Io& io) {
       "memory", po::value<std::string>(), "memory per instance, e.g. 64m (default 64m)")(
       "env", po::value<std::vector<std::string>>()->composing(), "KEY=VALUE (repeatable)")(
       "context-path", po::value<std::string>(), "http: path prefix routed to this app (default /)")(
-      "algorithm", po::value<std::string>(), "roundrobin | leastconn | source (default roundrobin)")(
+      "algorithm", po::value<std::string>(), "roundrobin | leastconn | source | uri (http) (default roundrobin)")(
       "health-path", po::value<std::string>(), "http: HAProxy checks GET on this path (default /)")(
       "check-rise", po::value<std::string>(), "passed checks before an instance takes traffic (default 2)")(
       "check-fall", po::value<std::string>(), "failed checks before it stops taking traffic (default 3)")(
       "check-inter", po::value<std::string>(), "time between checks: 2000, 500ms or 2s (default 2s)")(
+      "proxy-protocol", po::bool_switch(&flags.proxy_protocol),
+      "tcp apps: start each connection to an instance with a PROXY protocol v2 header (the client's address)")(
       "drain-timeout", po::value<std::string>(),
       "before an instance stops, how long its connections may take to finish (default 30s)");
   add_common(desc, common, kDetach);

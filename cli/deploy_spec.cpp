@@ -14,7 +14,7 @@ const std::set<std::string>& known_keys() {
   static const std::set<std::string> keys = {
       "name",       "image",          "tag",       "command",         "ports",     "protocol",    "replicas",
       "cpu",        "memory",         "env",       "context_path",    "algorithm", "health_path", "check_rise",
-      "check_fall", "check_inter_ms", "autoscale", "drain_timeout_ms"};
+      "check_fall", "check_inter_ms", "autoscale", "drain_timeout_ms", "proxy_protocol"};
   return keys;
 }
 
@@ -290,6 +290,11 @@ Result<msg::AppSpec> apply_yaml_node(const YAML::Node& root, msg::AppSpec spec) 
         spec.tag = *text;
       else if (key == "protocol")
         spec.protocol = *text;
+      else if (key == "proxy_protocol") {
+        if (*text != "true" && *text != "false")
+          return Status::Invalid("proxy_protocol", "must be true or false");
+        spec.proxy_protocol = *text == "true";
+      }
       else if (key == "context_path")
         spec.context_path = *text;
       else if (key == "algorithm")
@@ -385,6 +390,7 @@ Result<msg::AppSpec> apply_flags(const DeployFlags& flags, msg::AppSpec spec) {
     if (!n.ok()) return n.status();
     spec.check_inter_ms = *n;
   }
+  if (flags.proxy_protocol) spec.proxy_protocol = true;
   if (flags.drain_timeout) {
     auto n = parse_interval_ms("drain_timeout_ms", *flags.drain_timeout);
     if (!n.ok()) return n.status();

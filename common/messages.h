@@ -94,8 +94,12 @@ struct AppSpec {
   // Before an instance stops (scale-in, rm, redeploy) it leaves the load balancer and its connections
   // finish; it is stopped when none is left or after this long.
   int drain_timeout_ms = 30'000;
+  // tcp only: each connection to an instance starts with a PROXY protocol v2 header (the client's
+  // address); http apps get X-Forwarded-For instead.
+  bool proxy_protocol = false;
   MSGPACK_DEFINE_MAP(name, image, tag, command, ports, protocol, replicas, cpu, memory_bytes, env, context_path,
-                     algorithm, autoscale, health_path, check_rise, check_fall, check_inter_ms, drain_timeout_ms);
+                     algorithm, autoscale, health_path, check_rise, check_fall, check_inter_ms, drain_timeout_ms,
+                     proxy_protocol);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -324,7 +328,9 @@ struct LbBackend {
   int check_rise = 2;
   int check_fall = 3;
   int check_inter_ms = 2000;
-  MSGPACK_DEFINE_MAP(name, app, mode, algorithm, servers, health_path, check_rise, check_fall, check_inter_ms);
+  bool proxy_protocol = false;  // servers get `send-proxy-v2`
+  MSGPACK_DEFINE_MAP(name, app, mode, algorithm, servers, health_path, check_rise, check_fall, check_inter_ms,
+                     proxy_protocol);
 };
 
 struct LbRoute {

@@ -67,8 +67,8 @@ Status protocol(std::string_view field, std::string_view value) {
 }
 
 Status algorithm(std::string_view field, std::string_view value) {
-  if (value != "roundrobin" && value != "leastconn" && value != "source")
-    return invalid(field, "must be roundrobin, leastconn or source");
+  if (value != "roundrobin" && value != "leastconn" && value != "source" && value != "uri")
+    return invalid(field, "must be roundrobin, leastconn, source or uri");
   return Status::Ok();
 }
 
@@ -243,6 +243,10 @@ Status app_spec(const msg::AppSpec& spec) {
   if (spec.protocol == "tcp" && spec.context_path != "/")
     return invalid("context_path", "applies to http apps only; a tcp app must leave it at \"/\"");
   if (auto s = algorithm("algorithm", spec.algorithm); !s) return s;
+  if (spec.algorithm == "uri" && spec.protocol != "http")
+    return invalid("algorithm", "uri hashes the request path: it needs protocol http");
+  if (spec.proxy_protocol && spec.protocol != "tcp")
+    return invalid("proxy_protocol", "applies to tcp apps only; http apps get X-Forwarded-For");
   if (auto s = health_path("health_path", spec.health_path); !s) return s;
   if (spec.protocol == "tcp" && spec.health_path != "/")
     return invalid("health_path",

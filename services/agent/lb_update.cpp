@@ -34,12 +34,14 @@ void add_server(std::vector<RuntimeCommand>& out, const msg::LbBackend& backend,
   const std::string target = backend.name + "/" + server.name;
   const std::string twin = target + msg::kFailOpenSuffix;
   const std::string address = server.address + ":" + std::to_string(server.port);
+  const std::string options = backend.proxy_protocol ? " send-proxy-v2" : "";
   out.push_back({"add server " + target + " " + address + " check inter " + std::to_string(backend.check_inter_ms) +
-                     " rise " + std::to_string(backend.check_rise) + " fall " + std::to_string(backend.check_fall),
+                     " rise " + std::to_string(backend.check_rise) + " fall " + std::to_string(backend.check_fall) +
+                     options,
                  "New server registered", false});
   out.push_back({"enable health " + target, "", false});
   out.push_back({"enable server " + target + "; set server " + target + " health down", "", false});
-  out.push_back({"add server " + twin + " " + address + " backup", "New server registered", false});
+  out.push_back({"add server " + twin + " " + address + " backup" + options, "New server registered", false});
   out.push_back({"enable server " + twin, "", false});
 }
 

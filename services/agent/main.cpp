@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   agent::LbApplierOptions lb_options;
   const agent::HostFacts facts = agent::read_host_facts();
   options.host_id = agent::host_id_from_hostname(facts.hostname);
-  std::string level, runtime_kind = "auto", docker_socket = "/var/run/docker.sock";
+  std::string level, runtime_kind = "auto", docker_socket = "/var/run/docker.sock", lb_apply = "runtime";
   bool stop_on_exit = false;
   po::options_description desc("pier-agent options");
   desc.add_options()("host-id", po::value(&options.host_id)->default_value(options.host_id),
@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
       "publish the full status this often (and on every change)")(
       "sample-ms", po::value(&options.sample_ms)->default_value(options.sample_ms), "publish load samples this often")(
       "haproxy", po::value(&lb_options.haproxy)->default_value(lb_options.haproxy), "the HAProxy program")(
+      "lb-apply", po::value(&lb_apply)->default_value(lb_apply),
+      "how HAProxy follows membership changes: runtime (Runtime API, reload only for structural changes) | "
+      "reload (reload on every change, as reload-based load balancers do; for comparisons)")(
       "stop-grace-ms", po::value(&reconciler_options.stop_grace_ms)->default_value(reconciler_options.stop_grace_ms),
       "time an instance gets between SIGTERM and SIGKILL")(
       "stop-on-exit", po::bool_switch(&stop_on_exit),
@@ -62,6 +65,11 @@ int main(int argc, char** argv) {
     std::cerr << "error: runtime: must be docker, exec or auto\n";
     return 2;
   }
+  if (lb_apply != "runtime" && lb_apply != "reload") {
+    std::cerr << "error: lb-apply: must be runtime or reload\n";
+    return 2;
+  }
+  lb_options.runtime_api = lb_apply == "runtime";
   agent::DockerEngine engine(docker_socket);
   if (runtime_kind == "auto") {
     const Status ping = engine.ping();

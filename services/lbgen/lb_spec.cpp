@@ -95,6 +95,7 @@ msg::LbSpec build_spec(const msg::State& state, const msg::HostRecord& host, std
       be.check_rise = app.check_rise;
       be.check_fall = app.check_fall;
       be.check_inter_ms = app.check_inter_ms;
+      be.proxy_protocol = app.proxy_protocol;
       backends.try_emplace(backend, Draft{std::move(be), mapping.internal});
     }
   }

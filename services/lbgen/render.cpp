@@ -66,7 +66,8 @@ data spec_data(const msg::LbSpec& spec) {
     b.set("app", be.app);
     b.set("mode", be.mode);
     b.set("algorithm", be.algorithm);
-    b.set("consistent_hash", data(be.algorithm == "source"));
+    b.set("consistent_hash", data(be.algorithm == "source" || be.algorithm == "uri"));
+    b.set("server_options", be.proxy_protocol ? " send-proxy-v2" : "");
     b.set("http", data(be.mode == "http"));
     b.set("tcp", data(be.mode == "tcp"));
     b.set("health_path", be.health_path);

@@ -39,10 +39,12 @@ void bind_blob(SQLite::Statement& statement, int index, const std::string& bytes
 // environment, internal ports, limits) is the same. Replicas, external ports, routing, health checks and
 // the autoscale policy are the load balancer's and pier-metrics' business and change no instance.
 bool same_instances(const msg::AppSpec& a, const msg::AppSpec& b) {
+  // What an instance listens on: the first internal port (its PORT) and the set of them. Another
+  // external port onto the same internal one changes only the load balancer.
   const auto internal_ports = [](const msg::AppSpec& s) {
-    std::vector<int> out;
-    for (const auto& p : s.ports) out.push_back(p.internal);
-    return out;
+    std::set<int> all;
+    for (const auto& p : s.ports) all.insert(p.internal);
+    return std::pair{s.ports.empty() ? 0 : s.ports[0].internal, all};
   };
   return a.image == b.image && a.tag == b.tag && a.command == b.command && a.env == b.env && a.cpu == b.cpu &&
          a.memory_bytes == b.memory_bytes && internal_ports(a) == internal_ports(b);

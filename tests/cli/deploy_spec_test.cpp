@@ -54,6 +54,24 @@ TEST(DeploySpec, CommandMayBeOneStringInTheFile) {
   EXPECT_EQ(spec->command, (std::vector<std::string>{"pier-demo-app", "--mode", "tcp"}));
 }
 
+TEST(DeploySpec, DrainTimeoutAndProxyProtocol) {
+  auto spec = apply_yaml("protocol: tcp\nproxy_protocol: true\ndrain_timeout_ms: 5s\n", {});
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_TRUE(spec->proxy_protocol);
+  EXPECT_EQ(spec->drain_timeout_ms, 5000);
+  auto bad = apply_yaml("proxy_protocol: maybe\n", {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("proxy_protocol"), std::string::npos);
+  DeployFlags f = minimal_flags();
+  f.drain_timeout = "750ms";
+  f.proxy_protocol = true;
+  f.protocol = "tcp";
+  auto flagged = build_spec(std::nullopt, f);
+  ASSERT_TRUE(flagged.ok()) << flagged.status().message();
+  EXPECT_EQ(flagged->drain_timeout_ms, 750);
+  EXPECT_TRUE(flagged->proxy_protocol);
+}
+
 TEST(DeploySpec, FlagsOverrideTheFile) {
   DeployFlags f;
   f.replicas = "5";

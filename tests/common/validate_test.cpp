@@ -141,10 +141,20 @@ TEST(Validate, Algorithm) {
   auto spec = good_spec();
   spec.algorithm = "random";
   expect_rejected(spec, "algorithm");
-  for (const char* good : {"roundrobin", "leastconn", "source"}) {
+  for (const char* good : {"roundrobin", "leastconn", "source", "uri"}) {
     spec.algorithm = good;
     EXPECT_TRUE(validate::app_spec(spec).ok());
   }
+  spec.protocol = "tcp";
+  expect_rejected(spec, "algorithm");  // uri hashes the path: http only
+}
+
+TEST(Validate, ProxyProtocolIsForTcpAppsOnly) {
+  auto spec = good_spec();
+  spec.proxy_protocol = true;
+  expect_rejected(spec, "proxy_protocol");
+  spec.protocol = "tcp";
+  EXPECT_TRUE(validate::app_spec(spec).ok());
 }
 
 TEST(Validate, HealthCheck) {

@@ -294,6 +294,22 @@ TEST(AutoscaleLoadTest, LoadScalesUpWithinTenSecondsOfCrossingAndDownOnlyAfterTh
       << "scaled down before the down window had passed: " << first_down->explanation;
   EXPECT_LE(first_down->time_ms - load_stop_ms, (kDownWindowS + 8) * 1000) << first_down->explanation;
 
+  // Drained first: every instance the scale-in removed was drained (out of HAProxy, no connection
+  // left) before the agent stopped it.
+  const std::string agent_log = s->log("agent");
+  int removed = 0;
+  for (int n = 1; n <= 8; ++n) {
+    const std::string id = app + "-" + std::to_string(n);
+    const auto stopping = agent_log.find("stopping instance " + id + " ");
+    if (stopping == std::string::npos) continue;
+    ++removed;
+    const auto drained =
+        agent_log.find("instance " + id + " of app " + app + " on host " + s->hosts()[0].value("id", "") + " drained");
+    EXPECT_NE(drained, std::string::npos) << id << " was stopped without being drained\n" << agent_log;
+    EXPECT_LT(drained, stopping) << id << ": drained before it was stopped";
+  }
+  EXPECT_GE(removed, 3) << "the scale-in from 4 to 1 stopped 3 instances";
+
   EXPECT_GT(heavy_report.sent, 500);
   EXPECT_EQ(heavy_report.failed(), 0) << heavy_report.to_text();
   EXPECT_GT(trickle_report.sent, 20);

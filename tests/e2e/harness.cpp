@@ -139,7 +139,8 @@ std::set<std::string> instance_ids(const nlohmann::json& ps, const std::string& 
   return ids;
 }
 
-std::optional<std::string> tcp_echo(int port, const std::string& text) {
+std::optional<std::string> tcp_echo(int port, const std::string& text, std::size_t expect) {
+  if (expect == 0) expect = text.size();
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   timeval tv{3, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -154,7 +155,7 @@ std::optional<std::string> tcp_echo(int port, const std::string& text) {
   ::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
   std::string got;
   char buf[4096];
-  while (got.size() < text.size()) {
+  while (got.size() < expect) {
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n <= 0) break;
     got.append(buf, static_cast<std::size_t>(n));

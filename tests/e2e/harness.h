@@ -57,8 +57,9 @@ std::string read_file(const std::string& path);
 // sent through HAProxy while it happened, how many failed, the time until converged again.
 void report_fault(const std::string& fault, int64_t sent, int64_t failed, int64_t converged_ms,
                   const std::string& notes);
-// Sends `text` over a new TCP connection and returns what comes back (up to text.size() bytes).
-std::optional<std::string> tcp_echo(int port, const std::string& text);
+// Sends `text` over a new TCP connection and returns what comes back (up to `expect` bytes; default
+// text.size()).
+std::optional<std::string> tcp_echo(int port, const std::string& text, std::size_t expect = 0);
 
 class Stack {
  public:

@@ -62,6 +62,18 @@ TEST(LbUpdateTest, NewServerIsAddedWithItsChecksThenEnabledDownWithItsFailOpenTw
   EXPECT_FALSE(u.commands[0].retry_busy);
 }
 
+TEST(LbUpdateTest, ProxyProtocolServersAreAddedWithIt) {
+  msg::LbSpec before = spec({kWeb1}), after = spec({kWeb1, kWeb2});
+  before.backends[1].proxy_protocol = after.backends[1].proxy_protocol = true;
+  const LbUpdate u = plan_lb_update(before, after);
+  ASSERT_FALSE(u.reload) << u.reason;
+  EXPECT_EQ(u.commands[0].line,
+            "add server app_web_8000/web-2 127.100.0.3:8000 check inter 500 rise 2 fall 3 send-proxy-v2");
+  EXPECT_EQ(u.commands[3].line, "add server app_web_8000/web-2_failopen 127.100.0.3:8000 backup send-proxy-v2");
+  // Turning it on or off is a backend change: a reload.
+  EXPECT_TRUE(plan_lb_update(spec({kWeb1}), before).reload);
+}
+
 TEST(LbUpdateTest, GoneServerIsPutInMaintenanceThenDeletedWithItsTwin) {
   const LbUpdate u = plan_lb_update(spec({kWeb1, kWeb2}), spec({kWeb2}));
   ASSERT_FALSE(u.reload) << u.reason;

@@ -212,6 +212,23 @@ TEST_F(RenderTest, LeastconnAndSource) {
   expect_haproxy_accepts(cfg);
 }
 
+TEST_F(RenderTest, UriHashAndProxyProtocol) {
+  msg::State state = one_host();
+  state.apps = {app("cache", {{18082, 8000}}, "http", "/", "uri"), app("db", {{15433, 5432}}, "tcp")};
+  state.apps[1].spec.proxy_protocol = true;
+  state.instances = {instance("cache-1", "cache", "h1", "127.100.0.2"), instance("db-2", "db", "h1", "127.100.0.3")};
+  const std::string cfg = rendered(state);
+  EXPECT_NE(cfg.find("backend app_cache_8000\n    mode http\n    balance uri\n    hash-type consistent\n"),
+            std::string::npos)
+      << cfg;
+  EXPECT_NE(cfg.find("    server db-2 127.100.0.3:5432 check send-proxy-v2\n"
+                     "    server db-2_failopen 127.100.0.3:5432 backup send-proxy-v2\n"),
+            std::string::npos)
+      << cfg;
+  EXPECT_NE(cfg.find("    server cache-1 127.100.0.2:8000 check\n"), std::string::npos) << cfg;
+  expect_haproxy_accepts(cfg);
+}
+
 TEST_F(RenderTest, EveryAllowedContextPathCharacterIsAcceptedByHaproxy) {
   msg::State state = one_host();
   state.apps = {app("web", {{18080, 8000}}), app("odd", {{18080, 8001}}, "http", "/a-._~!$&()*+,;=:@%2F/Z9")};

@@ -409,6 +409,19 @@ TEST_F(RegistryTest, ScaleInDrainsPlacedInstancesUntilTheirAgentStopsThem) {
   EXPECT_EQ(ids, (std::set<std::string>{"web-1", "web-4"}));
 }
 
+TEST_F(RegistryTest, AnotherExternalPortOntoTheSameInternalOneKeepsTheInstances) {
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
+  const int64_t revision = reg.state().apps[0].revision;
+  auto more = demo("web", 2);
+  more.ports.push_back({9090, 8000});
+  ASSERT_TRUE(reg.deploy(rid(), {more}).ok);
+  EXPECT_EQ(reg.state().apps[0].revision, revision) << "the instances run the same thing";
+  EXPECT_EQ(count("web"), 2);
+  more.ports.push_back({9091, 8001});
+  ASSERT_TRUE(reg.deploy(rid(), {more}).ok);
+  EXPECT_NE(reg.state().apps[0].revision, revision) << "a new internal port is the instances' business";
+}
+
 TEST_F(RegistryTest, ANewSpecDrainsTheOldInstancesWhileNewOnesStart) {
   ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
   ASSERT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
