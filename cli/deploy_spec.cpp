@@ -12,8 +12,8 @@ namespace {
 
 const std::set<std::string>& known_keys() {
   static const std::set<std::string> keys = {
-      "name",       "image",          "tag",       "command",         "ports",     "protocol",    "replicas",
-      "cpu",        "memory",         "env",       "context_path",    "algorithm", "health_path", "check_rise",
+      "name",       "image",          "tag",       "command",          "ports",         "protocol",    "replicas",
+      "cpu",        "memory",         "env",       "context_path",     "algorithm",     "health_path", "check_rise",
       "check_fall", "check_inter_ms", "autoscale", "drain_timeout_ms", "proxy_protocol"};
   return keys;
 }
@@ -291,11 +291,9 @@ Result<msg::AppSpec> apply_yaml_node(const YAML::Node& root, msg::AppSpec spec) 
       else if (key == "protocol")
         spec.protocol = *text;
       else if (key == "proxy_protocol") {
-        if (*text != "true" && *text != "false")
-          return Status::Invalid("proxy_protocol", "must be true or false");
+        if (*text != "true" && *text != "false") return Status::Invalid("proxy_protocol", "must be true or false");
         spec.proxy_protocol = *text == "true";
-      }
-      else if (key == "context_path")
+      } else if (key == "context_path")
         spec.context_path = *text;
       else if (key == "algorithm")
         spec.algorithm = *text;
