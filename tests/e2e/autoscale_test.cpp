@@ -59,15 +59,6 @@ std::unique_ptr<Stack> fast_stack() {
   return stack;
 }
 
-bool wait_for_host(const Stack& s) {
-  return wait_until(
-      [&] {
-        auto h = s.hosts();
-        return h.is_array() && h.size() == 1 && h[0].value("status", "") == "up";
-      },
-      30s);
-}
-
 // Deploys the demo app from a YAML file whose `autoscale:` block is `autoscale` (already indented).
 CommandResult deploy_with_policy(const Stack& s, const std::string& app, int port, const std::string& autoscale) {
   const std::string path = s.state_dir() + "/" + app + ".yaml";
@@ -153,7 +144,7 @@ std::string summary(const loadgen::Report& r) {
 
 TEST(AutoscaleLoadTest, LoadScalesUpWithinTenSecondsOfCrossingAndDownOnlyAfterTheDownWindow) {
   auto s = fast_stack();
-  ASSERT_TRUE(wait_for_host(*s)) << s->log("agent");
+  ASSERT_TRUE(s->wait_for_hosts()) << s->log("agent");
   const std::string app = "busy" + std::to_string(::getpid() % 100000);
   const int port = free_port();
   std::ostringstream policy;
@@ -344,7 +335,7 @@ TEST(AutoscalePrewarmTest, TheFloorOfAComingPeriodIsReachedBeforeItBegins) {
   // is chosen, among offsets of whole, half and three-quarter hours (UTC, India +5:30, Nepal +5:45),
   // so the period starts 1 to 16 minutes from now on the real clock.
   auto s = fast_stack();
-  ASSERT_TRUE(wait_for_host(*s)) << s->log("agent");
+  ASSERT_TRUE(s->wait_for_hosts()) << s->log("agent");
   std::string zone_name;
   int64_t period_start_s = 0;
   int start_hour = 0;
@@ -433,7 +424,7 @@ print(json.dumps(samples))
 
 TEST(MetricsEndpointTest, CurlMetricsUnderLoadParsesAsPrometheusTextWithTheAppsRequestRate) {
   auto s = fast_stack();
-  ASSERT_TRUE(wait_for_host(*s)) << s->log("agent");
+  ASSERT_TRUE(s->wait_for_hosts()) << s->log("agent");
   const std::string app = "rate" + std::to_string(::getpid() % 100000);
   const int port = free_port();
   ASSERT_EQ(s->pier(deploy_args(app, port, 2)).exit_code, 0) << s->log("agent");

@@ -35,34 +35,9 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Steady = std::chrono::steady_clock;
 
-int64_t ms_since(Steady::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - start).count();
-}
-
-bool wait_for_host(const Stack& s) {
-  return wait_until(
-      [&] {
-        auto h = s.hosts();
-        return h.is_array() && h.size() == 1 && h[0].value("status", "") == "up";
-      },
-      30s);
-}
-
-loadgen::Options load_on(int port) {
-  loadgen::Options o;
-  o.port = port;
-  o.keepalive_workers = 2;
-  o.fresh_workers = 2;
-  o.requests_per_second = 100;  // per worker: 400 req/s in all, leaving the 2 cores to the stack
-  o.max_requests = 1'000'000;
-  o.max_duration_ms = 240'000;
-  o.timeout_ms = 5'000;
-  return o;
-}
-
 TEST(ControlFaultTest, EachControlProcessKilledUnderLoadLosesNoRequestAndConverges) {
   Stack s;
-  ASSERT_TRUE(wait_for_host(s)) << s.log("agent") << s.log("registry");
+  ASSERT_TRUE(s.wait_for_hosts()) << s.log("agent") << s.log("registry");
   const std::string app = "ctl" + std::to_string(::getpid() % 100000);
   const int port = free_port();
   int replicas = 3;
@@ -74,7 +49,7 @@ TEST(ControlFaultTest, EachControlProcessKilledUnderLoadLosesNoRequestAndConverg
   ASSERT_FALSE(metrics_url.empty());
   const int metrics_port = std::stoi(metrics_url.substr(metrics_url.rfind(':') + 1));
 
-  loadgen::LoadGenerator load(load_on(port));
+  loadgen::LoadGenerator load(steady_load(port));
   load.start();
   std::set<std::string> ids = instance_ids(s.ps(), app);
   for (const std::string name : {"bus", "registry", "scheduler", "lbgen", "metrics", "agent"}) {
@@ -128,7 +103,7 @@ TEST(ControlFaultTest, EachControlProcessKilledUnderLoadLosesNoRequestAndConverg
 
 TEST(InstanceFaultTest, AKilledInstanceLeavesTheLbAndIsRestartedWithoutAFailedRequest) {
   Stack s;
-  ASSERT_TRUE(wait_for_host(s)) << s.log("agent");
+  ASSERT_TRUE(s.wait_for_hosts()) << s.log("agent");
   const std::string app = "inst" + std::to_string(::getpid() % 100000);
   const int port = free_port();
   ASSERT_EQ(s.pier(deploy_args(app, port, 3)).exit_code, 0) << s.log("agent");
@@ -138,7 +113,7 @@ TEST(InstanceFaultTest, AKilledInstanceLeavesTheLbAndIsRestartedWithoutAFailedRe
       if (i.value("id", "") == id && i.value("state", "") == "running") return i.value("pid", 0);
     return 0;
   };
-  loadgen::LoadGenerator load(load_on(port));
+  loadgen::LoadGenerator load(steady_load(port));
   load.start();
   int64_t slowest_ms = 0;
   const auto ids = instance_ids(s.ps(), app);
@@ -245,7 +220,7 @@ TEST(BusLossTest, TwentyPercentLossForThirtySecondsEndsInTheLosslessState) {
   std::vector<std::string> apps;
   {
     Stack s;
-    ASSERT_TRUE(wait_for_host(s)) << s.log("agent");
+    ASSERT_TRUE(s.wait_for_hosts()) << s.log("agent");
     std::string errors;
     int commands = 0;
     apps = run_script(s, prefix, Steady::now(), &errors, &commands);
@@ -260,7 +235,7 @@ TEST(BusLossTest, TwentyPercentLossForThirtySecondsEndsInTheLosslessState) {
   const int64_t loss_ms = 30'000;
   const auto started = Steady::now();  // the bus starts after this: its loss ends before started + 30 s
   Stack s({"--bus-drop-share", "0.2", "--bus-drop-seed", "42", "--bus-drop-for-ms", std::to_string(loss_ms)});
-  ASSERT_TRUE(wait_for_host(s)) << s.log("agent");
+  ASSERT_TRUE(s.wait_for_hosts()) << s.log("agent");
   std::string errors;
   int commands = 0;
   run_script(s, prefix, started + std::chrono::milliseconds(loss_ms - 5000), &errors, &commands);
@@ -445,7 +420,7 @@ TEST(RegistryKillTest, AThousandKillsDuringACommandStreamLoseNothingAcknowledged
 
 TEST(CrashLoopTest, ACrashLoopingAppEndsFailedWithItsReasonAndOthersAreUndisturbed) {
   Stack s;
-  ASSERT_TRUE(wait_for_host(s)) << s.log("agent");
+  ASSERT_TRUE(s.wait_for_hosts()) << s.log("agent");
   const std::string good = "steady" + std::to_string(::getpid() % 10000);
   const int port = free_port();
   ASSERT_EQ(s.pier(deploy_args(good, port, 2)).exit_code, 0) << s.log("agent");
@@ -453,7 +428,7 @@ TEST(CrashLoopTest, ACrashLoopingAppEndsFailedWithItsReasonAndOthersAreUndisturb
   const auto good_ids = instance_ids(s.ps(), good);
   const int good_processes = processes_of_app(good);
 
-  loadgen::LoadGenerator load(load_on(port));
+  loadgen::LoadGenerator load(steady_load(port));
   load.start();
   const std::string bad = "crashy" + std::to_string(::getpid() % 10000);
   const std::string yaml = s.state_dir() + "/crashy.yaml";

@@ -25,10 +25,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Steady = std::chrono::steady_clock;
 
-int64_t ms_since(Steady::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - start).count();
-}
-
 pid_t read_pid(const std::string& path) {
   pid_t pid = 0;
   std::ifstream(path) >> pid;
@@ -116,14 +112,7 @@ class SecondHost {
 
 TEST(HostFaultTest, KilledHostIsReplacedAndItsReturnLeavesNoDuplicates) {
   Stack s;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto h = s.hosts();
-        return h.is_array() && h.size() == 1;
-      },
-      30s))
-      << "the first agent never registered\n"
-      << s.log("agent") << s.log("registry");
+  ASSERT_TRUE(s.wait_for_hosts()) << "the first agent never registered\n" << s.log("agent") << s.log("registry");
   ASSERT_TRUE(wait_until([&] { return !s.dev_env("PIER_BUS_SUB").empty(); }, 10s)) << s.dev_output();
   const std::string first = s.hosts()[0].value("id", "");
 
@@ -147,14 +136,7 @@ TEST(HostFaultTest, KilledHostIsReplacedAndItsReturnLeavesNoDuplicates) {
   ASSERT_TRUE(wait_until([&] { return distinct(answers(port, "/", 12)).size() == 4; }, 20s));
 
   // Requests flow through the first host's HAProxy while the second host vanishes.
-  loadgen::Options load_options;
-  load_options.port = port;
-  load_options.keepalive_workers = 2;
-  load_options.fresh_workers = 2;
-  load_options.requests_per_second = 100;
-  load_options.max_requests = 1'000'000;
-  load_options.max_duration_ms = 120'000;
-  loadgen::LoadGenerator load(load_options);
+  loadgen::LoadGenerator load(steady_load(port));
   load.start();
 
   // The second host vanishes.

@@ -85,6 +85,22 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
   }
 }
 
+int64_t ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+}
+
+loadgen::Options steady_load(int port, double per_worker, int64_t max_ms) {
+  loadgen::Options o;
+  o.port = port;
+  o.keepalive_workers = 2;
+  o.fresh_workers = 2;
+  o.requests_per_second = per_worker;
+  o.max_requests = 100'000'000;
+  o.max_duration_ms = max_ms;
+  o.timeout_ms = 5'000;
+  return o;
+}
+
 std::optional<HttpAnswer> http_get(int port, const std::string& path) {
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(2);
@@ -242,6 +258,18 @@ nlohmann::json Stack::hosts() const {
   auto r = pier({"hosts", "--output", "json"}, 30);
   if (r.exit_code != 0) return nlohmann::json();
   return nlohmann::json::parse(r.output, nullptr, false);
+}
+
+bool Stack::wait_for_hosts(std::size_t count) const {
+  return wait_until(
+      [&] {
+        const auto h = hosts();
+        if (!h.is_array() || h.size() != count) return false;
+        for (const auto& host : h)
+          if (host.value("status", "") != "up") return false;
+        return true;
+      },
+      std::chrono::seconds(30));
 }
 
 pid_t Stack::child_pid(const std::string& name) const {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/loadgen/loadgen.h"
 #include "tests/support/free_port.h"
 
 namespace pier::e2e {
@@ -28,6 +29,12 @@ struct CommandResult {
 
 // Polls `condition` every 100 ms until it holds or `timeout` passes; returns whether it held.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+// Milliseconds since `start` on the steady clock.
+int64_t ms_since(std::chrono::steady_clock::time_point start);
+// The load most tests send through HAProxy while they change things: 2 keep-alive and 2 new-connection
+// workers at `per_worker` req/s each (400 req/s by default, leaving the 2 cores to the stack), bounded
+// by `max_ms` (the test stops it sooner).
+loadgen::Options steady_load(int port, double per_worker = 100, int64_t max_ms = 600'000);
 
 // One GET through HAProxy on 127.0.0.1:port; nullopt when the connection fails.
 struct HttpAnswer {
@@ -71,8 +78,10 @@ class Stack {
 
   // Runs `pier <args...>` against this stack.
   CommandResult pier(const std::vector<std::string>& args, int timeout_s = 90) const;
-  nlohmann::json ps() const;                       // `pier ps --output json`
-  nlohmann::json hosts() const;                    // `pier hosts --output json`
+  nlohmann::json ps() const;     // `pier ps --output json`
+  nlohmann::json hosts() const;  // `pier hosts --output json`
+  // Waits (30 s at most) until `pier hosts` lists exactly `count` hosts, all up.
+  bool wait_for_hosts(std::size_t count = 1) const;
   pid_t child_pid(const std::string& name) const;  // from <state>/pids/<name>.pid, 0 if unknown
   const std::string& state_dir() const { return dir_; }
   const std::string& bus_pub() const { return env_.at("PIER_BUS_PUB"); }

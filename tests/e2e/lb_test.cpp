@@ -35,13 +35,7 @@ std::string instance_in(const std::string& body) {
 
 TEST(DrainTest, AScaledInInstanceFinishesItsRequestsBeforeItStops) {
   Stack s;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto h = s.hosts();
-        return h.is_array() && h.size() == 1;
-      },
-      30s))
-      << s.log("agent");
+  ASSERT_TRUE(s.wait_for_hosts()) << s.log("agent");
   const std::string app = "drain" + std::to_string(::getpid() % 100000);
   const int port = free_port();
   ASSERT_EQ(s.pier(deploy_args(app, port, 2)).exit_code, 0) << s.log("agent");
@@ -56,14 +50,7 @@ TEST(DrainTest, AScaledInInstanceFinishesItsRequestsBeforeItStops) {
   auto second = std::async(std::launch::async, slow);
   std::this_thread::sleep_for(300ms);
 
-  loadgen::Options o;
-  o.port = port;
-  o.keepalive_workers = 1;
-  o.fresh_workers = 1;
-  o.requests_per_second = 50;
-  o.max_requests = 100'000;
-  o.max_duration_ms = 60'000;
-  loadgen::LoadGenerator load(o);
+  loadgen::LoadGenerator load(steady_load(port, 25, 60'000));
   load.start();
 
   const auto scaled_at = Steady::now();
@@ -105,26 +92,13 @@ int64_t host_counter(const Stack& s, const char* name) {
 TEST(ZeroDowntimeTest, ScaleEventsANewPortAndAnAlgorithmChangeUnderLoadFailNothing) {
   const int events = std::getenv("PIER_SCALE_EVENTS") ? std::atoi(std::getenv("PIER_SCALE_EVENTS")) : 100;
   Stack s;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto h = s.hosts();
-        return h.is_array() && h.size() == 1;
-      },
-      30s))
-      << s.log("agent");
+  ASSERT_TRUE(s.wait_for_hosts()) << s.log("agent");
   const std::string app = "zd" + std::to_string(::getpid() % 100000);
   const int port = free_port();
   ASSERT_EQ(s.pier(deploy_args(app, port, 2)).exit_code, 0) << s.log("agent");
   ASSERT_TRUE(wait_until([&] { return distinct(answers(port, "/", 6)).size() == 2; }, 20s));
 
-  loadgen::Options o;
-  o.port = port;
-  o.keepalive_workers = 2;
-  o.fresh_workers = 2;
-  o.requests_per_second = 100;
-  o.max_requests = 10'000'000;
-  o.max_duration_ms = 600'000;
-  loadgen::LoadGenerator load(o);
+  loadgen::LoadGenerator load(steady_load(port));
   load.start();
   const int64_t reloads_before = host_counter(s, "reloads");
   const int64_t updates_before = host_counter(s, "runtime_updates");
@@ -166,13 +140,7 @@ TEST(ZeroDowntimeTest, ScaleEventsANewPortAndAnAlgorithmChangeUnderLoadFailNothi
 
 TEST(ProxyProtocolTest, ATcpAppThatAsksForItGetsAProxyV2HeaderFirst) {
   Stack s;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto h = s.hosts();
-        return h.is_array() && h.size() == 1;
-      },
-      30s))
-      << s.log("agent");
+  ASSERT_TRUE(s.wait_for_hosts()) << s.log("agent");
   const int port = free_port();
   auto deployed =
       s.pier({"deploy", "--name", "proxied", "--image", "pier/demo-app", "--command", "pier-demo-app --mode tcp",
