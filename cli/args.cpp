@@ -64,4 +64,10 @@ std::vector<std::string> split_words(const std::string& text) {
   return words;
 }
 
+std::string help_text(const std::string& usage, const po::options_description& desc) {
+  std::ostringstream out;
+  out << usage << "\n\n" << desc << "  -h [ --help ]                         show this help\n";
+  return out.str();
+}
+
 }  // namespace pier::cli

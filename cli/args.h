@@ -24,6 +24,9 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args, const po::op
                               const po::positional_options_description* positional = nullptr,
                               const std::vector<std::string>& env_options = {});
 
+// What --help prints: the usage text, the options, and the --help line parse_args adds itself.
+std::string help_text(const std::string& usage, const po::options_description& desc);
+
 // Words separated by blanks: "pier-demo-app --mode tcp" -> {"pier-demo-app", "--mode", "tcp"}.
 std::vector<std::string> split_words(const std::string& text);
 

@@ -42,12 +42,8 @@ void add_common(po::options_description& desc, CommonFlags& flags, int extras) {
 
 const std::vector<std::string> kEnvOptions = {"bus-pub", "bus-sub"};
 
-std::string help_text(const std::string& usage, const po::options_description& desc) {
-  std::ostringstream out;
-  out << usage << "\n\n"
-      << desc << "  -h [ --help ]                         show this help\n"
-      << "\n--bus-pub and --bus-sub can also be set as PIER_BUS_PUB and PIER_BUS_SUB.\n";
-  return out.str();
+std::string bus_help_text(const std::string& usage, const po::options_description& desc) {
+  return help_text(usage, desc) + "\n--bus-pub and --bus-sub can also be set as PIER_BUS_PUB and PIER_BUS_SUB.\n";
 }
 
 // Parses; on --help prints it and returns 0, on error prints it and returns 2, else nullopt.
@@ -60,7 +56,7 @@ std::optional<int> parse_or_return(const std::vector<std::string>& args, const p
     return kExitBadInput;
   }
   if (parsed->help) {
-    io.out(help_text(usage, desc));
+    io.out(bus_help_text(usage, desc));
     return kExitOk;
   }
   if (values != nullptr) *values = std::move(parsed->values);

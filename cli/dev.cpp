@@ -267,12 +267,11 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
     return kExitBadInput;
   }
   if (parsed->help) {
-    std::ostringstream out;
-    out << "usage: pier dev [--demo] [options]\n\nRuns pier-bus, pier-registry, pier-scheduler, pier-lbgen, "
-           "pier-metrics and an exec-runtime pier-agent\nas children (found beside `pier`, else in PATH), restarts "
-           "any that dies, stops them all on Ctrl-C.\n\n"
-        << desc << "  -h [ --help ]                         show this help\n";
-    io.out(out.str());
+    io.out(
+        help_text("usage: pier dev [--demo] [options]\n\nRuns pier-bus, pier-registry, pier-scheduler, pier-lbgen, "
+                  "pier-metrics and an exec-runtime pier-agent\nas children (found beside `pier`, else in PATH), "
+                  "restarts any that dies, stops them all on Ctrl-C.",
+                  desc));
     return kExitOk;
   }
   if (!(o.bus_drop_share >= 0 && o.bus_drop_share <= 1) || o.bus_drop_for_ms < 0) {

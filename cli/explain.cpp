@@ -40,9 +40,7 @@ std::optional<int> parse(const std::vector<std::string>& args, const po::options
     return kExitBadInput;
   }
   if (parsed->help) {
-    std::ostringstream out;
-    out << usage << "\n\n" << desc << "  -h [ --help ]                         show this help\n";
-    io.out(out.str());
+    io.out(help_text(usage, desc));
     return kExitOk;
   }
   if (f.app.empty()) {

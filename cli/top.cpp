@@ -107,9 +107,7 @@ int run_top(const std::vector<std::string>& args, const Io& io) {
     return kExitBadInput;
   }
   if (parsed->help) {
-    std::ostringstream out;
-    out << usage << "\n\n" << desc << "  -h [ --help ]                         show this help\n";
-    io.out(out.str());
+    io.out(help_text(usage, desc));
     return kExitOk;
   }
   if (!extra.empty()) {
