@@ -125,9 +125,14 @@ TEST_F(RenderTest, OneHttpApp) {
   state.apps = {app("web", {{18080, 8000}})};
   state.instances = {instance("web-1", "web", "h1", "127.100.0.2"), instance("web-2", "web", "h1", "127.100.0.3")};
   const std::string cfg = rendered(state);
-  EXPECT_NE(cfg.find("frontend fe_18080\n    mode http\n    bind 127.0.0.1:18080\n    option forwardfor\n"
-                     "    default_backend app_web_8000\n"),
-            std::string::npos)
+  EXPECT_NE(
+      cfg.find(
+          "frontend fe_18080\n    mode http\n    bind 127.0.0.1:18080\n    option forwardfor\n"
+          "    # On a reload the old worker closes an idle keep-alive client connection only after answering one\n"
+          "    # more request on it (with Connection: close), so a client never writes into a closing connection.\n"
+          "    option idle-close-on-response\n"
+          "    default_backend app_web_8000\n"),
+      std::string::npos)
       << cfg;
   EXPECT_NE(
       cfg.find("backend app_web_8000\n    mode http\n    balance roundrobin\n"
@@ -153,12 +158,17 @@ TEST_F(RenderTest, TwoAppsSharingAPortByPath) {
   state.apps = {app("web", {{18080, 8000}}), app("api", {{18080, 9000}}, "http", "/api")};
   state.instances = {instance("web-1", "web", "h1", "127.100.0.2"), instance("api-2", "api", "h1", "127.100.0.3")};
   const std::string cfg = rendered(state);
-  EXPECT_NE(cfg.find("    option forwardfor\n"
-                     "    acl path_app_api_9000 path /api\n"
-                     "    acl path_app_api_9000 path_beg /api/\n"
-                     "    use_backend app_api_9000 if path_app_api_9000\n"
-                     "    default_backend app_web_8000\n"),
-            std::string::npos)
+  EXPECT_NE(
+      cfg.find(
+          "    option forwardfor\n"
+          "    # On a reload the old worker closes an idle keep-alive client connection only after answering one\n"
+          "    # more request on it (with Connection: close), so a client never writes into a closing connection.\n"
+          "    option idle-close-on-response\n"
+          "    acl path_app_api_9000 path /api\n"
+          "    acl path_app_api_9000 path_beg /api/\n"
+          "    use_backend app_api_9000 if path_app_api_9000\n"
+          "    default_backend app_web_8000\n"),
+      std::string::npos)
       << cfg;
   expect_haproxy_accepts(cfg);
 }
