@@ -116,7 +116,11 @@ int change(std::string_view topic, const std::string& body, const std::string& a
     auto state = client.next_state(std::min<int64_t>(500, deadline - clock.steady_ms()));
     if (!state || state->revision < reply->revision) continue;  // older than the change: not evidence
     for (const auto& line : tracker.update(*state)) io.out(line);
-    last = assess(*state, app, wanted);
+    last = assess(*state, app, wanted, reply->revision);
+    if (!last->rollout_failed.empty()) {  // the change was undone: it will not become live
+      io.err("error: " + app + " not live: " + last->rollout_failed);
+      return kExitNotDone;
+    }
     if (last->live) {
       io.out(final_line(*state, app, wanted));
       return kExitOk;
@@ -183,7 +187,13 @@ int run_deploy(const std::vector<std::string>& args, const Io& io) {
       "proxy-protocol", po::bool_switch(&flags.proxy_protocol),
       "tcp apps: start each connection to an instance with a PROXY protocol v2 header (the client's address)")(
       "drain-timeout", po::value<std::string>(),
-      "before an instance stops, how long its connections may take to finish (default 30s)");
+      "before an instance stops, how long its connections may take to finish (default 30s)")(
+      "max-surge", po::value<std::string>(), "rolling redeploy: instances above replicas at most (default 1)")(
+      "max-unavailable", po::value<std::string>(),
+      "rolling redeploy: healthy instances below replicas at most (default 0)")(
+      "rollout-timeout", po::value<std::string>(),
+      "rolling redeploy: roll back when new instances are not healthy this long after the last step (default "
+      "60s)");
   add_common(desc, common, kDetach);
   po::variables_map vm;
   const std::string usage =
@@ -213,6 +223,9 @@ int run_deploy(const std::vector<std::string>& args, const Io& io) {
   flags.check_fall = text("check-fall");
   flags.check_inter = text("check-inter");
   flags.drain_timeout = text("drain-timeout");
+  flags.max_surge = text("max-surge");
+  flags.max_unavailable = text("max-unavailable");
+  flags.rollout_timeout = text("rollout-timeout");
   flags.command = list("command");
   flags.ports = list("port");
   flags.env = list("env");

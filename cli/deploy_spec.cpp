@@ -11,10 +11,28 @@ namespace pier::cli {
 namespace {
 
 const std::set<std::string>& known_keys() {
-  static const std::set<std::string> keys = {
-      "name",       "image",          "tag",       "command",          "ports",         "protocol",    "replicas",
-      "cpu",        "memory",         "env",       "context_path",     "algorithm",     "health_path", "check_rise",
-      "check_fall", "check_inter_ms", "autoscale", "drain_timeout_ms", "proxy_protocol"};
+  static const std::set<std::string> keys = {"name",
+                                             "image",
+                                             "tag",
+                                             "command",
+                                             "ports",
+                                             "protocol",
+                                             "replicas",
+                                             "cpu",
+                                             "memory",
+                                             "env",
+                                             "context_path",
+                                             "algorithm",
+                                             "health_path",
+                                             "check_rise",
+                                             "check_fall",
+                                             "check_inter_ms",
+                                             "autoscale",
+                                             "drain_timeout_ms",
+                                             "proxy_protocol",
+                                             "max_surge",
+                                             "max_unavailable",
+                                             "rollout_timeout_ms"};
   return keys;
 }
 
@@ -303,10 +321,16 @@ Result<msg::AppSpec> apply_yaml_node(const YAML::Node& root, msg::AppSpec spec) 
         auto n = validate::parse_int(key, *text);
         if (!n.ok()) return n.status();
         (key == "check_rise" ? spec.check_rise : spec.check_fall) = *n;
-      } else if (key == "check_inter_ms" || key == "drain_timeout_ms") {
+      } else if (key == "max_surge" || key == "max_unavailable") {
+        auto n = validate::parse_int(key, *text);
+        if (!n.ok()) return n.status();
+        (key == "max_surge" ? spec.max_surge : spec.max_unavailable) = *n;
+      } else if (key == "check_inter_ms" || key == "drain_timeout_ms" || key == "rollout_timeout_ms") {
         auto n = parse_interval_ms(key, *text);
         if (!n.ok()) return n.status();
-        (key == "check_inter_ms" ? spec.check_inter_ms : spec.drain_timeout_ms) = *n;
+        (key == "check_inter_ms"     ? spec.check_inter_ms
+         : key == "drain_timeout_ms" ? spec.drain_timeout_ms
+                                     : spec.rollout_timeout_ms) = *n;
       } else if (key == "replicas") {
         auto n = validate::parse_int("replicas", *text);
         if (!n.ok()) return n.status();
@@ -393,6 +417,21 @@ Result<msg::AppSpec> apply_flags(const DeployFlags& flags, msg::AppSpec spec) {
     auto n = parse_interval_ms("drain_timeout_ms", *flags.drain_timeout);
     if (!n.ok()) return n.status();
     spec.drain_timeout_ms = *n;
+  }
+  if (flags.max_surge) {
+    auto n = validate::parse_int("max_surge", *flags.max_surge);
+    if (!n.ok()) return n.status();
+    spec.max_surge = *n;
+  }
+  if (flags.max_unavailable) {
+    auto n = validate::parse_int("max_unavailable", *flags.max_unavailable);
+    if (!n.ok()) return n.status();
+    spec.max_unavailable = *n;
+  }
+  if (flags.rollout_timeout) {
+    auto n = parse_interval_ms("rollout_timeout_ms", *flags.rollout_timeout);
+    if (!n.ok()) return n.status();
+    spec.rollout_timeout_ms = *n;
   }
   return spec;
 }

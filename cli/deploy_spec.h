@@ -20,13 +20,14 @@ struct DeployFlags {
   std::vector<std::string> env;      // "KEY=VALUE"
   std::optional<std::string> health_path, check_rise, check_fall, check_inter;  // check_inter: 2000, 500ms, 2s
   std::optional<std::string> drain_timeout;                                     // 30000, 30s
+  std::optional<std::string> max_surge, max_unavailable, rollout_timeout;       // rollout_timeout: 60s
   bool proxy_protocol = false;                                                  // --proxy-protocol given
 };
 
 // Applies an app file's YAML text on top of `spec`. Keys: name, image (may carry ":tag"), tag, command
 // (string or list), ports (list of "e:i"), protocol, replicas, cpu, memory, env (map), context_path,
 // algorithm, health_path, check_rise, check_fall, check_inter_ms (2000, 500ms or 2s), drain_timeout_ms,
-// proxy_protocol (true | false),
+// proxy_protocol (true | false), max_surge, max_unavailable, rollout_timeout_ms (60000 or 60s),
 // autoscale (a map: see apply_autoscale in deploy_spec.cpp). An unknown key or a value of the wrong shape is an Invalid
 // status naming the key.
 Result<msg::AppSpec> apply_yaml(const std::string& yaml_text, msg::AppSpec spec);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cli/liveness.h"
+
 namespace pier::cli {
 namespace {
 
@@ -61,18 +63,26 @@ nlohmann::json instances_json(const msg::State& state, const std::string& app) {
                    {"ip", i.ip},
                    {"state", i.state},
                    {"reason", i.reason},
-                   {"pid", i.pid}});
+                   {"pid", i.pid},
+                   {"revision", i.revision}});
   }
   return out;
 }
 
 std::string instances_table(const msg::State& state, const std::string& app) {
-  std::vector<std::vector<std::string>> rows = {{"ID", "APP", "HOST", "IP", "STATE", "REASON"}};
+  std::vector<std::vector<std::string>> rows = {{"ID", "APP", "REV", "HOST", "IP", "STATE", "REASON"}};
   for (const auto& i : state.instances) {
     if (!app.empty() && i.app != app) continue;
-    rows.push_back({i.id, i.app, or_dash(i.host), or_dash(i.ip), i.state, i.reason});
+    rows.push_back({i.id, i.app, i.revision == 0 ? "-" : std::to_string(i.revision), or_dash(i.host), or_dash(i.ip),
+                    i.state, i.reason});
   }
-  return format_table(rows);
+  std::string text = format_table(rows);
+  // Under the table: each app's rollout under way, or the last one that failed, and why.
+  for (const auto& a : state.apps) {
+    if (!app.empty() && a.spec.name != app) continue;
+    if (const std::string line = rollout_line(a); !line.empty()) text += a.spec.name + ": " + line + "\n";
+  }
+  return text;
 }
 
 nlohmann::json hosts_json(const msg::State& state) {

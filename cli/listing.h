@@ -10,9 +10,9 @@
 namespace pier::cli {
 
 // Instances, optionally of one app (empty: all), in the state's order. JSON: an array of objects with
-// keys id, app, host, ip, state, reason, pid.
+// keys id, app, host, ip, state, reason, pid, revision.
 nlohmann::json instances_json(const msg::State& state, const std::string& app);
-// Columns ID APP HOST IP STATE REASON.
+// Columns ID APP REV HOST IP STATE REASON; then a line per app with a rollout under way or failed.
 std::string instances_table(const msg::State& state, const std::string& app);
 
 // JSON: an array of objects with keys id, hostname, address, cpus, memory_bytes, runtime, subnet, status,

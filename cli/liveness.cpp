@@ -17,13 +17,41 @@ std::string Liveness::summary() const {
   return s;
 }
 
-Liveness assess(const msg::State& state, const std::string& app, int wanted) {
+std::string rollout_line(const msg::AppRecord& app) {
+  const msg::Rollout& r = app.rollout;
+  const std::string to = " to revision " + std::to_string(r.to_revision);
+  if (r.state == "rolling" || r.state == "rolling_back")
+    return (r.state == "rolling" ? "rolling" : "rolling back") + to + ": " + std::to_string(r.ready) + "/" +
+           std::to_string(app.spec.replicas) + " new instances healthy" +
+           (r.reason.empty() ? "" : " (" + r.reason + ")");
+  if (r.state == "rolled_back") return "rolled back" + to + ": " + r.reason;
+  if (r.state == "stuck") return "rollout stuck: " + r.reason;
+  return "";
+}
+
+Liveness assess(const msg::State& state, const std::string& app, int wanted, int64_t since_revision) {
   Liveness l;
   l.wanted = wanted;
   std::set<std::string> ids;
-  std::vector<std::string> failed, pending, starting;
+  std::vector<std::string> failed, pending, starting, rollout;
+  int64_t revision = 0;
+  for (const auto& a : state.apps) {
+    if (a.spec.name != app) continue;
+    revision = a.revision;
+    const std::string line = rollout_line(a);
+    const bool ended_badly = a.rollout.state == "rolled_back" || a.rollout.state == "stuck";
+    if (ended_badly && std::max(a.rollout.from_revision, a.rollout.to_revision) >= since_revision)
+      l.rollout_failed = line;
+    else if (a.rollout.state == "rolling" || a.rollout.state == "rolling_back")
+      rollout.push_back(line);
+  }
   for (const auto& i : state.instances) {
     if (i.app != app || i.state == "draining") continue;  // on its way out: not one of the app's instances
+    if (i.revision != 0 && revision != 0 && i.revision != revision) {
+      ++l.present;
+      starting.push_back(i.id + " of revision " + std::to_string(i.revision) + ", to be replaced");
+      continue;
+    }
     ++l.present;
     ids.insert(i.id);
     if (i.state == "running") {
@@ -50,9 +78,9 @@ Liveness assess(const msg::State& state, const std::string& app, int wanted) {
       hosts.push_back(why);
     }
   }
-  for (auto* list : {&failed, &pending, &starting, &hosts})
+  for (auto* list : {&rollout, &failed, &pending, &starting, &hosts})
     l.waiting_on.insert(l.waiting_on.end(), list->begin(), list->end());
-  l.live = l.present == wanted && l.running == wanted && hosts.empty();
+  l.live = l.present == wanted && l.running == wanted && hosts.empty() && rollout.empty();
   return l;
 }
 

@@ -19,16 +19,24 @@ struct Liveness {
   int present = 0;  // the app's instances in the state
   int running = 0;
   int failed = 0;  // instances the agent gave up on: the change cannot become live without a new spec
+  // Set when the app's rollout of a revision >= assess's `since_revision` was rolled back or is stuck:
+  // "rolled back to revision 4: revision 7: instance web-9 not healthy within 60 s (starting)".
+  std::string rollout_failed;
   // Why it is not live yet, most telling first: failed instances with their reason, unplaced instances
   // with the scheduler's reason, hosts whose HAProxy does not yet serve exactly the app's instances.
   std::vector<std::string> waiting_on;
   std::string summary() const;  // "2/3 running"
 };
 
-// The change is live when the state holds exactly `wanted` instances of `app`, all `running`, and every
-// host with status "up" lists exactly those instance ids among its HAProxy servers (no server of the
-// app that is not one of them). wanted == 0 means removed: no instance left, no up host serving one.
-Liveness assess(const msg::State& state, const std::string& app, int wanted);
+// The change is live when the state holds exactly `wanted` instances of `app`, all `running` and of the
+// app's revision (no rollout under way), and every host with status "up" lists exactly those instance
+// ids among its HAProxy servers (no server of the app that is not one of them). wanted == 0 means
+// removed: no instance left, no up host serving one.
+Liveness assess(const msg::State& state, const std::string& app, int wanted, int64_t since_revision = 0);
+
+// "rolling to revision 7: 1/3 new instances healthy", "rolled back to revision 4: <why>", "" when the
+// app has no rollout under way or failed.
+std::string rollout_line(const msg::AppRecord& app);
 
 // Progress lines in the style of docker compose, one per instance whose state, IP or host changed since
 // the previous call (the first call reports every instance):

@@ -97,9 +97,16 @@ struct AppSpec {
   // tcp only: each connection to an instance starts with a PROXY protocol v2 header (the client's
   // address); http apps get X-Forwarded-For instead.
   bool proxy_protocol = false;
+  // A redeploy that changes what instances run replaces them in steps: at most `max_surge` instances
+  // above `replicas` and at most `max_unavailable` below it, counting only instances that pass their
+  // health check. When the new instances do not all pass it within `rollout_timeout_ms` of the last
+  // step forward, the rollout is rolled back to the revision it started from.
+  int max_surge = 1;
+  int max_unavailable = 0;
+  int rollout_timeout_ms = 60'000;
   MSGPACK_DEFINE_MAP(name, image, tag, command, ports, protocol, replicas, cpu, memory_bytes, env, context_path,
                      algorithm, autoscale, health_path, check_rise, check_fall, check_inter_ms, drain_timeout_ms,
-                     proxy_protocol);
+                     proxy_protocol, max_surge, max_unavailable, rollout_timeout_ms);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -206,13 +213,39 @@ struct InstanceRecord {
   int64_t updated_ms = 0;
   // Hosts that could not start it (runtime errors, not the app's own exits); it is not placed on them again.
   std::vector<std::string> failed_hosts;
-  MSGPACK_DEFINE_MAP(id, app, host, ip, state, reason, pid, updated_ms, failed_hosts);
+  // The app revision whose spec it runs (AppRecord.revision, or one of AppRecord.revisions during a
+  // rollout). 0 from a registry older than rollouts: the app's revision.
+  int64_t revision = 0;
+  MSGPACK_DEFINE_MAP(id, app, host, ip, state, reason, pid, updated_ms, failed_hosts, revision);
+};
+
+// An earlier spec of an app that instances still run (or that a rollout may return to).
+struct AppRevision {
+  int64_t revision = 0;
+  AppSpec spec;
+  MSGPACK_DEFINE_MAP(revision, spec);
+};
+
+// The replacement of an app's instances after a redeploy changed what they run.
+struct Rollout {
+  // "" (never rolled out) | rolling | done | rolling_back | rolled_back | stuck (a rollback that did not
+  // complete either: nothing more is replaced until the next deploy).
+  std::string state;
+  int64_t from_revision = 0;  // what it replaces, and returns to when it fails
+  int64_t to_revision = 0;    // what it brings
+  std::string reason;         // why it rolls or rolled back (or is stuck)
+  int64_t started_ms = 0;     // wall clock
+  int64_t progress_ms = 0;    // wall clock of the last step forward (the timeout counts from here)
+  int ready = 0;              // instances of to_revision that pass their health check, at the last step
+  MSGPACK_DEFINE_MAP(state, from_revision, to_revision, reason, started_ms, progress_ms, ready);
 };
 
 struct AppRecord {
   AppSpec spec;
-  int64_t revision = 0;  // state revision of the last change to the instances' spec (not to replicas)
-  MSGPACK_DEFINE_MAP(spec, revision);
+  int64_t revision = 0;                // state revision of the last change to the instances' spec (not to replicas)
+  std::vector<AppRevision> revisions;  // other specs instances still run (during a rollout)
+  Rollout rollout;
+  MSGPACK_DEFINE_MAP(spec, revision, revisions, rollout);
 };
 
 struct State {

@@ -256,6 +256,14 @@ Status app_spec(const msg::AppSpec& spec) {
   if (auto s = check_interval("check_inter_ms", spec.check_inter_ms); !s) return s;
   if (spec.drain_timeout_ms < 0 || spec.drain_timeout_ms > 3'600'000)
     return invalid("drain_timeout_ms", "must be between 0 ms and 3600000 ms (1 hour)");
+  if (spec.max_surge < 0 || spec.max_surge > kMaxReplicas)
+    return invalid("max_surge", "must be between 0 and " + std::to_string(kMaxReplicas));
+  if (spec.max_unavailable < 0 || spec.max_unavailable > kMaxReplicas)
+    return invalid("max_unavailable", "must be between 0 and " + std::to_string(kMaxReplicas));
+  if (spec.max_surge == 0 && spec.max_unavailable == 0)
+    return invalid("max_unavailable", "must be at least 1 when max_surge is 0, or a rollout could never take a step");
+  if (spec.rollout_timeout_ms < 1000 || spec.rollout_timeout_ms > 86'400'000)
+    return invalid("rollout_timeout_ms", "must be between 1000 ms and 86400000 ms (1 day)");
   if (auto s = autoscale_policy("autoscale", spec.autoscale); !s) return s;
   return Status::Ok();
 }

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   std::string host = env_or("HOST", "127.0.0.1");
   int port = std::atoi(env_or("PORT", "8080").c_str());
   std::string instance, app, host_id, mode, level;
+  int healthz_status = 200;
   po::options_description desc("pier-demo-app options");
   desc.add_options()("host", po::value(&host)->default_value(host),
                      "address to listen on (default: $HOST or 127.0.0.1)")(
@@ -56,7 +57,9 @@ int main(int argc, char** argv) {
       "instance", po::value(&instance)->default_value(""), "instance id shown in answers")(
       "app", po::value(&app)->default_value(""), "app name shown in answers")(
       "host-id", po::value(&host_id)->default_value(""), "pier host id shown in answers")(
-      "mode", po::value(&mode)->default_value("http"), "http | tcp (echo)");
+      "mode", po::value(&mode)->default_value("http"), "http | tcp (echo)")(
+      "healthz-status", po::value(&healthz_status)->default_value(healthz_status),
+      "status GET /healthz answers, 200-599 (503 plays a release that never becomes healthy)");
   options::add_log_level(desc, level);
   options::parse_or_exit(argc, argv, desc,
                          "usage: pier-demo-app [options]\n\nA tiny HTTP server (or TCP echo server) for pier demos.");
@@ -67,6 +70,10 @@ int main(int argc, char** argv) {
   }
   if (port < 1 || port > 65535) {
     std::cerr << "error: --port must be between 1 and 65535\n";
+    return 2;
+  }
+  if (healthz_status < 200 || healthz_status > 599) {
+    std::cerr << "error: --healthz-status must be between 200 and 599\n";
     return 2;
   }
   const sigset_t stop_signals = block_stop_signals();  // before any thread starts, so all inherit it
@@ -87,6 +94,9 @@ int main(int argc, char** argv) {
 
   httplib::Server server;
   server.set_keep_alive_timeout(2);  // bounds how long an idle keep-alive connection delays shutdown
+  // Headers and body go out in two writes: without TCP_NODELAY the body waits for the peer's delayed
+  // ACK (~40 ms) on every reused connection, e.g. HAProxy's pooled connections to the instance.
+  server.set_tcp_nodelay(true);
   // cpp-httplib's default SO_REUSEPORT would let a second server bind the same address and port and
   // share its connections; SO_REUSEADDR alone refuses a port in use.
   server.set_socket_options([](socket_t sock) {
@@ -94,8 +104,10 @@ int main(int argc, char** argv) {
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   const std::string identity = "instance=" + instance + " app=" + app + " host=" + host_id;
-  server.Get("/healthz",
-             [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  server.Get("/healthz", [healthz_status](const httplib::Request&, httplib::Response& res) {
+    res.status = healthz_status;
+    res.set_content(healthz_status < 400 ? "ok\n" : "unhealthy\n", "text/plain");
+  });
   server.Get("/work", [&identity](const httplib::Request& req, httplib::Response& res) {
     auto ms = demo::parse_work_ms(req.has_param("ms") ? std::optional(req.get_param_value("ms")) : std::nullopt);
     if (!ms.ok()) {

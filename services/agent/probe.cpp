@@ -1,6 +1,7 @@
 #include "services/agent/probe.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -11,11 +12,13 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <sstream>
 
 namespace pier::agent {
 
-bool TcpProber::accepts(const std::string& ip, int port) { return accepting({{ip, port}}).count(0) == 1; }
+bool TcpProber::accepts(const std::string& ip, int port) { return accepting({{ip, port, ""}}).count(0) == 1; }
 
 std::set<std::size_t> TcpProber::accepting(const std::vector<Target>& targets) {
   std::set<std::size_t> out;
@@ -58,6 +61,50 @@ std::set<std::size_t> TcpProber::accepting(const std::vector<Target>& targets) {
   }
   for (const auto& p : waiting)
     if (p.fd >= 0) ::close(p.fd);
+  return passing_http_checks(targets, out, http_timeout_ms_);
+}
+
+std::set<std::size_t> passing_http_checks(const std::vector<Prober::Target>& targets,
+                                          const std::set<std::size_t>& candidates, int timeout_ms) {
+  std::set<std::size_t> out;
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  std::unique_ptr<CURLM, decltype(&curl_multi_cleanup)> multi(curl_multi_init(), &curl_multi_cleanup);
+  std::vector<std::pair<std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>, std::size_t>> checks;
+  const auto discard = +[](char*, size_t size, size_t count, void*) -> size_t { return size * count; };
+  for (const std::size_t i : candidates) {
+    if (targets[i].http_path.empty()) {
+      out.insert(i);
+      continue;
+    }
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> easy(curl_easy_init(), &curl_easy_cleanup);
+    const std::string url = "http://" + targets[i].ip + ":" + std::to_string(targets[i].port) + targets[i].http_path;
+    curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());  // libcurl copies it
+    curl_easy_setopt(easy.get(), CURLOPT_PROXY, "");         // never through an http_proxy of the environment
+    curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+    curl_easy_setopt(easy.get(), CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, discard);
+    curl_multi_add_handle(multi.get(), easy.get());
+    checks.emplace_back(std::move(easy), i);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (int running = 1; running > 0;) {
+    if (curl_multi_perform(multi.get(), &running) != CURLM_OK) break;
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (running == 0 || left.count() <= 0) break;
+    curl_multi_poll(multi.get(), nullptr, 0, static_cast<int>(left.count()), nullptr);
+  }
+  int queued = 0;
+  while (CURLMsg* message = curl_multi_info_read(multi.get(), &queued)) {
+    if (message->msg != CURLMSG_DONE || message->data.result != CURLE_OK) continue;
+    long status = 0;
+    curl_easy_getinfo(message->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status >= 400) continue;
+    for (const auto& [easy, index] : checks)
+      if (easy.get() == message->easy_handle) out.insert(index);
+  }
+  for (const auto& check : checks) curl_multi_remove_handle(multi.get(), check.first.get());
   return out;
 }
 

@@ -1,4 +1,5 @@
-// Whether an instance accepts connections yet: behind an interface so that tests decide.
+// Whether an instance is ready for traffic: it accepts connections and, for an http app, answers its
+// health path with 2xx or 3xx (the check HAProxy makes). Behind an interface so that tests decide.
 #pragma once
 
 #include <set>
@@ -14,6 +15,7 @@ class Prober {
   struct Target {
     std::string ip;
     int port = 0;
+    std::string http_path;  // non-empty: also GET this path, 2xx/3xx passes
   };
   // True when a TCP connection to ip:port succeeds.
   virtual bool accepts(const std::string& ip, int port) = 0;
@@ -24,7 +26,7 @@ class Prober {
     (void)port;
     return 0;
   }
-  // The indexes of the targets that accept; by default one after the other.
+  // The indexes of the targets that pass; by default accepts() one after the other (no HTTP).
   virtual std::set<std::size_t> accepting(const std::vector<Target>& targets) {
     std::set<std::size_t> out;
     for (std::size_t i = 0; i < targets.size(); ++i)
@@ -33,11 +35,13 @@ class Prober {
   }
 };
 
-// A real TCP connect with a short timeout. accepting() connects to every target at once, so a batch
-// costs one timeout at most, however many instances are still coming up.
+// A real TCP connect with a short timeout, then for targets with an http_path a GET with libcurl.
+// accepting() connects to every target at once and sends the GETs at once (curl multi), so a batch
+// costs one connect timeout and one HTTP timeout at most, however many instances are still coming up.
 class TcpProber final : public Prober {
  public:
-  explicit TcpProber(int timeout_ms = 50) : timeout_ms_(timeout_ms) {}
+  explicit TcpProber(int timeout_ms = 50, int http_timeout_ms = 200)
+      : timeout_ms_(timeout_ms), http_timeout_ms_(http_timeout_ms) {}
   bool accepts(const std::string& ip, int port) override;
   std::set<std::size_t> accepting(const std::vector<Target>& targets) override;
   // From /proc/net/tcp (IPv4).
@@ -45,7 +49,13 @@ class TcpProber final : public Prober {
 
  private:
   int timeout_ms_;
+  int http_timeout_ms_;
 };
+
+// Of `candidates` (indexes into targets, each accepting connections), those that need no HTTP check or
+// answer theirs with 2xx/3xx within timeout_ms, all GETs in parallel.
+std::set<std::size_t> passing_http_checks(const std::vector<Prober::Target>& targets,
+                                          const std::set<std::size_t>& candidates, int timeout_ms);
 
 // Counts the sockets in `proc_net_tcp` (the text of /proc/net/tcp) whose remote end is ip:port and whose
 // state is SYN_SENT or ESTABLISHED. -1 when ip is not an IPv4 address.

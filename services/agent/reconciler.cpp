@@ -21,20 +21,32 @@ std::vector<InstanceSpec> desired_instances(const msg::State& state, const std::
       continue;
     auto app = apps.find(record.app);
     if (app == apps.end()) continue;
+    // During a rollout an instance may run an earlier revision of the app (0: from an older registry).
+    const msg::AppSpec* app_spec = &app->second->spec;
+    int64_t revision = app->second->revision;
+    if (record.revision != 0 && record.revision != revision) {
+      const auto& earlier = app->second->revisions;
+      const auto found = std::find_if(earlier.begin(), earlier.end(),
+                                      [&](const msg::AppRevision& r) { return r.revision == record.revision; });
+      if (found == earlier.end()) continue;  // the registry keeps every live revision's spec: never here
+      app_spec = &found->spec;
+      revision = found->revision;
+    }
     InstanceSpec spec;
     spec.id = record.id;
     spec.app = record.app;
     spec.ip = record.ip;
-    spec.port = app->second->spec.ports.empty() ? 0 : app->second->spec.ports[0].internal;
-    spec.command = app->second->spec.command;
-    spec.env = app->second->spec.env;
-    spec.revision = app->second->revision;
-    spec.image = app->second->spec.image;
-    spec.tag = app->second->spec.tag;
-    spec.cpu = app->second->spec.cpu;
-    spec.memory_bytes = app->second->spec.memory_bytes;
+    spec.port = app_spec->ports.empty() ? 0 : app_spec->ports[0].internal;
+    spec.command = app_spec->command;
+    spec.env = app_spec->env;
+    spec.revision = revision;
+    spec.image = app_spec->image;
+    spec.tag = app_spec->tag;
+    spec.cpu = app_spec->cpu;
+    spec.memory_bytes = app_spec->memory_bytes;
     spec.subnet = subnet;
-    spec.drain_timeout_ms = app->second->spec.drain_timeout_ms;
+    spec.drain_timeout_ms = app_spec->drain_timeout_ms;
+    if (app_spec->protocol == "http") spec.health_path = app_spec->health_path;
     out.push_back(std::move(spec));
   }
   return out;
@@ -187,7 +199,8 @@ bool Reconciler::tick() {
   for (auto& [id, instance] : instances_) {
     if (!instance.alive || instance.stopping || instance.state != "starting") continue;
     probed.push_back(&instance);
-    targets.push_back({instance.running_spec.ip, instance.running_spec.port});
+    // The health path of the spec in effect: a changed health path changes no instance.
+    targets.push_back({instance.running_spec.ip, instance.running_spec.port, instance.spec.health_path});
   }
   const std::set<std::size_t> accepting = targets.empty() ? std::set<std::size_t>{} : prober_.accepting(targets);
   for (std::size_t i = 0; i < probed.size(); ++i) {

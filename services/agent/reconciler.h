@@ -7,7 +7,10 @@
 //   they are stopped once HAProxy no longer lists them and no connection to them is open, or after the
 //   app's drain timeout (never before the first state, so that a restarted agent does not kill what it
 //   adopted);
-// - `starting` becomes `running` once a TCP connect to ip:port succeeds;
+// - `starting` becomes `running` once it passes the check HAProxy makes: a TCP connect to ip:port, and for
+//   http apps GET health_path answering 2xx/3xx (the registry's rollouts count `running` as healthy);
+// - each instance runs the spec of its own revision (InstanceRecord.revision: during a rollout, old and
+//   new revisions run side by side);
 // - an instance that exits is restarted after a backoff (doubling); after max_exits exits within
 //   exit_window_ms it is `failed` and stays down until its spec changes or it is placed anew; when the
 //   runtime could not start it (rather than the app exiting), the status says `host_fault`, and the

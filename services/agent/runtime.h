@@ -29,6 +29,7 @@ struct InstanceSpec {
   int64_t memory_bytes = 0;
   std::string subnet;
   int64_t drain_timeout_ms = 30'000;  // AppSpec.drain_timeout_ms: the longest wait before a stop
+  std::string health_path;            // http apps: it is ready once GET health_path answers 2xx/3xx
 
   // Whether an instance started from `other` can keep running for this spec: command and env only
   // change with the revision, so revision, address and port decide.

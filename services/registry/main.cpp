@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
       for (const auto& out : handled.out) publisher.publish_encoded(out.topic, out.body, out.request_id);
       publish = publish || handled.state_changed || handled.snapshot_requested;
     }
-    if (auto down = reg->check_hosts(); down.ok() && *down) publish = true;
+    if (auto changed = reg->tick(); changed.ok() && *changed) publish = true;
     if (publish) {
       publisher.publish(topic::kStateFull, reg->state());
       last_publish = clock.steady_ms();

@@ -31,6 +31,12 @@ T decode_column(const SQLite::Column& column) {
   return decoded.ok() ? *decoded : T{};
 }
 
+// apps.revisions holds a map (codec::decode reads maps only): {"revisions": [AppRevision...]}.
+struct StoredRevisions {
+  std::vector<msg::AppRevision> revisions;
+  MSGPACK_DEFINE_MAP(revisions);
+};
+
 void bind_blob(SQLite::Statement& statement, int index, const std::string& bytes) {
   statement.bind(index, bytes.data(), static_cast<int>(bytes.size()));
 }
@@ -98,16 +104,19 @@ void Registry::load() {
       if (old.id == h.id) h.last_seen_ms = old.last_seen_ms;
     state.hosts.push_back(std::move(h));
   }
-  SQLite::Statement apps(db_, "SELECT spec, revision FROM apps ORDER BY created_ms, name");
+  SQLite::Statement apps(db_, "SELECT spec, revision, revisions, rollout FROM apps ORDER BY created_ms, name");
   while (apps.executeStep()) {
     msg::AppRecord a;
     a.spec = decode_column<msg::AppSpec>(apps.getColumn(0));
     a.revision = apps.getColumn(1).getInt64();
+    a.revisions = decode_column<StoredRevisions>(apps.getColumn(2)).revisions;
+    a.rollout = decode_column<msg::Rollout>(apps.getColumn(3));
     state.apps.push_back(std::move(a));
   }
-  SQLite::Statement instances(db_,
-                              "SELECT id, app, host, ip, state, reason, pid, updated_ms, failed_hosts FROM instances "
-                              "ORDER BY seq");
+  SQLite::Statement instances(
+      db_,
+      "SELECT id, app, host, ip, state, reason, pid, updated_ms, failed_hosts, revision FROM instances "
+      "ORDER BY seq");
   while (instances.executeStep()) {
     msg::InstanceRecord i;
     i.id = instances.getColumn(0).getString();
@@ -121,6 +130,7 @@ void Registry::load() {
     std::istringstream failed(instances.getColumn(8).getString());
     for (std::string host; std::getline(failed, host, ',');)
       if (!host.empty()) i.failed_hosts.push_back(host);
+    i.revision = instances.getColumn(9).getInt64();
     state.instances.push_back(std::move(i));
   }
   state_ = std::move(state);
@@ -140,15 +150,16 @@ const msg::AppRecord* Registry::find_app(const std::string& name) const {
   return nullptr;
 }
 
-void Registry::create_instances(const std::string& app, int count) {
-  SQLite::Statement insert(db_,
-                           "INSERT INTO instances(id, app, seq, state, updated_ms) VALUES (?, ?, ?, 'pending', ?)");
+void Registry::create_instances(const std::string& app, int count, int64_t revision) {
+  SQLite::Statement insert(
+      db_, "INSERT INTO instances(id, app, seq, state, updated_ms, revision) VALUES (?, ?, ?, 'pending', ?, ?)");
   for (int i = 0; i < count; ++i) {
     const int64_t seq = next_instance_seq();
     insert.bind(1, app + "-" + std::to_string(seq));
     insert.bind(2, app);
     insert.bind(3, seq);
     insert.bind(4, clock_.now_ms());
+    insert.bind(5, revision);
     insert.exec();
     insert.reset();
   }
@@ -164,10 +175,12 @@ void Registry::delete_instances(const std::string& app, int count, const std::ve
     named.bind(2, app);
     if (named.executeStep() && std::find(chosen.begin(), chosen.end(), id) == chosen.end()) chosen.push_back(id);
   }
-  // Then instances that serve nobody (not running), then the newest.
+  // Then instances of an earlier revision (a rollout replaces them anyway), then instances that serve
+  // nobody (not running), then the newest.
   SQLite::Statement rest(db_,
-                         "SELECT id FROM instances WHERE app = ? AND state != 'draining' "
-                         "ORDER BY (state = 'running'), seq DESC");
+                         "SELECT i.id FROM instances i JOIN apps a ON a.name = i.app "
+                         "WHERE i.app = ? AND i.state != 'draining' "
+                         "ORDER BY (i.revision = a.revision), (i.state = 'running'), i.seq DESC");
   rest.bind(1, app);
   while (static_cast<int>(chosen.size()) < count && rest.executeStep()) {
     std::string id = rest.getColumn(0).getString();
@@ -188,6 +201,176 @@ void Registry::retire_instance(const std::string& id, const std::string& why) {
   drain.bind(2, clock_.now_ms());
   drain.bind(3, id);
   drain.exec();
+}
+
+Registry::AppRow Registry::read_app(const std::string& name) {
+  SQLite::Statement select(db_, "SELECT spec, revision, revisions, rollout FROM apps WHERE name = ?");
+  select.bind(1, name);
+  AppRow row;
+  if (!select.executeStep()) return row;
+  row.spec = decode_column<msg::AppSpec>(select.getColumn(0));
+  row.revision = select.getColumn(1).getInt64();
+  row.revisions = decode_column<StoredRevisions>(select.getColumn(2)).revisions;
+  row.rollout = decode_column<msg::Rollout>(select.getColumn(3));
+  return row;
+}
+
+void Registry::write_app(const std::string& name, const AppRow& app) {
+  SQLite::Statement update(db_, "UPDATE apps SET spec = ?, revision = ?, revisions = ?, rollout = ? WHERE name = ?");
+  bind_blob(update, 1, codec::encode(app.spec));
+  update.bind(2, app.revision);
+  bind_blob(update, 3, codec::encode(StoredRevisions{app.revisions}));
+  bind_blob(update, 4, codec::encode(app.rollout));
+  update.bind(5, name);
+  update.exec();
+}
+
+void Registry::start_rollout(AppRow& row, int64_t from_revision) {
+  // Specs no live instance runs any more are forgotten, except the one a rollback would return to.
+  std::set<int64_t> used{from_revision};
+  SQLite::Statement live(db_, "SELECT DISTINCT revision FROM instances WHERE app = ? AND state != 'draining'");
+  live.bind(1, row.spec.name);
+  while (live.executeStep()) used.insert(live.getColumn(0).getInt64());
+  std::erase_if(row.revisions,
+                [&](const msg::AppRevision& r) { return !used.count(r.revision) || r.revision == row.revision; });
+  const int64_t now = clock_.now_ms();
+  row.rollout = msg::Rollout{};
+  row.rollout.state = "rolling";
+  row.rollout.from_revision = from_revision;
+  row.rollout.to_revision = row.revision;
+  row.rollout.started_ms = now;
+  row.rollout.progress_ms = now;
+}
+
+bool Registry::step_rollout(const std::string& app) {
+  AppRow row = read_app(app);
+  msg::Rollout& rollout = row.rollout;
+  if (rollout.state != "rolling" && rollout.state != "rolling_back") return false;
+  struct Live {
+    std::string id, state, reason;
+    bool current = false;
+  };
+  std::vector<Live> fresh, old;  // fresh: of row.revision, oldest first; old: of any other revision
+  SQLite::Statement select(db_,
+                           "SELECT id, state, reason, revision FROM instances WHERE app = ? AND state != 'draining' "
+                           "ORDER BY seq");
+  select.bind(1, app);
+  while (select.executeStep()) {
+    Live i{select.getColumn(0).getString(), select.getColumn(1).getString(), select.getColumn(2).getString()};
+    (select.getColumn(3).getInt64() == row.revision ? fresh : old).push_back(std::move(i));
+  }
+  // Healthy: the agent reports `running` only once the app's health check passes.
+  const auto healthy = [](const Live& i) { return i.state == "running"; };
+  const int64_t now = clock_.now_ms();
+  const int desired = row.spec.replicas;
+  bool changed = false;
+  const int fresh_ready = static_cast<int>(std::count_if(fresh.begin(), fresh.end(), healthy));
+  if (fresh_ready > rollout.ready) {
+    rollout.progress_ms = now;
+    changed = true;
+  }
+  rollout.ready = fresh_ready;
+
+  std::string failure;
+  for (const auto& i : fresh)
+    if (i.state == "failed" && failure.empty()) failure = "instance " + i.id + " failed: " + i.reason;
+  if (failure.empty() && now - rollout.progress_ms >= row.spec.rollout_timeout_ms) {
+    for (const auto& i : fresh) {
+      if (healthy(i)) continue;
+      failure = "instance " + i.id + " not healthy within " + std::to_string(row.spec.rollout_timeout_ms / 1000) +
+                " s (" + i.state + (i.reason.empty() ? "" : ": " + i.reason) + ")";
+      break;
+    }
+  }
+  if (!failure.empty()) {
+    const auto back = std::find_if(row.revisions.begin(), row.revisions.end(),
+                                   [&](const msg::AppRevision& r) { return r.revision == rollout.from_revision; });
+    if (rollout.state == "rolling_back" || back == row.revisions.end()) {
+      rollout.reason = (rollout.state == "rolling_back"
+                            ? "rollback to revision " + std::to_string(row.revision) + " did not complete: "
+                            : "") +
+                       failure + (rollout.reason.empty() ? "" : "; " + rollout.reason);
+      rollout.state = "stuck";
+      spdlog::error("app {}: rollout stuck: {}", app, rollout.reason);
+      write_app(app, row);
+      return true;
+    }
+    // Back to the spec it started from, keeping today's replicas (scaling is not part of a revision).
+    msg::AppRevision failed{row.revision, row.spec};
+    row.spec = back->spec;
+    row.spec.replicas = failed.spec.replicas;
+    row.revision = back->revision;
+    row.revisions.erase(back);
+    row.revisions.push_back(std::move(failed));
+    rollout.state = "rolling_back";
+    rollout.reason = "revision " + std::to_string(rollout.to_revision) + ": " + failure;
+    rollout.from_revision = rollout.to_revision;
+    rollout.to_revision = row.revision;
+    rollout.progress_ms = now;
+    rollout.ready = 0;
+    spdlog::warn("app {}: rolling back to revision {}: {}", app, row.revision, rollout.reason);
+    write_app(app, row);
+    step_rollout(app);
+    return true;
+  }
+
+  const std::string why = "replaced by revision " + std::to_string(row.revision);
+  // Old instances that serve nobody go first: retiring them costs no capacity.
+  std::vector<Live> old_ready;
+  for (auto& i : old) {
+    if (healthy(i)) {
+      old_ready.push_back(i);
+      continue;
+    }
+    retire_instance(i.id, why);
+    changed = true;
+  }
+  // Then healthy old ones, oldest first, while the healthy ones left stay at least replicas - max_unavailable.
+  const int min_available = std::max(0, desired - row.spec.max_unavailable);
+  int available = static_cast<int>(old_ready.size()) + fresh_ready;
+  std::size_t retired = 0;
+  while (retired < old_ready.size() && available - 1 >= min_available) {
+    retire_instance(old_ready[retired++].id, why);
+    --available;
+    changed = true;
+  }
+  const int old_left = static_cast<int>(old_ready.size() - retired);
+  // More new instances, within replicas + max_surge in all.
+  const int fresh_count = static_cast<int>(fresh.size());
+  const int add = std::min(desired - fresh_count, desired + row.spec.max_surge - old_left - fresh_count);
+  if (add > 0) {
+    create_instances(app, add, row.revision);
+    rollout.progress_ms = now;  // the new ones' time to become healthy starts now
+    changed = true;
+  }
+  if (fresh_count > desired) {  // scaled in during the rollout: unhealthy ones first, then the newest
+    std::stable_partition(fresh.begin(), fresh.end(), healthy);
+    for (int i = 0; i < fresh_count - desired; ++i) retire_instance(fresh[fresh.size() - 1 - i].id, "scale-in");
+    changed = true;
+  }
+  if (old_left == 0 && fresh_ready >= desired) {
+    rollout.state = rollout.state == "rolling" ? "done" : "rolled_back";
+    row.revisions.clear();
+    spdlog::info("app {}: {} to revision {} ({} instances){}", app,
+                 rollout.state == "done" ? "rollout done" : "rolled back", row.revision, fresh_ready,
+                 rollout.reason.empty() ? "" : ": " + rollout.reason);
+    changed = true;
+  }
+  if (changed) write_app(app, row);
+  return changed;
+}
+
+bool Registry::step_rollouts() {
+  bool changed = false;
+  SQLite::Statement rolling(db_, "SELECT name, rollout FROM apps");
+  std::vector<std::string> names;
+  while (rolling.executeStep()) {
+    const auto rollout = decode_column<msg::Rollout>(rolling.getColumn(1));
+    if (rollout.state == "rolling" || rollout.state == "rolling_back")
+      names.push_back(rolling.getColumn(0).getString());
+  }
+  for (const auto& name : names) changed = step_rollout(name) || changed;
+  return changed;
 }
 
 Status Registry::check_port_conflicts(const msg::AppSpec& spec) const {
@@ -281,37 +464,45 @@ msg::Reply Registry::deploy(const std::string& request_id, const msg::DeployComm
       insert.bind(3, revision);
       insert.bind(4, clock_.now_ms());
       insert.exec();
-      create_instances(spec.name, spec.replicas);
+      create_instances(spec.name, spec.replicas, revision);
       spdlog::info("app {} deployed: {}:{} x{} (revision {})", spec.name, spec.image, spec.tag, spec.replicas,
                    revision);
       return Status::Ok();
     }
-    const bool keep_instances = same_instances(existing->spec, spec);
-    // The app's revision names what its instances run: a change that reaches no instance (replicas,
-    // routing, health checks, autoscaling) leaves it, so agents keep the instances that run.
-    SQLite::Statement update(db_, "UPDATE apps SET spec = ?, revision = ? WHERE name = ?");
-    bind_blob(update, 1, codec::encode(spec));
-    update.bind(2, keep_instances ? existing->revision : revision);
-    update.bind(3, spec.name);
-    update.exec();
-    const int current =
-        static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
-                                       [&](const auto& i) { return i.app == spec.name && i.state != "draining"; }));
-    if (keep_instances) {
-      if (spec.replicas > current) create_instances(spec.name, spec.replicas - current);
-      if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas);
+    AppRow row = read_app(spec.name);
+    const msg::Rollout& under_way = row.rollout;
+    const bool rolling = under_way.state == "rolling" || under_way.state == "rolling_back";
+    if (same_instances(existing->spec, spec)) {
+      // The app's revision names what its instances run: a change that reaches no instance (replicas,
+      // routing, health checks, autoscaling) leaves it, so agents keep the instances that run.
+      row.spec = spec;
+      write_app(spec.name, row);
+      if (rolling) {
+        step_rollout(spec.name);
+      } else {
+        const int current =
+            static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
+                                           [&](const auto& i) { return i.app == spec.name && i.state != "draining"; }));
+        if (spec.replicas > current) create_instances(spec.name, spec.replicas - current, row.revision);
+        if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas);
+      }
       spdlog::info("app {} redeployed, instances kept, {} replicas (revision {})", spec.name, spec.replicas, revision);
-    } else {
-      // A changed spec replaces every instance: the old ones drain while the new ones start. (Rolling
-      // replacement, gated on health, comes with zero-downtime work.)
-      SQLite::Statement old(db_, "SELECT id FROM instances WHERE app = ? AND state != 'draining'");
-      old.bind(1, spec.name);
-      std::vector<std::string> ids;
-      while (old.executeStep()) ids.push_back(old.getColumn(0).getString());
-      for (const auto& id : ids) retire_instance(id, "replaced by revision " + std::to_string(revision));
-      create_instances(spec.name, spec.replicas);
-      spdlog::info("app {} spec changed: {} instances replaced (revision {})", spec.name, spec.replicas, revision);
+      return Status::Ok();
     }
+    // What instances run changes: a rolling replacement. It returns, if it fails, to the last revision
+    // that completed a rollout (the one a rollout under way started from).
+    const int64_t from = under_way.state == "rolling" ? under_way.from_revision : row.revision;
+    row.revisions.push_back({row.revision, row.spec});
+    row.spec = spec;
+    row.revision = revision;
+    // Back to a spec instances still run (a redeploy of the previous version): those instances stay.
+    for (const auto& earlier : row.revisions)
+      if (same_instances(earlier.spec, spec)) row.revision = earlier.revision;
+    start_rollout(row, from);
+    write_app(spec.name, row);
+    step_rollout(spec.name);
+    spdlog::info("app {} spec changed: rolling to revision {} ({} replicas, max surge {}, max unavailable {})",
+                 spec.name, row.revision, spec.replicas, spec.max_surge, spec.max_unavailable);
     return Status::Ok();
   });
 }
@@ -332,12 +523,15 @@ msg::Reply Registry::scale(const std::string& request_id, const msg::ScaleComman
                                        [&](const auto& i) { return i.app == spec.name && i.state != "draining"; }));
     spec.replicas = command.replicas;
     // The app's revision stays: it names the instances' spec, which scaling does not change.
-    SQLite::Statement update(db_, "UPDATE apps SET spec = ? WHERE name = ?");
-    bind_blob(update, 1, codec::encode(spec));
-    update.bind(2, spec.name);
-    update.exec();
-    if (spec.replicas > current) create_instances(spec.name, spec.replicas - current);
-    if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas, command.remove_first);
+    AppRow row = read_app(spec.name);
+    row.spec = spec;
+    write_app(spec.name, row);
+    if (row.rollout.state == "rolling" || row.rollout.state == "rolling_back") {
+      step_rollout(spec.name);  // the rollout brings the new revision to the new count
+    } else {
+      if (spec.replicas > current) create_instances(spec.name, spec.replicas - current, row.revision);
+      if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas, command.remove_first);
+    }
     spdlog::info("app {} scaled {} -> {} (revision {})", spec.name, current, spec.replicas, state_.revision + 1);
     return Status::Ok();
   });
@@ -454,6 +648,27 @@ Result<bool> Registry::check_hosts() {
     return true;
   } catch (const SQLite::Exception& e) {
     spdlog::error("marking hosts down failed in the database: {}", e.what());
+    load();
+    return Status::Error(std::string("registry database error: ") + e.what());
+  }
+}
+
+Result<bool> Registry::tick() {
+  auto hosts = check_hosts();
+  if (!hosts.ok()) return hosts;
+  const bool rolling = std::any_of(state_.apps.begin(), state_.apps.end(), [](const msg::AppRecord& a) {
+    return a.rollout.state == "rolling" || a.rollout.state == "rolling_back";
+  });
+  if (!rolling) return *hosts;
+  try {
+    SQLite::Transaction tx(db_);
+    if (!step_rollouts()) return *hosts;  // rolls back
+    bump_revision();
+    tx.commit();
+    load();
+    return true;
+  } catch (const SQLite::Exception& e) {
+    spdlog::error("stepping rollouts failed in the database: {}", e.what());
     load();
     return Status::Error(std::string("registry database error: ") + e.what());
   }
@@ -597,6 +812,7 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
       spdlog::info("instance {} of app {} drained and stopped on host {}", record.id, record.app, status.host_id);
       changed = true;
     }
+    if (changed) changed = step_rollouts() || changed;  // instances that became healthy (or failed)
     if (changed) bump_revision();
     tx.commit();
     if (changed) load();

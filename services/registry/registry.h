@@ -45,6 +45,9 @@ class Registry {
   // (pending, no host or IP) so that the scheduler places them elsewhere. Returns whether the state changed.
   Result<bool> check_hosts();
 
+  // The registry's timers: check_hosts(), then every rollout's timeout. Returns whether the state changed.
+  Result<bool> tick();
+
   // Forgets applied request ids older than `age_ms` (a client retries for seconds, not days).
   void forget_requests_older_than(int64_t age_ms);
 
@@ -56,7 +59,7 @@ class Registry {
   void load();
   void bump_revision();
   int64_t next_instance_seq();
-  void create_instances(const std::string& app, int count);
+  void create_instances(const std::string& app, int count, int64_t revision);
   // Deletes `count` of the app's instances: those of `first` that are the app's (in that order), then
   // those not running, then the newest.
   void delete_instances(const std::string& app, int count, const std::vector<std::string>& first = {});
@@ -69,6 +72,25 @@ class Registry {
   // remembered in failed_hosts, when some other up host has not failed it yet. Returns whether it moved.
   bool move_off_faulty_host(const msg::InstanceRecord& record, const std::string& host, const std::string& reason);
   Status check_port_conflicts(const msg::AppSpec& spec) const;
+
+  // Rolling redeploys. All of these work inside the caller's transaction, on the database (the
+  // in-memory state is reloaded after the commit).
+  struct AppRow {
+    msg::AppSpec spec;
+    int64_t revision = 0;
+    std::vector<msg::AppRevision> revisions;
+    msg::Rollout rollout;
+  };
+  AppRow read_app(const std::string& name);
+  void write_app(const std::string& name, const AppRow& app);
+  // Starts replacing the app's instances with those of `row.revision` (the spec just deployed).
+  void start_rollout(AppRow& row, int64_t from_revision);
+  // Takes every step the rollout allows now: retires old instances as far as the healthy ones permit,
+  // creates new ones within max_surge, rolls back (or gives up) on a timeout or a failed new instance,
+  // ends it when only healthy new instances are left. Returns whether it changed anything.
+  bool step_rollout(const std::string& app);
+  // Every app whose rollout is under way; steps each. Returns whether anything changed.
+  bool step_rollouts();
   const msg::AppRecord* find_app(const std::string& name) const;
 
   SQLite::Database& db_;

@@ -66,6 +66,13 @@ CREATE TABLE applied_requests(
       R"sql(
 ALTER TABLE instances ADD COLUMN failed_hosts TEXT NOT NULL DEFAULT '';
 )sql",
+      // Rolling redeploys: the revision each instance runs, earlier specs still run, the rollout.
+      R"sql(
+ALTER TABLE instances ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+UPDATE instances SET revision = (SELECT revision FROM apps WHERE apps.name = instances.app);
+ALTER TABLE apps ADD COLUMN revisions BLOB;                -- msgpack {"revisions": [AppRevision]}
+ALTER TABLE apps ADD COLUMN rollout BLOB;                  -- msgpack Rollout
+)sql",
   };
   return kMigrations;
 }

@@ -72,6 +72,32 @@ TEST(DeploySpec, DrainTimeoutAndProxyProtocol) {
   EXPECT_TRUE(flagged->proxy_protocol);
 }
 
+TEST(DeploySpec, RolloutSettings) {
+  auto spec = apply_yaml("max_surge: 2\nmax_unavailable: 1\nrollout_timeout_ms: 90s\n", {});
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_EQ(spec->max_surge, 2);
+  EXPECT_EQ(spec->max_unavailable, 1);
+  EXPECT_EQ(spec->rollout_timeout_ms, 90'000);
+  DeployFlags f = minimal_flags();
+  f.max_surge = "0";
+  f.max_unavailable = "2";
+  f.rollout_timeout = "15s";
+  auto flagged = build_spec(std::nullopt, f);
+  ASSERT_TRUE(flagged.ok()) << flagged.status().message();
+  EXPECT_EQ(flagged->max_surge, 0);
+  EXPECT_EQ(flagged->rollout_timeout_ms, 15'000);
+  f.max_unavailable = "0";
+  auto stalled = build_spec(std::nullopt, f);
+  ASSERT_FALSE(stalled.ok());
+  EXPECT_EQ(stalled.status().field(), "max_unavailable") << stalled.status().message();
+  f.max_unavailable = std::nullopt;
+  f.max_surge = "-1";
+  EXPECT_EQ(build_spec(std::nullopt, f).status().field(), "max_surge");
+  f.max_surge = std::nullopt;
+  f.rollout_timeout = "10ms";
+  EXPECT_EQ(build_spec(std::nullopt, f).status().field(), "rollout_timeout_ms");
+}
+
 TEST(DeploySpec, FlagsOverrideTheFile) {
   DeployFlags f;
   f.replicas = "5";

@@ -47,16 +47,35 @@ TEST(Listing, InstancesJsonHasTheDocumentedKeys) {
                                      {"ip", "127.100.1.1"},
                                      {"state", "running"},
                                      {"reason", ""},
-                                     {"pid", 42}}));
+                                     {"pid", 42},
+                                     {"revision", 0}}));
   EXPECT_EQ(instances_json(sample_state(), "api").size(), 1u);
   EXPECT_TRUE(instances_json(msg::State{}, "").is_array());
 }
 
 TEST(Listing, InstancesTableAlignsColumns) {
   EXPECT_EQ(instances_table(sample_state(), ""),
-            "ID     APP  HOST    IP           STATE    REASON\n"
-            "web-1  web  host-a  127.100.1.1  running  \n"
-            "api-2  api  -       -            pending  no host is up\n");
+            "ID     APP  REV  HOST    IP           STATE    REASON\n"
+            "web-1  web  -    host-a  127.100.1.1  running  \n"
+            "api-2  api  -    -       -            pending  no host is up\n");
+}
+
+TEST(Listing, InstancesTableSaysWhyARolloutWasRolledBack) {
+  msg::State s = sample_state();
+  s.instances.resize(1);
+  s.instances[0].revision = 4;
+  msg::AppRecord web;
+  web.spec.name = "web";
+  web.revision = 4;
+  web.rollout.state = "rolled_back";
+  web.rollout.from_revision = 7;
+  web.rollout.to_revision = 4;
+  web.rollout.reason = "revision 7: instance web-9 not healthy within 60 s (starting)";
+  s.apps = {web};
+  EXPECT_EQ(instances_table(s, "web"),
+            "ID     APP  REV  HOST    IP           STATE    REASON\n"
+            "web-1  web  4    host-a  127.100.1.1  running  \n"
+            "web: rolled back to revision 4: revision 7: instance web-9 not healthy within 60 s (starting)\n");
 }
 
 TEST(Listing, HostsJsonHasTheDocumentedKeys) {

@@ -116,6 +116,39 @@ TEST(Assess, FailedAndUnplacedComeFirstWithTheirReasons) {
   EXPECT_EQ(l.waiting_on[2], "web-1 starting");
 }
 
+TEST(Assess, NotLiveWhileARolloutReplacesInstances) {
+  auto s = web_state();
+  s.apps[0].revision = 9;
+  s.apps[0].spec.replicas = 3;
+  s.apps[0].rollout.state = "rolling";
+  s.apps[0].rollout.to_revision = 9;
+  s.apps[0].rollout.ready = 1;
+  for (auto& i : s.instances) i.revision = 5;
+  s.instances[2].revision = 9;
+  auto l = assess(s, "web", 3);
+  EXPECT_FALSE(l.live);
+  ASSERT_FALSE(l.waiting_on.empty());
+  EXPECT_EQ(l.waiting_on[0], "rolling to revision 9: 1/3 new instances healthy");
+  EXPECT_TRUE(l.rollout_failed.empty());
+  s.apps[0].rollout.state = "done";
+  EXPECT_FALSE(assess(s, "web", 3).live) << "instances of revision 5 are still there";
+  for (auto& i : s.instances) i.revision = 9;
+  EXPECT_TRUE(assess(s, "web", 3).live);
+}
+
+TEST(Assess, ARolledBackRolloutFailsOnlyTheDeployThatStartedIt) {
+  auto s = web_state();
+  s.apps[0].revision = 5;
+  s.apps[0].rollout.state = "rolled_back";
+  s.apps[0].rollout.from_revision = 9;
+  s.apps[0].rollout.to_revision = 5;
+  s.apps[0].rollout.reason = "revision 9: instance web-4 failed: exited with code 1";
+  EXPECT_EQ(assess(s, "web", 3, 9).rollout_failed,
+            "rolled back to revision 5: revision 9: instance web-4 failed: exited with code 1");
+  EXPECT_TRUE(assess(s, "web", 3, 10).rollout_failed.empty()) << "a later scale is not about that rollout";
+  EXPECT_TRUE(assess(s, "web", 3, 10).live);
+}
+
 TEST(Assess, RemovedWhenNoInstanceAndNoServerIsLeft) {
   auto s = web_state();
   EXPECT_FALSE(assess(s, "web", 0).live);

@@ -3,8 +3,10 @@
 //   answering, and only then stops; meanwhile `pier ps` says `draining`, and the scale command is live
 //   as soon as the instances that stay serve;
 // - PROXY protocol v2 to a tcp app that asks for it;
-// - under a bounded load: 100 scale events 2 <-> 6, a new external port and an algorithm change fail no
-//   request, and HAProxy reloads only for the two structural changes.
+// - under a bounded load: 100 scale events 2 <-> 6, a rolling redeploy, a new external port and an
+//   algorithm change fail no request, and HAProxy reloads only for the two structural changes;
+// - a redeploy whose instances never pass their health check is rolled back, failing no request, and
+//   `pier deploy` and `pier ps` say why.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -113,6 +115,18 @@ TEST(ZeroDowntimeTest, ScaleEventsANewPortAndAnAlgorithmChangeUnderLoadFailNothi
   EXPECT_EQ(reloads_after_scaling, reloads_before) << "scaling reloaded HAProxy";
   EXPECT_GE(updates_after_scaling - updates_before, events) << "every scale event went through the Runtime API";
 
+  // A rolling redeploy (new environment: every instance is replaced, one at a time).
+  const auto before_redeploy = instance_ids(s.ps(), app);
+  auto redeploy_args = deploy_args(app, port, 2);
+  redeploy_args.insert(redeploy_args.end(), {"--env", "RELEASE=2"});
+  const auto rolling_started = Steady::now();
+  auto rolled = s.pier(redeploy_args);
+  ASSERT_EQ(rolled.exit_code, 0) << rolled.output << rolled.error << s.log("registry");
+  const auto rolled_ms = ms_since(rolling_started);
+  const auto after_redeploy = instance_ids(s.ps(), app);
+  for (const auto& id : after_redeploy) EXPECT_EQ(before_redeploy.count(id), 0u) << id << " was not replaced";
+  EXPECT_EQ(host_counter(s, "reloads"), reloads_before) << "a rolling redeploy changes servers only";
+
   // A new external port (the same instances): a structural change, one reload.
   const int second_port = free_port();
   auto args = deploy_args(app, port, 2);
@@ -134,8 +148,50 @@ TEST(ZeroDowntimeTest, ScaleEventsANewPortAndAnAlgorithmChangeUnderLoadFailNothi
   EXPECT_GT(report.fresh_sent, 0);
   std::cout << "[ measured ] " << events << " scale events (2 <-> 6) in " << scaled_ms << " ms, "
             << updates_after_scaling - updates_before << " runtime updates, " << reloads_after_scaling - reloads_before
-            << " reloads; then a new port and an algorithm change: " << host_counter(s, "reloads") - reloads_before
+            << " reloads; a rolling redeploy of 2 instances live in " << rolled_ms
+            << " ms; then a new port and an algorithm change: " << host_counter(s, "reloads") - reloads_before
             << " reloads in all; load " << report.to_text();
+}
+
+TEST(RollbackTest, ARedeployThatNeverBecomesHealthyIsRolledBackWithoutAFailedRequest) {
+  Stack s;
+  ASSERT_TRUE(s.wait_for_hosts()) << s.log("agent");
+  const std::string app = "rb" + std::to_string(::getpid() % 100000);
+  const int port = free_port();
+  auto args = deploy_args(app, port, 2);
+  args.insert(args.end(), {"--health-path", "/healthz", "--rollout-timeout", "6s"});
+  ASSERT_EQ(s.pier(args).exit_code, 0) << s.log("agent");
+  ASSERT_TRUE(wait_until([&] { return distinct(answers(port, "/", 6)).size() == 2; }, 20s));
+  const auto good = instance_ids(s.ps(), app);
+
+  loadgen::LoadGenerator load(steady_load(port));
+  load.start();
+  // The broken release: same app, a new tag whose /healthz answers 503.
+  auto broken = args;
+  for (std::size_t i = 0; i + 1 < broken.size(); ++i) {
+    if (broken[i] == "--tag") broken[i + 1] = "broken";
+    if (broken[i] == "--command") broken[i + 1] = "pier-demo-app --healthz-status 503";
+  }
+  const auto started = Steady::now();
+  auto deployed = s.pier(broken);
+  const auto rolled_back_ms = ms_since(started);
+  EXPECT_EQ(deployed.exit_code, 1) << deployed.output << deployed.error;
+  EXPECT_NE(deployed.error.find("rolled back"), std::string::npos) << deployed.error;
+  EXPECT_NE(deployed.error.find("not healthy within 6 s"), std::string::npos) << deployed.error;
+
+  // The old instances served throughout and still do; the broken one is gone.
+  EXPECT_TRUE(wait_until([&] { return instance_ids(s.ps(), app) == good && processes_of_app(app) == 2; }, 20s))
+      << s.pier({"ps", app}).output;
+  EXPECT_EQ(distinct(answers(port, "/", 6)), good);
+  auto ps = s.pier({"ps", app});
+  EXPECT_NE(ps.output.find(app + ": rolled back to revision"), std::string::npos) << ps.output;
+  EXPECT_NE(ps.output.find("healthy within 6 s"), std::string::npos) << ps.output;
+  const auto report = load.stop();
+  EXPECT_EQ(report.failed(), 0) << report.to_text();
+  EXPECT_GT(report.keepalive_sent, 0);
+  EXPECT_GT(report.fresh_sent, 0);
+  std::cout << "[ measured ] rollback: pier deploy answered after " << rolled_back_ms
+            << " ms (rollout timeout 6 s): " << deployed.error << "; load " << report.to_text();
 }
 
 TEST(ProxyProtocolTest, ATcpAppThatAsksForItGetsAProxyV2HeaderFirst) {

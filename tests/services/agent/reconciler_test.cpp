@@ -2,12 +2,16 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <map>
 #include <set>
+#include <thread>
+
+#include "tests/support/free_port.h"
 
 namespace pier::agent {
 namespace {
@@ -129,6 +133,32 @@ TEST_F(ReconcilerTest, DesiredAreThisHostsPlacedInstancesOfExistingApps) {
   EXPECT_EQ(desired[0].command, (std::vector<std::string>{"serve", "web"}));
   EXPECT_EQ(desired[0].env.at("GREETING"), "hi");
   EXPECT_EQ(desired[0].revision, 1);
+}
+
+TEST_F(ReconcilerTest, EachInstanceRunsTheSpecOfItsOwnRevision) {
+  msg::State state =
+      state_with({instance("web-1", "web", "h1", "127.100.0.2"), instance("web-2", "web", "h1", "127.100.0.3"),
+                  instance("web-3", "web", "h1", "127.100.0.4")},
+                 5);
+  msg::AppRevision earlier{3, state.apps[0].spec};
+  earlier.spec.env = {{"GREETING", "hello"}};
+  earlier.spec.health_path = "/old-health";
+  state.apps[0].revisions = {earlier};
+  state.apps[0].spec.health_path = "/healthz";
+  state.instances[0].revision = 3;  // an old one, mid-rollout
+  state.instances[1].revision = 5;
+  state.instances[2].revision = 0;  // from a registry older than rollouts: the app's revision
+  auto desired = desired_instances(state, "h1");
+  ASSERT_EQ(desired.size(), 3u);
+  EXPECT_EQ(desired[0].revision, 3);
+  EXPECT_EQ(desired[0].env.at("GREETING"), "hello");
+  EXPECT_EQ(desired[0].health_path, "/old-health");
+  EXPECT_EQ(desired[1].revision, 5);
+  EXPECT_EQ(desired[1].env.at("GREETING"), "hi");
+  EXPECT_EQ(desired[1].health_path, "/healthz");
+  EXPECT_EQ(desired[2].revision, 5);
+  state.apps[0].spec.protocol = "tcp";
+  EXPECT_EQ(desired_instances(state, "h1")[1].health_path, "") << "a tcp app is checked by a connect only";
 }
 
 TEST_F(ReconcilerTest, StartsMissingInstancesAndReportsRunningOnceTheyAccept) {
@@ -398,6 +428,25 @@ TEST(ConnectionCount, CountsOpenAndOpeningConnectionsToTheAddressFromProcNetTcp)
   EXPECT_EQ(count_connections_to(text, "127.100.0.3", 8000), 1);
   EXPECT_EQ(count_connections_to(text, "127.100.0.4", 8000), 0);
   EXPECT_EQ(count_connections_to(text, "not-an-ip", 8000), -1);
+}
+
+// A real HTTP server on loopback: the check passes on 2xx/3xx only, and needs the connection first.
+TEST(HealthCheck, PassesOnTwoAndThreeHundredsOnly) {
+  httplib::Server server;
+  server.Get("/ok", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
+  server.Get("/moved", [](const httplib::Request&, httplib::Response& res) { res.status = 302; });
+  server.Get("/broken", [](const httplib::Request&, httplib::Response& res) { res.status = 503; });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread thread([&] { server.listen_after_bind(); });
+  const int closed = test_support::free_port();  // nothing listens there
+  const std::vector<Prober::Target> targets = {{"127.0.0.1", port, "/ok"},     {"127.0.0.1", port, "/moved"},
+                                               {"127.0.0.1", port, "/broken"}, {"127.0.0.1", port, "/missing"},
+                                               {"127.0.0.1", port, ""},        {"127.0.0.1", closed, "/ok"}};
+  TcpProber prober(500, 2000);
+  EXPECT_EQ(prober.accepting(targets), (std::set<std::size_t>{0, 1, 4}));
+  server.stop();
+  thread.join();
 }
 
 TEST(ConnectionCount, SeesARealConnection) {

@@ -435,6 +435,209 @@ TEST_F(RegistryTest, ANewSpecDrainsTheOldInstancesWhileNewOnesStart) {
                         {"web-1", "draining"}, {"web-2", "draining"}, {"web-3", "pending"}, {"web-4", "pending"}}));
 }
 
+// A rollout on one host: instances are placed and reported by hand, as the scheduler and the agent would.
+class RolloutTest : public RegistryTest {
+ protected:
+  msg::HostStatus h1 = host("h1");
+  std::map<std::string, std::string> reported;  // instance id -> state its agent reports
+
+  void SetUp() override { ASSERT_TRUE(reg.heartbeat(h1).ok()); }
+  // Places every pending instance on h1 and reports what `reported` says (running by default for ones
+  // placed earlier than this call, as the test sets them).
+  void agent() {
+    msg::PlaceCommand place;
+    for (const auto& i : reg.state().instances)
+      if (i.host.empty()) place.assignments.push_back({i.id, "h1"});
+    if (!place.assignments.empty()) {
+      ASSERT_TRUE(reg.place(rid(), place).ok);
+    }
+    h1.instances.clear();
+    for (const auto& [id, state] : reported) {
+      msg::InstanceStatus status = running_status(id);
+      status.state = state;
+      h1.instances.push_back(status);
+    }
+    ASSERT_TRUE(reg.heartbeat(h1).ok());
+  }
+  std::map<std::string, std::string> states() const {
+    std::map<std::string, std::string> out;
+    for (const auto& i : reg.state().instances) out[i.id] = i.state;
+    return out;
+  }
+  const msg::AppRecord& app() const { return reg.state().apps.at(0); }
+  void deploy_running(int replicas) {
+    ASSERT_TRUE(reg.deploy(rid(), {demo("web", replicas)}).ok);
+    agent();
+    for (const auto& i : reg.state().instances) reported[i.id] = "running";
+    agent();
+  }
+  msg::AppSpec v2(int replicas = 2) {
+    auto spec = demo("web", replicas);
+    spec.tag = "0.2.0";
+    spec.rollout_timeout_ms = 10'000;
+    return spec;
+  }
+};
+
+TEST_F(RolloutTest, ANewSpecReplacesOneInstanceAtATimeEachStepGatedOnHealth) {
+  deploy_running(2);
+  const int64_t v1 = app().revision;
+  ASSERT_TRUE(reg.deploy(rid(), {v2()}).ok);
+  EXPECT_EQ(states(),
+            (std::map<std::string, std::string>{{"web-1", "running"}, {"web-2", "running"}, {"web-3", "pending"}}))
+      << "max_surge 1: one new instance, no old one stops before it is healthy";
+  EXPECT_EQ(app().rollout.state, "rolling");
+  EXPECT_EQ(app().rollout.from_revision, v1);
+  ASSERT_EQ(app().revisions.size(), 1u);
+  EXPECT_EQ(app().revisions[0].spec.tag, "0.1.0") << "agents still need the old spec";
+  reported["web-3"] = "starting";
+  agent();
+  EXPECT_EQ(states().at("web-1"), "running") << "starting is not healthy";
+  reported["web-3"] = "running";
+  agent();
+  EXPECT_EQ(states(), (std::map<std::string, std::string>{
+                          {"web-1", "draining"}, {"web-2", "running"}, {"web-3", "running"}, {"web-4", "pending"}}));
+  reported.erase("web-1");
+  reported["web-4"] = "running";
+  agent();
+  EXPECT_EQ(states(),
+            (std::map<std::string, std::string>{{"web-2", "draining"}, {"web-3", "running"}, {"web-4", "running"}}));
+  EXPECT_EQ(app().rollout.state, "done");
+  EXPECT_TRUE(app().revisions.empty());
+  for (const auto& i : reg.state().instances)
+    if (i.state != "draining") {
+      EXPECT_EQ(i.revision, app().revision) << i.id;
+    }
+}
+
+TEST_F(RolloutTest, MaxUnavailableLetsOldInstancesGoFirst) {
+  deploy_running(3);
+  auto spec = v2(3);
+  spec.max_surge = 0;
+  spec.max_unavailable = 1;
+  ASSERT_TRUE(reg.deploy(rid(), {spec}).ok);
+  EXPECT_EQ(states(), (std::map<std::string, std::string>{
+                          {"web-1", "draining"}, {"web-2", "running"}, {"web-3", "running"}, {"web-4", "pending"}}))
+      << "never more than 3 instances, never fewer than 2 healthy";
+}
+
+TEST_F(RolloutTest, NewInstancesThatNeverBecomeHealthyAreRolledBackWithoutTouchingTheOldOnes) {
+  deploy_running(2);
+  const int64_t v1 = app().revision;
+  ASSERT_TRUE(reg.deploy(rid(), {v2()}).ok);
+  const int64_t v2_revision = app().revision;
+  reported["web-3"] = "starting";
+  agent();
+  clock.advance(9'999);
+  agent();
+  ASSERT_FALSE(*reg.tick());
+  EXPECT_EQ(app().rollout.state, "rolling");
+  clock.advance(1);
+  ASSERT_TRUE(*reg.tick());
+  EXPECT_EQ(app().rollout.state, "rolled_back");
+  EXPECT_EQ(app().revision, v1);
+  EXPECT_EQ(app().spec.tag, "0.1.0");
+  EXPECT_EQ(app().rollout.reason,
+            "revision " + std::to_string(v2_revision) + ": instance web-3 not healthy within 10 s (starting)");
+  EXPECT_EQ(states(),
+            (std::map<std::string, std::string>{{"web-1", "running"}, {"web-2", "running"}, {"web-3", "draining"}}));
+}
+
+TEST_F(RolloutTest, AFailedNewInstanceRollsBackAtOnceAndTheStepsTakenAreUndone) {
+  deploy_running(2);
+  ASSERT_TRUE(reg.deploy(rid(), {v2()}).ok);
+  reported["web-3"] = "running";
+  agent();  // web-1 drains, web-4 comes
+  reported.erase("web-1");
+  reported["web-4"] = "failed";
+  agent();
+  EXPECT_EQ(app().rollout.state, "rolling_back");
+  EXPECT_NE(app().rollout.reason.find("instance web-4 failed"), std::string::npos) << app().rollout.reason;
+  EXPECT_EQ(states(), (std::map<std::string, std::string>{
+                          {"web-2", "running"}, {"web-3", "running"}, {"web-4", "draining"}, {"web-5", "pending"}}))
+      << "back to the old spec the same way: one more old instance, then the new ones go";
+  reported.erase("web-4");
+  reported["web-5"] = "running";
+  agent();
+  EXPECT_EQ(states(),
+            (std::map<std::string, std::string>{{"web-2", "running"}, {"web-3", "draining"}, {"web-5", "running"}}));
+  EXPECT_EQ(app().rollout.state, "rolled_back");
+  EXPECT_EQ(app().spec.tag, "0.1.0");
+}
+
+TEST_F(RolloutTest, ARollbackThatCannotCompleteIsStuckAndChangesNothingMore) {
+  deploy_running(1);
+  ASSERT_TRUE(reg.deploy(rid(), {v2(1)}).ok);
+  reported["web-1"] = "starting";  // the old instance stopped answering too
+  reported["web-2"] = "failed";
+  agent();
+  ASSERT_EQ(app().rollout.state, "rolling_back");
+  for (int i = 0; i < 30; ++i) {  // the timeout of the spec rolled back to: 60 s
+    clock.advance(2'000);
+    agent();
+  }
+  ASSERT_TRUE(*reg.tick());
+  EXPECT_EQ(app().rollout.state, "stuck");
+  EXPECT_EQ(app().rollout.state, "stuck");
+  EXPECT_NE(app().rollout.reason.find("did not complete"), std::string::npos) << app().rollout.reason;
+  const auto before = states();
+  clock.advance(2'000);
+  agent();
+  EXPECT_FALSE(*reg.tick());
+  EXPECT_EQ(states(), before);
+}
+
+TEST_F(RolloutTest, ScalingDuringARolloutScalesTheNewRevision) {
+  deploy_running(2);
+  ASSERT_TRUE(reg.deploy(rid(), {v2()}).ok);
+  ASSERT_TRUE(reg.scale(rid(), {"web", 4}).ok);
+  EXPECT_EQ(states(), (std::map<std::string, std::string>{{"web-1", "running"},
+                                                          {"web-2", "running"},
+                                                          {"web-3", "pending"},
+                                                          {"web-4", "pending"},
+                                                          {"web-5", "pending"}}))
+      << "4 + max_surge 1 in all";
+  ASSERT_TRUE(reg.scale(rid(), {"web", 1}).ok);
+  EXPECT_EQ(states(),
+            (std::map<std::string, std::string>{{"web-1", "draining"}, {"web-2", "running"}, {"web-3", "pending"}}))
+      << "the newest new ones go, and one old one: one healthy instance is enough now";
+}
+
+TEST_F(RolloutTest, RedeployingThePreviousSpecMidRolloutKeepsItsInstances) {
+  deploy_running(2);
+  const int64_t v1 = app().revision;
+  ASSERT_TRUE(reg.deploy(rid(), {v2()}).ok);
+  agent();
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
+  EXPECT_EQ(app().revision, v1);
+  EXPECT_EQ(app().rollout.state, "done");
+  EXPECT_EQ(states(),
+            (std::map<std::string, std::string>{{"web-1", "running"}, {"web-2", "running"}, {"web-3", "draining"}}));
+}
+
+TEST_F(RolloutTest, RolloutStateSurvivesReopeningTheDatabase) {
+  const auto path = std::filesystem::temp_directory_path() / ("pier-rollout-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  {
+    auto file = store::open(path.string(), migrations());
+    Registry first(*file, clock, Config{});
+    ASSERT_TRUE(first.heartbeat(h1).ok());
+    ASSERT_TRUE(first.deploy("a", {demo("web", 1)}).ok);
+    ASSERT_TRUE(first.deploy("b", {v2(1)}).ok);
+  }
+  auto file = store::open(path.string(), migrations());
+  Registry again(*file, clock, Config{});
+  const auto& record = again.state().apps.at(0);
+  EXPECT_EQ(record.rollout.state, "rolling");
+  ASSERT_EQ(record.revisions.size(), 1u) << "the spec a rollback returns to";
+  EXPECT_EQ(record.revisions[0].revision, record.rollout.from_revision);
+  EXPECT_EQ(record.revisions[0].spec.tag, "0.1.0");
+  ASSERT_EQ(again.state().instances.size(), 1u) << "web-1 was never placed: it went at once";
+  EXPECT_EQ(again.state().instances[0].id, "web-2");
+  EXPECT_EQ(again.state().instances[0].revision, record.revision);
+  std::filesystem::remove(path);
+}
+
 TEST_F(RegistryTest, ADownHostsDrainingInstancesGoWithIt) {
   ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
   ASSERT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
