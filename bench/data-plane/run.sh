@@ -12,10 +12,12 @@
 # fixed 200 themselves: cheap backends, so the load balancer's own cost shows. `demo` deploys
 # pier-demo-app, which answers a request on a reused connection only after ~40 ms (README.md).
 # BREAKDOWN=1 adds arms: copies of pier's config run from a file by other HAProxy processes, with one
-# element left out or changed at a time (keep-alive only; 3 rounds of 3 s; about 3 minutes).
+# element left out or changed at a time (keep-alive only unless KINDS says; 3 rounds of 3 s; ~2.5 min).
 #
 #   run.sh [ROUNDS]   (default 5)   BUILD_DIR (default build), PIER_SKIP_BUILD=1 (use BUILD_DIR as is),
-#   BACKEND (haproxy | demo), WORKERS (clients, default 4), ROUND_MS (default 4000), BREAKDOWN=1
+#   BACKEND (haproxy | demo), WORKERS (clients, default 4), ROUND_MS (default 4000), BREAKDOWN=1,
+#   KINDS (clients: "keepalive fresh" by default, "keepalive" with BREAKDOWN=1), ARMS (with BREAKDOWN=1:
+#   only these of its arms, e.g. ARMS="pier-file pier-dyn-pool")
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
@@ -26,8 +28,12 @@ workers=${WORKERS:-4}
 round_ms=${ROUND_MS:-$([ "$breakdown" = 1 ] && echo 3000 || echo 4000)}
 replicas=4
 case $backend in haproxy | demo) ;; *) echo "BACKEND must be haproxy or demo" >&2; exit 2 ;; esac
+read -r -a kinds <<<"${KINDS:-$([ "$breakdown" = 1 ] && echo keepalive || echo keepalive fresh)}"
+for kind in "${kinds[@]}"; do
+  case $kind in keepalive | fresh) ;; *) echo "KINDS: keepalive and/or fresh, not $kind" >&2; exit 2 ;; esac
+done
+[ "${PIER_SKIP_BUILD:-0}" = 1 ] || bash scripts/build.sh >/dev/null  # builds BUILD_DIR (default build)
 build_dir=$(cd "${BUILD_DIR:-build}" && pwd)
-[ "${PIER_SKIP_BUILD:-0}" = 1 ] || bash scripts/build.sh >/dev/null
 bin=$build_dir/bin
 haproxy=$(command -v haproxy)
 haproxy_version=$("$haproxy" -v | sed -n '1s/^HAProxy version \([0-9.]*\).*/\1/p')
@@ -165,9 +171,11 @@ if [ "$breakdown" = 1 ]; then
     sed -e '/^frontend stats$/,/^$/d' -e "s|^\(\s*stats socket \)\S*|\1$state/$name.sock|" \
       -e "s|bind 127.0.0.1:$pier_port\$|bind 127.0.0.1:$port|" "$@" "$pier_cfg"
   }
+  wanted() { [ -z "${ARMS:-}" ] || [[ " $ARMS " == *" $1 "* ]]; }
   variant() {  # name sed-args... : a copy with those edits, started as an arm
     local name=$1 port
     shift
+    wanted "$name" || return 0
     port=$(free_port)
     copy_cfg "$name" "$port" "$@" >"$state/$name.cfg"
     cmp -s <(copy_cfg "$name" "$port") "$state/$name.cfg" && [ "$name" != pier-file ] &&
@@ -180,6 +188,7 @@ if [ "$breakdown" = 1 ]; then
   dyn_variant() {  # name sed-args...
     local name=$1 port s target address pool="pool-max-conn -1 pool-purge-delay 5s" cmds=()
     shift
+    wanted "$name" || return 0
     port=$(free_port)
     copy_cfg "$name" "$port" -e '/^\s*server /d' "$@" >"$state/$name.cfg"
     for s in "${servers[@]}"; do
@@ -198,7 +207,6 @@ if [ "$breakdown" = 1 ]; then
   dyn_variant pier-dyn-pool
   variant no-request-log -e '/^\s*log unix@/d' -e '/^\s*option httplog$/d'
   variant request-log-1in10 -e "s/$log_line/\1 sample 1:10/"
-  variant request-log-short -e 's/^\(\s*\)option httplog$/\1log-format "%ci:%cp [%tr] %ft %b\/%s %TR\/%Tw\/%Tc\/%Tr\/%Ta %ST"/'
   variant no-forwardfor -e '/^\s*option forwardfor$/d'
   variant no-l7-retry -e '/^\s*retry-on /d' -e '/^\s*http-request disable-l7-retry /d'
   variant no-checks -e '/^\s*option httpchk /d' -e 's/^\(\s*server .*\) check$/\1/'
@@ -244,8 +252,6 @@ print(name, kind, round_, round(r["requests_per_second"]), round(r["p50_ms"], 3)
       r["non_2xx"] + r["socket_errors"], per_request(hap), per_request(agent), sep="\t")' "${arm_names[$i]}" "$kind" "$3" \
     $(($(cpu_ticks "$worker") - hap0)) $(($(cpu_ticks "$agent") - agent0)) "$tick_us" <<<"$json"
 }
-kinds=(keepalive fresh)
-[ "$breakdown" = 1 ] && kinds=(keepalive)
 for i in "${!arm_names[@]}"; do  # warm-up: every arm answers, caches and pools filled; not counted
   "$bin/pier-load" --port "${arm_ports[$i]}" --keepalive 2 --fresh 0 --requests 20000 --duration-ms 500 >/dev/null
 done
@@ -267,31 +273,37 @@ done
 python3 - "$state/results.tsv" "$backend" "$workers" "$round_ms" "$rounds" <<'PY'
 import collections, statistics, sys
 path, backend, workers, round_ms, rounds = sys.argv[1:]
-runs = collections.defaultdict(list)
+runs = collections.defaultdict(dict)  # (arm, kind) -> round -> (req/s, p99, failed, haproxy us, agent us)
 for line in open(path):
-    arm, kind, _, rps, p50, p99, failed, hap_us, agent_us = line.rstrip("\n").split("\t")
-    runs[(arm, kind)].append((float(rps), float(p99), int(failed), float(hap_us), float(agent_us)))
+    arm, kind, round_, rps, p50, p99, failed, hap_us, agent_us = line.rstrip("\n").split("\t")
+    runs[(arm, kind)][round_] = (float(rps), float(p99), int(failed), float(hap_us), float(agent_us))
 kinds = [k for k in ("keepalive", "fresh") if ("pier", k) in runs]
 arms = list(dict.fromkeys(a for a, _ in runs))
-def med(values): return statistics.median(values)
-print()
-for kind in kinds:
-    print(f"{kind}: medians (range over {rounds} rounds); ratios to minimal; CPU time per request")
+med = statistics.median
+def column(arm, kind, i): return [x[i] for x in runs[(arm, kind)].values()]
+def ratio(arm, kind, i): return med(column(arm, kind, i)) / med(column("minimal", kind, i))
+def paired(arm, kind, i):  # the median of the ratios of rounds run side by side
     base = runs[("minimal", kind)]
-    for arm in arms:
-        r = runs[(arm, kind)]
-        rps, p99 = [x[0] for x in r], [x[1] for x in r]
-        print(f"  {arm:23s} {med(rps):6.0f} req/s ({min(rps):.0f}-{max(rps):.0f})  p99 {med(p99):.3f} ms "
-              f"({min(p99):.3f}-{max(p99):.3f})  failed {sum(x[2] for x in r)}  "
-              f"ratio req/s {med(rps) / med(x[0] for x in base):.3f} p99 {med(p99) / med(x[1] for x in base):.3f}  "
-              f"cpu us/req haproxy {med(x[3] for x in r):.1f} agent {med(x[4] for x in r):.1f}")
-print()
-print("| date | backend | clients | pier req/s | minimal req/s | req/s ratio (>= 0.97) | pier p99 | minimal p99 | p99 ratio (<= 1.05) |")
-print("|---|---|---|---|---|---|---|---|---|")
+    return med(x[i] / base[r][i] for r, x in runs[(arm, kind)].items())
+print(f"\nmedian [range] over {rounds} rounds of {round_ms} ms; ratio to minimal: of the medians "
+      "(median of same-round ratios); CPU time per request")
 for kind in kinds:
-    p, m = runs[("pier", kind)], runs[("minimal", kind)]
-    pr, mr = med(x[0] for x in p), med(x[0] for x in m)
-    pp, mp = med(x[1] for x in p), med(x[1] for x in m)
+    print(kind)
+    for arm in arms:
+        rps, p99 = column(arm, kind, 0), column(arm, kind, 1)
+        print(f"  {arm:23s} {med(rps):6.0f} req/s [{min(rps):.0f}-{max(rps):.0f}]  p99 {med(p99):.3f} ms "
+              f"[{min(p99):.3f}-{max(p99):.3f}]  failed {sum(column(arm, kind, 2))}  "
+              f"ratio req/s {ratio(arm, kind, 0):.3f} ({paired(arm, kind, 0):.3f}) "
+              f"p99 {ratio(arm, kind, 1):.3f} ({paired(arm, kind, 1):.3f})  "
+              f"us/req haproxy {med(column(arm, kind, 3)):.1f} agent {med(column(arm, kind, 4)):.1f}")
+print()
+print("| date | backend | clients | pier req/s | minimal req/s | req/s ratio (>= 0.97) | pier p99 | minimal p99 "
+      "| p99 ratio (<= 1.05) | CPU us/req pier (haproxy + agent) / minimal |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for kind in kinds:
+    c = lambda arm, i: med(column(arm, kind, i))
     print(f"| DATE | {backend} x4 | {workers} {'keep-alive' if kind == 'keepalive' else 'new-connection'} | "
-          f"{pr:.0f} | {mr:.0f} | **{pr / mr:.3f}** | {pp:.2f} ms | {mp:.2f} ms | **{pp / mp:.3f}** |")
+          f"{c('pier', 0):.0f} | {c('minimal', 0):.0f} | **{ratio('pier', kind, 0):.3f}** | {c('pier', 1):.2f} ms | "
+          f"{c('minimal', 1):.2f} ms | **{ratio('pier', kind, 1):.3f}** | "
+          f"{c('pier', 3):.0f} + {c('pier', 4):.0f} / {c('minimal', 3):.0f} |")
 PY
