@@ -12,7 +12,8 @@
 # fixed 200 themselves: cheap backends, so the load balancer's own cost shows. `demo` deploys
 # pier-demo-app, which answers a request on a reused connection only after ~40 ms (README.md).
 # BREAKDOWN=1 adds arms: copies of pier's config run from a file by other HAProxy processes, with one
-# element left out or changed at a time (keep-alive only unless KINDS says; 3 rounds of 3 s; ~2.5 min).
+# element left out or changed at a time, or all at once (keep-alive only unless KINDS says; 3 rounds of
+# 3 s; ~2.5 min).
 #
 #   run.sh [ROUNDS]   (default 5)   BUILD_DIR (default build), PIER_SKIP_BUILD=1 (use BUILD_DIR as is),
 #   BACKEND (haproxy | demo), WORKERS (clients, default 4), ROUND_MS (default 4000), BREAKDOWN=1,
@@ -218,6 +219,10 @@ if [ "$breakdown" = 1 ]; then
     variant idle-close -e 's/^\(\s*option forwardfor\)$/\1\n    option idle-close-on-response/'
   fi
   dyn_variant pier-dyn-pool-log-1in10 -e "s/$log_line/\1 sample 1:10/"
+  variant all-left-out -e '/^\s*log unix@/d' -e '/^\s*option httplog$/d' -e '/^\s*option forwardfor$/d' \
+    -e '/^\s*retry-on /d' -e '/^\s*http-request disable-l7-retry /d' -e '/^\s*option httpchk /d' \
+    -e 's/^\(\s*server .*\) check$/\1/' -e '/^\s*server \S*_failopen /d' -e '/^\s*option allbackups$/d' \
+    -e '/^\s*option redispatch /d' -e '/^\s*retries /d' -e '/^\s*option idle-close-on-response$/d'
   deadline=$((SECONDS + 30))
   for sock in "${dyn_socks[@]}"; do
     until [ "$(checked_up "$sock" $pier_backend)" = "$replicas $replicas" ]; do
