@@ -10,9 +10,9 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 rounds=${1:-5}
 replicas=10
-build_dir=$(cd "${BUILD_DIR:-build}" && pwd)
 source scripts/docker-env.sh
-bash scripts/build.sh >/dev/null
+bash scripts/build.sh >/dev/null  # before BUILD_DIR exists on a fresh clone
+build_dir=$(cd "${BUILD_DIR:-build}" && pwd)
 bash scripts/dockerd.sh start
 BUILD_DIR=$build_dir PIER_IMAGES=demo bash scripts/images.sh >/dev/null
 version=$(sed -n 's/^project(pier VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)

@@ -10,8 +10,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 events=${1:-40}
+[ "${PIER_SKIP_BUILD:-0}" = 1 ] || bash scripts/build.sh >/dev/null  # before BUILD_DIR exists on a fresh clone
 build_dir=$(cd "${BUILD_DIR:-build}" && pwd)
-[ "${PIER_SKIP_BUILD:-0}" = 1 ] || bash scripts/build.sh >/dev/null
 bin=$build_dir/bin
 version=$(sed -n 's/^project(pier VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
