@@ -362,8 +362,11 @@ struct LbBackend {
   int check_fall = 3;
   int check_inter_ms = 2000;
   bool proxy_protocol = false;  // servers get `send-proxy-v2`
+  // The app needs a p95 latency (its autoscale policy targets p95_latency_ms): the agent has the
+  // frontends routing to it log each request (it costs throughput, so only then).
+  bool request_log = false;
   MSGPACK_DEFINE_MAP(name, app, mode, algorithm, servers, health_path, check_rise, check_fall, check_inter_ms,
-                     proxy_protocol);
+                     proxy_protocol, request_log);
 };
 
 struct LbRoute {

@@ -100,7 +100,7 @@ void LbApplier::set_running_spec(const msg::LbSpec* spec) {
 }
 
 std::string LbApplier::config_text(const msg::LbConfig& config) const {
-  return with_request_log(config.haproxy_cfg, options_.request_log_socket);
+  return with_request_log(config.haproxy_cfg, options_.request_log_socket, frontends_to_log(config.spec));
 }
 
 Status LbApplier::run_command(const HaproxyRuntimeApi& api, const RuntimeCommand& command) {

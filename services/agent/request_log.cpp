@@ -12,8 +12,19 @@
 
 namespace pier::agent {
 
-std::string with_request_log(const std::string& config, const std::string& socket_path) {
-  if (socket_path.empty()) return config;
+std::set<std::string> frontends_to_log(const msg::LbSpec& spec) {
+  std::set<std::string> logged_backends, out;
+  for (const auto& backend : spec.backends)
+    if (backend.request_log) logged_backends.insert(backend.name);
+  for (const auto& frontend : spec.frontends)
+    for (const auto& route : frontend.routes)
+      if (frontend.mode == "http" && logged_backends.count(route.backend)) out.insert(frontend.name);
+  return out;
+}
+
+std::string with_request_log(const std::string& config, const std::string& socket_path,
+                             const std::set<std::string>& frontends) {
+  if (socket_path.empty() || frontends.empty()) return config;
   std::istringstream lines(config);
   std::string line, out;
   bool in_frontend = false;
@@ -21,7 +32,10 @@ std::string with_request_log(const std::string& config, const std::string& socke
     out += line;
     out += '\n';
     if (!line.empty() && line.front() != ' ' && line.front() != '\t' && line.front() != '#') {
-      in_frontend = line.rfind("frontend ", 0) == 0;
+      std::istringstream words(line);
+      std::string keyword, name;
+      words >> keyword >> name;
+      in_frontend = keyword == "frontend" && frontends.count(name) != 0;
       continue;
     }
     const auto first = line.find_first_not_of(" \t");

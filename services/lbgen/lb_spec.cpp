@@ -96,6 +96,9 @@ msg::LbSpec build_spec(const msg::State& state, const msg::HostRecord& host, std
       be.check_fall = app.check_fall;
       be.check_inter_ms = app.check_inter_ms;
       be.proxy_protocol = app.proxy_protocol;
+      be.request_log = app.autoscale.enabled &&
+                       std::any_of(app.autoscale.targets.begin(), app.autoscale.targets.end(),
+                                   [](const msg::AutoscaleTarget& t) { return t.metric == "p95_latency_ms"; });
       backends.try_emplace(backend, Draft{std::move(be), mapping.internal});
     }
   }

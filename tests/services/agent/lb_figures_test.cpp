@@ -71,6 +71,8 @@ class LbFiguresTest : public ::testing::Test {
     web.spec.image = "pier/demo-app";
     web.spec.ports = {{web_port_, backend_port_}};
     web.spec.check_inter_ms = 100;
+    web.spec.autoscale.enabled = true;  // a p95 target: its frontend logs each request
+    web.spec.autoscale.targets = {{"p95_latency_ms", 200}};
     db.spec.name = "db";
     db.spec.image = "pier/demo-db";
     db.spec.protocol = "tcp";

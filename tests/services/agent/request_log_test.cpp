@@ -19,7 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TEST(WithRequestLog, AddsLoggingToHttpFrontendsOnly) {
+TEST(WithRequestLog, AddsLoggingToTheNamedHttpFrontendsOnly) {
   const std::string config =
       "global\n    maxconn 10\ndefaults\n    mode http\n    timeout client 1s\n"
       "frontend stats\n    mode http\n    bind 127.0.0.1:8404\n"
@@ -27,24 +27,38 @@ TEST(WithRequestLog, AddsLoggingToHttpFrontendsOnly) {
       "frontend fe_80\n    mode http\n    bind 127.0.0.1:80\n    default_backend app_web_8000\n"
       "frontend fe_5432\n    mode tcp\n    bind 127.0.0.1:5432\n"
       "backend app_web_8000\n    mode http\n    server web-1 127.0.0.2:8000 check\n";
-  const std::string out = with_request_log(config, "/run/a/requests.sock");
+  const std::string out = with_request_log(config, "/run/a/requests.sock", {"fe_80", "fe_5432"});
   const std::string log = "    log unix@/run/a/requests.sock len 1024 format raw local0 info\n    option httplog\n";
   EXPECT_EQ(out,
             "global\n    maxconn 10\ndefaults\n    mode http\n    timeout client 1s\n"
-            "frontend stats\n    mode http\n" +
-                log +
-                "    bind 127.0.0.1:8404\n"
-                "# a comment\n"
-                "frontend fe_80\n    mode http\n" +
+            "frontend stats\n    mode http\n"
+            "    bind 127.0.0.1:8404\n"
+            "# a comment\n"
+            "frontend fe_80\n    mode http\n" +
                 log +
                 "    bind 127.0.0.1:80\n    default_backend app_web_8000\n"
                 "frontend fe_5432\n    mode tcp\n    bind 127.0.0.1:5432\n"
                 "backend app_web_8000\n    mode http\n    server web-1 127.0.0.2:8000 check\n");
-  EXPECT_EQ(with_request_log(config, ""), config);
-  EXPECT_EQ(with_request_log("frontend a\n  mode http", "/s"),
+  EXPECT_EQ(with_request_log(config, "", {"fe_80"}), config);
+  EXPECT_EQ(with_request_log(config, "/s", {}), config);
+  EXPECT_EQ(with_request_log("frontend a\n  mode http", "/s", {"a"}),
             "frontend a\n  mode http\n  log unix@/s len 1024 format raw local0 info\n  option httplog");
-  EXPECT_EQ(with_request_log("frontend a\n  bind x", "/s"), "frontend a\n  bind x") << "no final newline kept";
-  EXPECT_EQ(with_request_log("", "/s"), "");
+  EXPECT_EQ(with_request_log("frontend a\n  bind x", "/s", {"a"}), "frontend a\n  bind x") << "no final newline kept";
+  EXPECT_EQ(with_request_log("", "/s", {"a"}), "");
+}
+
+TEST(WithRequestLog, FrontendsRoutingToABackendThatAsksForIt) {
+  msg::LbSpec spec;
+  spec.backends.resize(3);
+  spec.backends[0].name = "app_web_8000";
+  spec.backends[0].request_log = true;
+  spec.backends[1].name = "app_api_8000";
+  spec.backends[2].name = "app_db_5432";
+  spec.backends[2].request_log = true;
+  spec.frontends = {{"fe_80", 80, "http", {{"/api", "app_api_8000"}, {"/", "app_web_8000"}}},
+                    {"fe_81", 81, "http", {{"/", "app_api_8000"}}},
+                    {"fe_5432", 5432, "tcp", {{"/", "app_db_5432"}}}};
+  EXPECT_EQ(frontends_to_log(spec), (std::set<std::string>{"fe_80"})) << "tcp frontends have no request log";
 }
 
 class RequestLogTest : public ::testing::Test {

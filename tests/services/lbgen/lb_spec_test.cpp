@@ -59,6 +59,20 @@ TEST(BuildSpec, OneHttpAppGivesAFrontendAndABackendOfItsRunningInstances) {
   EXPECT_EQ(be.servers[0].port, 8000);
 }
 
+TEST(BuildSpec, OnlyAnAppWhosePolicyTargetsP95AsksForTheRequestLog) {
+  msg::State state;
+  state.hosts = {host("h1")};
+  state.apps = {app("web", {{8080, 8000}}), app("api", {{8081, 8000}}), app("off", {{8082, 8000}})};
+  state.apps[0].spec.autoscale.enabled = true;
+  state.apps[0].spec.autoscale.targets = {{"cpu_percent", 70}, {"p95_latency_ms", 250}};
+  state.apps[1].spec.autoscale.enabled = true;
+  state.apps[1].spec.autoscale.targets = {{"requests_per_second", 50}};
+  state.apps[2].spec.autoscale.targets = {{"p95_latency_ms", 250}};  // policy off
+  std::map<std::string, bool> logged;
+  for (const auto& backend : build_spec(state, state.hosts[0]).backends) logged[backend.app] = backend.request_log;
+  EXPECT_EQ(logged, (std::map<std::string, bool>{{"api", false}, {"off", false}, {"web", true}}));
+}
+
 TEST(BuildSpec, RoutesLongestContextPathFirstWithTheDefaultLast) {
   msg::State state;
   state.hosts = {host("h1")};
