@@ -2,7 +2,7 @@
 # bench/zero-downtime: the same changes under the same load, once with pier's Runtime-API membership
 # (`--lb-apply runtime`, the default) and once reloading HAProxy on every change (`--lb-apply reload`,
 # what reload-based balancers do), in the same run. Changes: EVENTS scale events alternating 2 <-> 6
-# replicas, then a new external port, then an algorithm change. Load: pier-load through HAProxy, 2
+# replicas, then a rolling redeploy (a new env value), then a new external port, then an algorithm change. Load: pier-load through HAProxy, 2
 # keep-alive + 2 new-connection workers at 100 req/s each, for the whole sequence. Prints failed
 # requests, p99 latency and reloads for both, and the ratios.
 #   run.sh [EVENTS]   (default 40)   BUILD_DIR (default build)
@@ -44,6 +44,8 @@ run_mode() {  # mode network -> prints "failed sent p99_ms reloads runtime_updat
   for i in $(seq 1 "$events"); do
     "$bin/pier" scale zd $([ $((i % 2)) = 1 ] && echo 6 || echo 2) --timeout 30 >/dev/null
   done
+  deploy+=(--env RELEASE=2)
+  "${deploy[@]}" >/dev/null  # a rolling redeploy: every instance replaced, one at a time
   "${deploy[@]}" --port "$port2:8000" >/dev/null
   "${deploy[@]}" --port "$port2:8000" --algorithm leastconn >/dev/null
   wait $load
@@ -60,7 +62,7 @@ runtime_figures=$(run_mode runtime 127.91.0.0/16)
 reload_figures=$(run_mode reload 127.92.0.0/16)
 read -r rt_failed rt_sent rt_p99 rt_reloads rt_updates <<<"$runtime_figures"
 read -r rl_failed rl_sent rl_p99 rl_reloads rl_updates <<<"$reload_figures"
-echo "events $events (2 <-> 6), then a new port and an algorithm change"
+echo "events $events (2 <-> 6), then a rolling redeploy, a new port and an algorithm change"
 echo "runtime: failed $rt_failed of $rt_sent, p99 $rt_p99 ms, reloads $rt_reloads, runtime updates $rt_updates"
 echo "reload:  failed $rl_failed of $rl_sent, p99 $rl_p99 ms, reloads $rl_reloads, runtime updates $rl_updates"
 python3 -c "print('p99 ratio runtime/reload: %.2f' % ($rt_p99 / $rl_p99 if $rl_p99 else float('nan')))"
