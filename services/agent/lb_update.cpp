@@ -1,6 +1,7 @@
 #include "services/agent/lb_update.h"
 
 #include <map>
+#include <sstream>
 
 #include "common/codec.h"
 
@@ -40,7 +41,7 @@ void add_server(std::vector<RuntimeCommand>& out, const msg::LbBackend& backend,
                      options,
                  "New server registered", false});
   out.push_back({"enable health " + target, "", false});
-  out.push_back({"enable server " + target + "; set server " + target + " health down", "", false});
+  out.push_back({"enable server " + target, "", false});
   out.push_back({"add server " + twin + " " + address + " backup" + options, "New server registered", false});
   out.push_back({"enable server " + twin, "", false});
 }
@@ -111,6 +112,23 @@ LbUpdate plan_lb_update(const msg::LbSpec& running, const msg::LbSpec& next) {
 
 bool same_outside_servers(std::string_view a, std::string_view b) {
   return lines_outside_servers(a) == lines_outside_servers(b);
+}
+
+std::vector<ServerState> parse_server_states(std::string_view answer) {
+  std::vector<ServerState> out;
+  std::istringstream lines{std::string(answer)};
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    // be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ...
+    std::istringstream fields(line);
+    std::string be_id, srv_id, address;
+    ServerState state;
+    if (!(fields >> be_id >> state.backend >> srv_id >> state.name >> address >> state.op_state >> state.admin_state))
+      continue;
+    out.push_back(std::move(state));
+  }
+  return out;
 }
 
 bool answer_ok(const RuntimeCommand& command, std::string_view answer) {

@@ -47,13 +47,13 @@ TEST(LbUpdateTest, SameSpecNeedsNoCommand) {
   EXPECT_TRUE(u.commands.empty());
 }
 
-TEST(LbUpdateTest, NewServerIsAddedWithItsChecksThenEnabledDownWithItsFailOpenTwin) {
+TEST(LbUpdateTest, NewServerIsAddedWithItsChecksThenEnabledUpWithItsFailOpenTwin) {
   const LbUpdate u = plan_lb_update(spec({kWeb1}), spec({kWeb1, kWeb2}));
   ASSERT_FALSE(u.reload) << u.reason;
   EXPECT_EQ(lines(u), (std::vector<std::string>{
                           "add server app_web_8000/web-2 127.100.0.3:8000 check inter 500 rise 2 fall 3",
                           "enable health app_web_8000/web-2",
-                          "enable server app_web_8000/web-2; set server app_web_8000/web-2 health down",
+                          "enable server app_web_8000/web-2",
                           "add server app_web_8000/web-2_failopen 127.100.0.3:8000 backup",
                           "enable server app_web_8000/web-2_failopen",
                       }));
@@ -169,6 +169,29 @@ TEST(LbUpdateTest, SameOutsideServersIgnoresOnlyServerLines) {
   EXPECT_FALSE(
       same_outside_servers("backend b\n    default-server inter 1\n", "backend b\n    default-server inter 2\n"));
   EXPECT_FALSE(same_outside_servers("a\n", "a\nb\n"));
+}
+
+TEST(LbUpdateTest, ServerStatesAreReadFromShowServersState) {
+  const std::string answer =
+      "1\n"
+      "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
+      "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state "
+      "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port "
+      "srv_check_addr srv_agent_addr srv_agent_port\n"
+      "3 b 1 s1 127.0.0.55 2 0 1 1 0 1 0 2 6 0 0 0 - 18124 - 0 0 - - 0\n"
+      "3 b 2 s1_failopen 127.0.0.55 2 0 1 1 0 1 0 0 0 0 0 0 - 18124 - 0 0 - - 0\n"
+      "3 b 3 s2 127.0.0.56 0 0 1 1 3 15 3 4 6 0 0 0 - 18124 - 0 0 - - 0\n"
+      "3 b 4 s3 127.0.0.57 2 1 1 1 3 15 3 4 6 0 0 0 - 18124 - 0 0 - - 0\n"
+      "\n";
+  const auto states = parse_server_states(answer);
+  ASSERT_EQ(states.size(), 4u);
+  EXPECT_EQ(states[0], (ServerState{"b", "s1", 2, 0}));
+  EXPECT_TRUE(states[0].serving());
+  EXPECT_EQ(states[1].name, "s1_failopen");
+  EXPECT_FALSE(states[2].serving()) << "down";
+  EXPECT_FALSE(states[3].serving()) << "in maintenance";
+  EXPECT_TRUE(parse_server_states("No such backend.\n").empty());
+  EXPECT_TRUE(parse_server_states("").empty());
 }
 
 TEST(LbUpdateTest, AnswerChecks) {
