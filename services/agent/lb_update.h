@@ -13,8 +13,10 @@
 namespace pier::agent {
 
 struct RuntimeCommand {
-  std::string line;         // sent as is on the stats socket
-  std::string expect;       // the answer must contain this; empty: the answer must be blank
+  std::string line;  // sent as is on the stats socket; commands joined by "; " run in one round trip
+  // The answer's non-blank lines, one for each of these and in this order, must contain them: no
+  // other line (commands that succeed silently print blank lines, refusals print a reason).
+  std::vector<std::string> expect;
   bool retry_busy = false;  // `del server`: HAProxy refuses while connections are attached; retry
   bool operator==(const RuntimeCommand&) const = default;
 };
@@ -26,13 +28,15 @@ struct LbUpdate {
 };
 
 // The commands that turn `running` into `next`, or a reload (with the reason). Per backend, for a
-// new server S (and its fail-open twin S_failopen, see msg::kFailOpenSuffix):
+// new server S (and its fail-open twin S_failopen, see msg::kFailOpenSuffix), in one line (one round
+// trip on the socket, the commands run in order):
 //   add server B/S ADDR:PORT check inter I rise R fall F   (dynamic servers ignore default-server)
 //   enable health B/S
 //   enable server B/S                                      (it leaves maintenance UP: it serves now)
 //   add server B/S_failopen ADDR:PORT backup
 //   enable server B/S_failopen
-// for a server that goes (each of S and S_failopen):
+// for a server that goes (each of S and S_failopen, one command a line, so that a refused
+// `del server` is sent again alone):
 //   set server B/S state maint
 //   del server B/S
 // New servers are added before old ones are deleted; a server whose address or port changed is
