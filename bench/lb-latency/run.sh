@@ -33,11 +33,14 @@ fi
 run_mode() {  # mode network -> the agent's, registry's and lbgen's logs in $results/<mode>/
   local mode=$1 state dev port
   state=$(mktemp -d /tmp/pier-bench-lat-XXXXXX)
-  export PIER_BUS_PUB=tcp://127.0.0.1:$(free_port) PIER_BUS_SUB=tcp://127.0.0.1:$(free_port)
-  PIER_LB_APPLY=$mode "$bin/pier" dev --state-dir "$state" --metrics-listen 127.0.0.1:$(free_port) \
-    --stats-port $(free_port) --platform-network "$2" >"$state/dev.out" 2>&1 &
+  PIER_BUS_PUB=tcp://127.0.0.1:$(free_port)
+  PIER_BUS_SUB=tcp://127.0.0.1:$(free_port)
+  export PIER_BUS_PUB PIER_BUS_SUB
+  PIER_LB_APPLY=$mode "$bin/pier" dev --state-dir "$state" --metrics-listen "127.0.0.1:$(free_port)" \
+    --stats-port "$(free_port)" --platform-network "$2" >"$state/dev.out" 2>&1 &
   dev=$!
-  trap "kill -INT $dev 2>/dev/null; wait $dev 2>/dev/null; rm -rf $state" EXIT  # run_mode runs in a subshell
+  # shellcheck disable=SC2064  # expanded now, on purpose: run_mode runs in a subshell
+  trap "kill -INT $dev 2>/dev/null; wait $dev 2>/dev/null; rm -rf $state" EXIT
   local deadline=$((SECONDS + 60))
   until "$bin/pier" hosts --output json --timeout 2 2>/dev/null | grep -q '"status": "up"'; do
     [ $SECONDS -lt $deadline ] || { echo "no agent" >&2; return 1; }
