@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -27,6 +28,60 @@ std::vector<std::string> server_names(const msg::LbSpec& spec) {
   for (const auto& backend : spec.backends)
     for (const auto& server : backend.servers) names.insert(server.name);
   return {names.begin(), names.end()};
+}
+
+struct AddedServer {
+  std::string backend;
+  std::string name;
+  std::string app;
+};
+
+// The servers of `next` that `running` (when known) does not run at the same address and port.
+std::vector<AddedServer> added_servers(const std::optional<msg::LbSpec>& running, const msg::LbSpec& next) {
+  std::set<std::string> known;  // "backend/name address:port"
+  auto key = [](const msg::LbBackend& b, const msg::LbServer& s) {
+    return b.name + "/" + s.name + " " + s.address + ":" + std::to_string(s.port);
+  };
+  if (running)
+    for (const auto& backend : running->backends)
+      for (const auto& server : backend.servers) known.insert(key(backend, server));
+  std::vector<AddedServer> out;
+  for (const auto& backend : next.backends)
+    for (const auto& server : backend.servers)
+      if (!known.count(key(backend, server))) out.push_back({backend.name, server.name, backend.app});
+  return out;
+}
+
+// One line per server that serves from now on (`how`: runtime API, reload, start): the end of the
+// path from "instance running" to "HAProxy routes to it" that bench/lb-latency measures.
+void log_serving(const std::vector<AddedServer>& added, const char* how, const msg::LbConfig& config) {
+  for (const auto& s : added)
+    spdlog::info("instance {} of app {} serving in haproxy backend {} ({}, config {}, state revision {})", s.name,
+                 s.app, s.backend, how, config.hash, config.state_revision);
+}
+
+// Logs each server an update added that HAProxy now reports serving, and warns of any that is not.
+void report_added_at_runtime(const HaproxyRuntimeApi& api, const std::vector<AddedServer>& added,
+                             const msg::LbConfig& config) {
+  // Asked, not assumed: what the worker that runs now says of each new server.
+  std::map<std::string, std::vector<ServerState>> states;  // by backend
+  std::vector<AddedServer> serving;
+  for (const auto& server : added) {
+    if (!states.count(server.backend)) {
+      auto answer = api.send("show servers state " + server.backend);
+      states[server.backend] = answer.ok() ? parse_server_states(*answer) : std::vector<ServerState>{};
+    }
+    const auto& list = states[server.backend];
+    const auto it = std::find_if(list.begin(), list.end(), [&](const ServerState& s) { return s.name == server.name; });
+    if (it != list.end() && it->serving()) {
+      serving.push_back(server);
+    } else {
+      spdlog::warn("instance {} of app {} added to haproxy backend {} but not serving (op state {}, admin state {})",
+                   server.name, server.app, server.backend, it == list.end() ? -1 : it->op_state,
+                   it == list.end() ? -1 : it->admin_state);
+    }
+  }
+  log_serving(serving, "runtime API", config);
 }
 
 // The lines of haproxy's output that explain a refusal ([ALERT] first), in one line of bounded size.
@@ -166,6 +221,7 @@ bool LbApplier::apply_at_runtime(const msg::LbConfig& config) {
       return false;
     }
   }
+  report_added_at_runtime(api, added_servers(running_spec_, config.spec), config);
   // What runs now is the new config: keep the file true to it for a later restart or reload.
   const std::string next = config_path() + ".new";
   std::error_code ec;
@@ -319,6 +375,7 @@ bool LbApplier::apply(const msg::LbConfig& config) {
     return true;
   }
   refused_hash_.clear();
+  const std::vector<AddedServer> added = added_servers(running ? running_spec_ : std::nullopt, config.spec);
   if (running) {
     const auto offset = log_size();
     pending_deletes_.clear();  // the new workers run the file, without those servers; the old ones finish
@@ -335,6 +392,8 @@ bool LbApplier::apply(const msg::LbConfig& config) {
     }
     spdlog::info("haproxy reloaded with config {} (state revision {}, {} servers, master pid {})", config.hash,
                  config.state_revision, server_names(config.spec).size(), master_);
+    // The new worker runs the config: servers of a freshly loaded config start UP.
+    log_serving(added, "reload", config);
   } else if (Status s = start_master(); !s.ok()) {
     status_.error = s.message();
     restart_at_ms_ = clock_.steady_ms() + options_.restart_backoff_ms;
@@ -345,6 +404,8 @@ bool LbApplier::apply(const msg::LbConfig& config) {
     set_running_spec(nullptr);
     save_status();
     return true;
+  } else {
+    log_serving(added, "start", config);
   }
   status_.hash = config.hash;
   status_.state_revision = config.state_revision;

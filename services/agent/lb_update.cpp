@@ -1,6 +1,7 @@
 #include "services/agent/lb_update.h"
 
 #include <map>
+#include <sstream>
 
 #include "common/codec.h"
 
@@ -37,18 +38,16 @@ void add_server(std::vector<RuntimeCommand>& out, const msg::LbBackend& backend,
   const std::string options = backend.proxy_protocol ? " send-proxy-v2" : "";
   out.push_back({"add server " + target + " " + address + " check inter " + std::to_string(backend.check_inter_ms) +
                      " rise " + std::to_string(backend.check_rise) + " fall " + std::to_string(backend.check_fall) +
-                     options,
-                 "New server registered", false});
-  out.push_back({"enable health " + target, "", false});
-  out.push_back({"enable server " + target + "; set server " + target + " health down", "", false});
-  out.push_back({"add server " + twin + " " + address + " backup" + options, "New server registered", false});
-  out.push_back({"enable server " + twin, "", false});
+                     options + "; enable health " + target + "; enable server " + target + "; add server " + twin +
+                     " " + address + " backup" + options + "; enable server " + twin,
+                 {"New server registered", "New server registered"},
+                 false});
 }
 
 void delete_server(std::vector<RuntimeCommand>& out, const msg::LbBackend& backend, const std::string& name) {
   for (const std::string& target : {backend.name + "/" + name, backend.name + "/" + name + msg::kFailOpenSuffix}) {
-    out.push_back({"set server " + target + " state maint", "", false});
-    out.push_back({"del server " + target, "Server deleted", true});
+    out.push_back({"set server " + target + " state maint", {}, false});
+    out.push_back({"del server " + target, {"Server deleted"}, true});
   }
 }
 
@@ -113,9 +112,37 @@ bool same_outside_servers(std::string_view a, std::string_view b) {
   return lines_outside_servers(a) == lines_outside_servers(b);
 }
 
+std::vector<ServerState> parse_server_states(std::string_view answer) {
+  std::vector<ServerState> out;
+  std::istringstream lines{std::string(answer)};
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    // be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ...
+    std::istringstream fields(line);
+    std::string be_id, srv_id, address;
+    ServerState state;
+    if (!(fields >> be_id >> state.backend >> srv_id >> state.name >> address >> state.op_state >> state.admin_state))
+      continue;
+    out.push_back(std::move(state));
+  }
+  return out;
+}
+
 bool answer_ok(const RuntimeCommand& command, std::string_view answer) {
-  if (command.expect.empty()) return answer.find_first_not_of(" \t\r\n") == std::string_view::npos;
-  return answer.find(command.expect) != std::string_view::npos;
+  std::size_t matched = 0;
+  while (!answer.empty()) {
+    const auto end = answer.find('\n');
+    const std::string_view line = answer.substr(0, end);
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
+      if (matched == command.expect.size() || line.find(command.expect[matched]) == std::string_view::npos)
+        return false;
+      ++matched;
+    }
+    if (end == std::string_view::npos) break;
+    answer.remove_prefix(end + 1);
+  }
+  return matched == command.expect.size();
 }
 
 }  // namespace pier::agent

@@ -22,19 +22,25 @@ void BusLoop::step(bus::Subscriber& subscriber, int timeout_ms) {
     last_snapshot_request_ms_ = clock_.steady_ms();
   }
   publish(generator_.due(clock_.steady_ms()));
-  std::optional<bus::Envelope> envelope;
-  try {
-    envelope = subscriber.receive(timeout_ms);
-  } catch (const zmq::error_t& e) {
-    if (e.num() != EINTR) throw;  // a signal landed during the poll: the caller looks at its stop flag
+  // Each state is whole: of the states waiting, only the newest that decodes is rendered.
+  std::optional<msg::State> newest;
+  for (int i = 0; i < kMaxStatesPerStep; ++i) {
+    std::optional<bus::Envelope> envelope;
+    try {
+      envelope = subscriber.receive(i == 0 ? timeout_ms : 0);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;  // a signal landed during the poll: the caller looks at its stop flag
+    }
+    if (!envelope) break;
+    if (envelope->topic != topic::kStateFull) continue;
+    auto state = codec::decode<msg::State>(envelope->body);
+    if (!state.ok()) {
+      subscriber.reject(*envelope, state.status());
+      continue;
+    }
+    newest = std::move(*state);  // one registry, in order: the last is the newest
   }
-  if (!envelope || envelope->topic != topic::kStateFull) return;
-  auto state = codec::decode<msg::State>(envelope->body);
-  if (!state.ok()) {
-    subscriber.reject(*envelope, state.status());
-    return;
-  }
-  publish(generator_.on_state(*state, clock_.steady_ms()));
+  if (newest) publish(generator_.on_state(*newest, clock_.steady_ms()));
 }
 
 }  // namespace pier::lbgen

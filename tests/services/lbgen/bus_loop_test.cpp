@@ -151,5 +151,38 @@ TEST_F(BusLoopTest, MalformedStatesAreRejectedCountedAndChangeNothing) {
   EXPECT_NE(config->haproxy_cfg.find("server web-2 127.100.0.3:8000 check"), std::string::npos);
 }
 
+TEST_F(BusLoopTest, OfTheStatesWaitingOnlyTheNewestIsRendered) {
+  Generator generator(default_template(), 2000);
+  bus::Publisher publisher(ctx, "inproc://lbgen-pub", "lbgen", clock);
+  bus::Subscriber subscriber(ctx, "inproc://lbgen-sub", {std::string(topic::kStateFull)});
+  BusLoop loop(generator, publisher, clock);
+  wait_until_connected(publisher);
+  for (int attempt = 0; attempt < 200 && !generator.has_state(); ++attempt) {
+    send({std::string(topic::kStateFull), header(), codec::encode(good_state(1))});
+    loop.step(subscriber, 10);
+  }
+  ASSERT_TRUE(generator.has_state());
+  for (int i = 0; i < 5; ++i) loop.step(subscriber, 0);  // whatever the warm-up left queued
+  published();
+
+  // Three states, each with one more instance, wait before the loop turns.
+  msg::State state = good_state(10);
+  for (int n = 2; n <= 4; ++n) {
+    state.revision = 8 + n;
+    state.instances.push_back(instance("web-" + std::to_string(n), "web", "h1", "127.100.0." + std::to_string(n + 1)));
+    send({std::string(topic::kStateFull), header(), codec::encode(state)});
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int i = 0; i < 100 && out.empty(); ++i) {
+    loop.step(subscriber, 10);
+    out = published();
+  }
+  ASSERT_EQ(out.size(), 1u) << "one config, not one per state";
+  auto config = codec::decode<msg::LbConfig>(out[0].second);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->state_revision, 12);
+  EXPECT_NE(config->haproxy_cfg.find("server web-4 127.100.0.5:8000 check"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pier::lbgen
