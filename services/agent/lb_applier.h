@@ -40,8 +40,8 @@ struct LbApplierOptions {
   int64_t restart_backoff_ms = 1000;
   bool runtime_api = true;        // false: every change reloads (for comparisons)
   int del_server_retry_ms = 100;  // how often a refused `del server` (connections attached) is sent again
-  // When set, the config written has every HTTP frontend log each request to this unix datagram socket
-  // (request_log.h: with_request_log); lbgen's text and hash are otherwise unchanged.
+  // When set, the config written has the HTTP frontends routing to an app that needs a p95 log each
+  // request to this unix datagram socket (request_log.h); lbgen's text and hash are otherwise unchanged.
   std::string request_log_socket;
 };
 

@@ -35,7 +35,11 @@ void add_server(std::vector<RuntimeCommand>& out, const msg::LbBackend& backend,
   const std::string target = backend.name + "/" + server.name;
   const std::string twin = target + msg::kFailOpenSuffix;
   const std::string address = server.address + ":" + std::to_string(server.port);
-  const std::string options = backend.proxy_protocol ? " send-proxy-v2" : "";
+  // Servers read from a config file keep idle connections for reuse by default; `add server` does not
+  // (HAProxy 2.6): without these, every request through a runtime-added server opened a new backend
+  // connection (bench/data-plane: half the keep-alive throughput).
+  const std::string options =
+      std::string(" pool-max-conn -1 pool-purge-delay 5s") + (backend.proxy_protocol ? " send-proxy-v2" : "");
   out.push_back({"add server " + target + " " + address + " check inter " + std::to_string(backend.check_inter_ms) +
                      " rise " + std::to_string(backend.check_rise) + " fall " + std::to_string(backend.check_fall) +
                      options + "; enable health " + target + "; enable server " + target + "; add server " + twin +

@@ -129,10 +129,15 @@ int count_connections_to(std::string_view proc_net_tcp, const std::string& ip, i
 }
 
 int TcpProber::connections_to(const std::string& ip, int port) {
-  std::ifstream in("/proc/net/tcp");
-  std::stringstream text;
-  text << in.rdbuf();
-  return std::max(0, count_connections_to(text.str(), ip, port));
+  const auto now = std::chrono::steady_clock::now();
+  if (proc_net_tcp_.empty() || now - proc_net_tcp_read_ >= std::chrono::milliseconds(50)) {
+    std::ifstream in("/proc/net/tcp");
+    std::stringstream text;
+    text << in.rdbuf();
+    proc_net_tcp_ = text.str();
+    proc_net_tcp_read_ = now;
+  }
+  return std::max(0, count_connections_to(proc_net_tcp_, ip, port));
 }
 
 }  // namespace pier::agent

@@ -2,6 +2,7 @@
 // health path with 2xx or 3xx (the check HAProxy makes). Behind an interface so that tests decide.
 #pragma once
 
+#include <chrono>
 #include <set>
 #include <string>
 #include <string_view>
@@ -44,12 +45,15 @@ class TcpProber final : public Prober {
       : timeout_ms_(timeout_ms), http_timeout_ms_(http_timeout_ms) {}
   bool accepts(const std::string& ip, int port) override;
   std::set<std::size_t> accepting(const std::vector<Target>& targets) override;
-  // From /proc/net/tcp (IPv4).
+  // From /proc/net/tcp (IPv4), read at most once per 50 ms: draining instances ask one after the other
+  // in one reconciler tick, and the file takes milliseconds to read with thousands of sockets.
   int connections_to(const std::string& ip, int port) override;
 
  private:
   int timeout_ms_;
   int http_timeout_ms_;
+  std::string proc_net_tcp_;
+  std::chrono::steady_clock::time_point proc_net_tcp_read_{};
 };
 
 // Of `candidates` (indexes into targets, each accepting connections), those that need no HTTP check or

@@ -45,8 +45,9 @@ TEST(DrainTest, AScaledInInstanceFinishesItsRequestsBeforeItStops) {
   const auto ids = instance_ids(s.ps(), app);
   const std::string newest = *ids.rbegin();  // scale-in takes the newest of the running ones
 
-  // Two slow requests (3 s of CPU each): round robin gives one to each instance.
-  auto slow = [&] { return http_get(port, "/work?ms=3000"); };
+  // Two slow requests (1.5 s of CPU each, well inside http_get's 5 s even on a busy machine): round robin
+  // gives one to each instance.
+  auto slow = [&] { return http_get(port, "/work?ms=1500"); };
   auto first = std::async(std::launch::async, slow);
   std::this_thread::sleep_for(200ms);  // the load's shape, not synchronisation: the second goes next
   auto second = std::async(std::launch::async, slow);
@@ -82,7 +83,7 @@ TEST(DrainTest, AScaledInInstanceFinishesItsRequestsBeforeItStops) {
   EXPECT_NE(s.log("agent").find("instance " + newest + " of app " + app + " on host"), std::string::npos);
   EXPECT_NE(s.log("agent").find("draining instance " + newest), std::string::npos) << s.log("agent");
   std::cout << "[ measured ] scale 2 -> 1 live after " << live_ms << " ms while " << newest
-            << " drained its 3 s request; load " << report.to_text();
+            << " drained its 1.5 s request; load " << report.to_text();
 }
 
 int64_t host_counter(const Stack& s, const char* name) {

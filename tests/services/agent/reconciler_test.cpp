@@ -450,7 +450,6 @@ TEST(HealthCheck, PassesOnTwoAndThreeHundredsOnly) {
 }
 
 TEST(ConnectionCount, SeesARealConnection) {
-  TcpProber prober;
   const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -460,9 +459,10 @@ TEST(ConnectionCount, SeesARealConnection) {
   socklen_t len = sizeof addr;
   ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
   const int port = ntohs(addr.sin_port);
-  EXPECT_EQ(prober.connections_to("127.0.0.1", port), 0);
+  EXPECT_EQ(TcpProber{}.connections_to("127.0.0.1", port), 0);  // a new prober: a fresh read
   const int client = ::socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  TcpProber prober;
   EXPECT_EQ(prober.connections_to("127.0.0.1", port), 1);
   ::close(client);
   ::close(listener);
