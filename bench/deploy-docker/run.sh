@@ -71,13 +71,15 @@ for round in $(seq 1 "$rounds"); do
   # The floor: the same ten containers made and started straight through the Engine API, in parallel,
   # until each answers on its port (what any orchestrator on this daemon pays at the least).
   start=$(now_ms)
+  makers=()
   for i in $(seq 2 $((replicas + 1))); do
     (id=$(curl -fsS --unix-socket /var/run/docker.sock -H 'Content-Type: application/json' \
         -d "{\"Image\":\"pier/demo-app:$version\",\"Env\":[\"HOST=10.79.0.$i\",\"PORT=8000\"],\"Labels\":{\"pier.bench\":\"floor\"},\"HostConfig\":{\"NetworkMode\":\"pier-bench-floor\"},\"NetworkingConfig\":{\"EndpointsConfig\":{\"pier-bench-floor\":{\"IPAMConfig\":{\"IPv4Address\":\"10.79.0.$i\"}}}}}" \
         "http://localhost/v1.41/containers/create" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])')
      curl -fsS -X POST --unix-socket /var/run/docker.sock "http://localhost/v1.41/containers/$id/start") &
+    makers+=($!)
   done
-  wait
+  wait "${makers[@]}"  # these only: a bare `wait` would also wait for `pier dev`
   for i in $(seq 2 $((replicas + 1))); do
     deadline=$((SECONDS + 30))
     until curl -s -o /dev/null --max-time 0.2 "http://10.79.0.$i:8000/"; do
