@@ -377,62 +377,36 @@ Result<msg::AppSpec> apply_flags(const DeployFlags& flags, msg::AppSpec spec) {
     }
   }
   if (flags.protocol) spec.protocol = *flags.protocol;
-  if (flags.replicas) {
-    auto n = validate::parse_int("replicas", *flags.replicas);
-    if (!n.ok()) return n.status();
-    spec.replicas = *n;
-  }
-  if (flags.cpu) {
-    auto c = validate::parse_cpu("cpu", *flags.cpu);
-    if (!c.ok()) return c.status();
-    spec.cpu = *c;
-  }
-  if (flags.memory) {
-    auto m = validate::parse_memory("memory", *flags.memory);
-    if (!m.ok()) return m.status();
-    spec.memory_bytes = *m;
-  }
+  // An optional flag: parsed by `parse` (which names `field` in its error) into `target`.
+  const auto take = [](const std::optional<std::string>& flag, const char* field, auto parse, auto& target) {
+    if (!flag) return Status::Ok();
+    auto value = parse(field, *flag);
+    if (!value.ok()) return value.status();
+    target = *value;
+    return Status::Ok();
+  };
+  const auto integer = [](const char* field, const std::string& text) { return validate::parse_int(field, text); };
+  const auto interval = [](const char* field, const std::string& text) { return parse_interval_ms(field, text); };
+  const auto cpu = [](const char* field, const std::string& text) { return validate::parse_cpu(field, text); };
+  const auto memory = [](const char* field, const std::string& text) { return validate::parse_memory(field, text); };
+  for (const Status& s :
+       {take(flags.replicas, "replicas", integer, spec.replicas), take(flags.cpu, "cpu", cpu, spec.cpu),
+        take(flags.memory, "memory", memory, spec.memory_bytes)})
+    if (!s.ok()) return s;
   for (const auto& e : flags.env)
     if (Status s = apply_env(spec, "env", e); !s.ok()) return s;
   if (flags.context_path) spec.context_path = *flags.context_path;
   if (flags.algorithm) spec.algorithm = *flags.algorithm;
   if (flags.health_path) spec.health_path = *flags.health_path;
-  if (flags.check_rise) {
-    auto n = validate::parse_int("check_rise", *flags.check_rise);
-    if (!n.ok()) return n.status();
-    spec.check_rise = *n;
-  }
-  if (flags.check_fall) {
-    auto n = validate::parse_int("check_fall", *flags.check_fall);
-    if (!n.ok()) return n.status();
-    spec.check_fall = *n;
-  }
-  if (flags.check_inter) {
-    auto n = parse_interval_ms("check_inter_ms", *flags.check_inter);
-    if (!n.ok()) return n.status();
-    spec.check_inter_ms = *n;
-  }
   if (flags.proxy_protocol) spec.proxy_protocol = true;
-  if (flags.drain_timeout) {
-    auto n = parse_interval_ms("drain_timeout_ms", *flags.drain_timeout);
-    if (!n.ok()) return n.status();
-    spec.drain_timeout_ms = *n;
-  }
-  if (flags.max_surge) {
-    auto n = validate::parse_int("max_surge", *flags.max_surge);
-    if (!n.ok()) return n.status();
-    spec.max_surge = *n;
-  }
-  if (flags.max_unavailable) {
-    auto n = validate::parse_int("max_unavailable", *flags.max_unavailable);
-    if (!n.ok()) return n.status();
-    spec.max_unavailable = *n;
-  }
-  if (flags.rollout_timeout) {
-    auto n = parse_interval_ms("rollout_timeout_ms", *flags.rollout_timeout);
-    if (!n.ok()) return n.status();
-    spec.rollout_timeout_ms = *n;
-  }
+  for (const Status& s : {take(flags.check_rise, "check_rise", integer, spec.check_rise),
+                          take(flags.check_fall, "check_fall", integer, spec.check_fall),
+                          take(flags.check_inter, "check_inter_ms", interval, spec.check_inter_ms),
+                          take(flags.drain_timeout, "drain_timeout_ms", interval, spec.drain_timeout_ms),
+                          take(flags.max_surge, "max_surge", integer, spec.max_surge),
+                          take(flags.max_unavailable, "max_unavailable", integer, spec.max_unavailable),
+                          take(flags.rollout_timeout, "rollout_timeout_ms", interval, spec.rollout_timeout_ms)})
+    if (!s.ok()) return s;
   return spec;
 }
 
