@@ -18,6 +18,15 @@ using testing::app;
 using testing::host;
 using testing::instance;
 
+msg::State good_state(int64_t revision) {
+  msg::State state;
+  state.revision = revision;
+  state.hosts = {host("h1")};
+  state.apps = {app("web", {{8080, 8000}})};
+  state.instances = {instance("web-1", "web", "h1", "127.100.0.2")};
+  return state;
+}
+
 struct BusLoopTest : ::testing::Test {
   zmq::context_t ctx;
   zmq::socket_t sink{ctx, zmq::socket_type::sub};    // stands in for the proxy's XSUB side
@@ -53,6 +62,16 @@ struct BusLoopTest : ::testing::Test {
     ASSERT_TRUE(seen);
     published();
   }
+  // Sends a first state (bounded) until the loop has taken it, then forgets what that published.
+  void warm_up(Generator& generator, BusLoop& loop, bus::Subscriber& subscriber) {
+    for (int attempt = 0; attempt < 200 && !generator.has_state(); ++attempt) {
+      send({std::string(topic::kStateFull), header(), codec::encode(good_state(1))});
+      loop.step(subscriber, 10);
+    }
+    ASSERT_TRUE(generator.has_state());
+    for (int i = 0; i < 5; ++i) loop.step(subscriber, 0);  // whatever the warm-up left queued
+    published();
+  }
   // Every message the loop published so far: (topic, body).
   std::vector<std::pair<std::string, std::string>> published() {
     std::vector<std::pair<std::string, std::string>> out;
@@ -65,15 +84,6 @@ struct BusLoopTest : ::testing::Test {
     return out;
   }
 };
-
-msg::State good_state(int64_t revision) {
-  msg::State state;
-  state.revision = revision;
-  state.hosts = {host("h1")};
-  state.apps = {app("web", {{8080, 8000}})};
-  state.instances = {instance("web-1", "web", "h1", "127.100.0.2")};
-  return state;
-}
 
 TEST_F(BusLoopTest, AsksForASnapshotUntilAStateComesThenPublishesConfigs) {
   Generator generator(default_template(), 2000);
@@ -112,13 +122,7 @@ TEST_F(BusLoopTest, MalformedStatesAreRejectedCountedAndChangeNothing) {
   bus::Subscriber subscriber(ctx, "inproc://lbgen-sub", {std::string(topic::kStateFull)});
   BusLoop loop(generator, publisher, clock);
   wait_until_connected(publisher);
-  for (int attempt = 0; attempt < 200 && !generator.has_state(); ++attempt) {
-    send({std::string(topic::kStateFull), header(), codec::encode(good_state(1))});
-    loop.step(subscriber, 10);
-  }
-  ASSERT_TRUE(generator.has_state());
-  for (int i = 0; i < 5; ++i) loop.step(subscriber, 0);  // whatever the warm-up left queued
-  published();
+  ASSERT_NO_FATAL_FAILURE(warm_up(generator, loop, subscriber));
   const uint64_t dropped = subscriber.dropped();
 
   const std::string full(topic::kStateFull);
@@ -157,13 +161,7 @@ TEST_F(BusLoopTest, OfTheStatesWaitingOnlyTheNewestIsRendered) {
   bus::Subscriber subscriber(ctx, "inproc://lbgen-sub", {std::string(topic::kStateFull)});
   BusLoop loop(generator, publisher, clock);
   wait_until_connected(publisher);
-  for (int attempt = 0; attempt < 200 && !generator.has_state(); ++attempt) {
-    send({std::string(topic::kStateFull), header(), codec::encode(good_state(1))});
-    loop.step(subscriber, 10);
-  }
-  ASSERT_TRUE(generator.has_state());
-  for (int i = 0; i < 5; ++i) loop.step(subscriber, 0);  // whatever the warm-up left queued
-  published();
+  ASSERT_NO_FATAL_FAILURE(warm_up(generator, loop, subscriber));
 
   // Three states, each with one more instance, wait before the loop turns.
   msg::State state = good_state(10);
