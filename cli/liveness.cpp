@@ -20,7 +20,7 @@ std::string Liveness::summary() const {
 std::string rollout_line(const msg::AppRecord& app) {
   const msg::Rollout& r = app.rollout;
   const std::string to = " to revision " + std::to_string(r.to_revision);
-  if (r.state == "rolling" || r.state == "rolling_back")
+  if (r.under_way())
     return (r.state == "rolling" ? "rolling" : "rolling back") + to + ": " + std::to_string(r.ready) + "/" +
            std::to_string(app.spec.replicas) + " new instances healthy" +
            (r.reason.empty() ? "" : " (" + r.reason + ")");
@@ -42,7 +42,7 @@ Liveness assess(const msg::State& state, const std::string& app, int wanted, int
     const bool ended_badly = a.rollout.state == "rolled_back" || a.rollout.state == "stuck";
     if (ended_badly && std::max(a.rollout.from_revision, a.rollout.to_revision) >= since_revision)
       l.rollout_failed = line;
-    else if (a.rollout.state == "rolling" || a.rollout.state == "rolling_back")
+    else if (a.rollout.under_way())
       rollout.push_back(line);
   }
   for (const auto& i : state.instances) {

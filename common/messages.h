@@ -238,6 +238,8 @@ struct Rollout {
   int64_t progress_ms = 0;    // wall clock of the last step forward (the timeout counts from here)
   int ready = 0;              // instances of to_revision that pass their health check, at the last step
   MSGPACK_DEFINE_MAP(state, from_revision, to_revision, reason, started_ms, progress_ms, ready);
+
+  bool under_way() const { return state == "rolling" || state == "rolling_back"; }
 };
 
 struct AppRecord {

@@ -245,7 +245,7 @@ void Registry::start_rollout(AppRow& row, int64_t from_revision) {
 bool Registry::step_rollout(const std::string& app) {
   AppRow row = read_app(app);
   msg::Rollout& rollout = row.rollout;
-  if (rollout.state != "rolling" && rollout.state != "rolling_back") return false;
+  if (!rollout.under_way()) return false;
   struct Live {
     std::string id, state, reason;
     bool current = false;
@@ -361,15 +361,11 @@ bool Registry::step_rollout(const std::string& app) {
 }
 
 bool Registry::step_rollouts() {
+  // Rollouts change only in committed commands and ticks, each followed by load(): state_ knows which
+  // are under way without reading every app back (this runs on every heartbeat that changed something).
   bool changed = false;
-  SQLite::Statement rolling(db_, "SELECT name, rollout FROM apps");
-  std::vector<std::string> names;
-  while (rolling.executeStep()) {
-    const auto rollout = decode_column<msg::Rollout>(rolling.getColumn(1));
-    if (rollout.state == "rolling" || rollout.state == "rolling_back")
-      names.push_back(rolling.getColumn(0).getString());
-  }
-  for (const auto& name : names) changed = step_rollout(name) || changed;
+  for (const auto& app : state_.apps)
+    if (app.rollout.under_way()) changed = step_rollout(app.spec.name) || changed;
   return changed;
 }
 
@@ -470,8 +466,8 @@ msg::Reply Registry::deploy(const std::string& request_id, const msg::DeployComm
       return Status::Ok();
     }
     AppRow row = read_app(spec.name);
-    const msg::Rollout& under_way = row.rollout;
-    const bool rolling = under_way.state == "rolling" || under_way.state == "rolling_back";
+    const msg::Rollout& current = row.rollout;
+    const bool rolling = current.under_way();
     if (same_instances(existing->spec, spec)) {
       // The app's revision names what its instances run: a change that reaches no instance (replicas,
       // routing, health checks, autoscaling) leaves it, so agents keep the instances that run.
@@ -491,7 +487,7 @@ msg::Reply Registry::deploy(const std::string& request_id, const msg::DeployComm
     }
     // What instances run changes: a rolling replacement. It returns, if it fails, to the last revision
     // that completed a rollout (the one a rollout under way started from).
-    const int64_t from = under_way.state == "rolling" ? under_way.from_revision : row.revision;
+    const int64_t from = current.state == "rolling" ? current.from_revision : row.revision;
     row.revisions.push_back({row.revision, row.spec});
     row.spec = spec;
     row.revision = revision;
@@ -526,7 +522,7 @@ msg::Reply Registry::scale(const std::string& request_id, const msg::ScaleComman
     AppRow row = read_app(spec.name);
     row.spec = spec;
     write_app(spec.name, row);
-    if (row.rollout.state == "rolling" || row.rollout.state == "rolling_back") {
+    if (row.rollout.under_way()) {
       step_rollout(spec.name);  // the rollout brings the new revision to the new count
     } else {
       if (spec.replicas > current) create_instances(spec.name, spec.replicas - current, row.revision);
@@ -656,9 +652,8 @@ Result<bool> Registry::check_hosts() {
 Result<bool> Registry::tick() {
   auto hosts = check_hosts();
   if (!hosts.ok()) return hosts;
-  const bool rolling = std::any_of(state_.apps.begin(), state_.apps.end(), [](const msg::AppRecord& a) {
-    return a.rollout.state == "rolling" || a.rollout.state == "rolling_back";
-  });
+  const bool rolling = std::any_of(state_.apps.begin(), state_.apps.end(),
+                                   [](const msg::AppRecord& a) { return a.rollout.under_way(); });
   if (!rolling) return *hosts;
   try {
     SQLite::Transaction tx(db_);
