@@ -196,7 +196,7 @@ struct HostRecord {
   std::string haproxy_socket;  // agent-local path of HAProxy's admin socket
   int stats_port = 0;          // HAProxy stats + Prometheus exporter port on this host
   int64_t last_seen_ms = 0;
-  std::string status = "up";  // up | down
+  std::string status = "up";  // up | suspect (not heard from: replaced, not removed) | down
   LbStatus lb;
   MSGPACK_DEFINE_MAP(id, hostname, address, cpus, memory_bytes, runtime, subnet, haproxy_socket, stats_port,
                      last_seen_ms, status, lb);
@@ -207,7 +207,7 @@ struct InstanceRecord {
   std::string app;
   std::string host;               // empty until placed
   std::string ip;                 // from the host's subnet, set when placed
-  std::string state = "pending";  // pending | placed | starting | running | failed | stopped
+  std::string state = "pending";  // pending | placed | starting | running | failed | stopped | draining
   std::string reason;             // why pending or failed
   int pid = 0;
   int64_t updated_ms = 0;

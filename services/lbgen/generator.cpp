@@ -29,7 +29,9 @@ std::vector<msg::LbConfig> Generator::on_state(const msg::State& state, int64_t 
   std::vector<Excluded> excluded;
   std::map<std::string, std::string> failures;
   for (const auto& host : state.hosts) {
-    if (host.status != "up") continue;
+    // A suspect host may only be slow: it keeps getting its config (and every HAProxy keeps its servers,
+    // whose health checks judge them) until it is down.
+    if (host.status == "down") continue;
     if (Status s = check_host(host); !s.ok()) {
       failures[host.id] = "host record unusable: " + s.message();
       continue;
@@ -55,7 +57,7 @@ std::vector<msg::LbConfig> Generator::on_state(const msg::State& state, int64_t 
     latest[host.id] = std::move(config);
   }
   for (const auto& [id, config] : latest_)
-    if (!latest.count(id) && !failures.count(id)) spdlog::info("host {}: no longer up, config dropped", id);
+    if (!latest.count(id) && !failures.count(id)) spdlog::info("host {}: down or gone, config dropped", id);
   latest_ = std::move(latest);
   std::sort(excluded.begin(), excluded.end());
   excluded.erase(std::unique(excluded.begin(), excluded.end()), excluded.end());

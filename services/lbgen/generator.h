@@ -19,9 +19,9 @@ class Generator {
   // `template_text` must have passed check_template().
   Generator(std::string template_text, int64_t republish_ms);
 
-  // Builds and renders the config of every host whose status is "up". Returns the configs whose hash
-  // differs from the one last returned for that host (new hosts included). A host that is down or
-  // gone is forgotten. The latest config of every host carries this state's revision, changed or not.
+  // Builds and renders the config of every host that is not down ("up" or "suspect"). Returns the configs
+  // whose hash differs from the one last returned for that host (new hosts included). A host that is
+  // down or gone is forgotten. The latest config of every host carries this state's revision, changed or not.
   std::vector<msg::LbConfig> on_state(const msg::State& state, int64_t now_ms);
 
   // Every host's latest config once `republish_ms` has passed since the last time this returned

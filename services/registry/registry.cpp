@@ -58,6 +58,10 @@ bool same_instances(const msg::AppSpec& a, const msg::AppSpec& b) {
 
 bool same_lb(const msg::LbStatus& a, const msg::LbStatus& b) { return codec::encode(a) == codec::encode(b); }
 
+// An instance that is unplaced or on an up host (of `instances`, unaliased): the ones an app counts as its
+// own. Those on a suspect host are still assigned and still serve, but may never be heard of again.
+constexpr const char* kNotOnSilentHost = "(host = '' OR host IN (SELECT id FROM hosts WHERE status = 'up'))";
+
 }  // namespace
 
 Registry::Registry(SQLite::Database& db, const Clock& clock, const Config& config)
@@ -170,7 +174,8 @@ void Registry::delete_instances(const std::string& app, int count, const std::ve
   // The instances the sender named first (pier-metrics: the least busy); ids of other apps are skipped.
   for (const auto& id : first) {
     if (static_cast<int>(chosen.size()) >= count) break;
-    SQLite::Statement named(db_, "SELECT id FROM instances WHERE id = ? AND app = ? AND state != 'draining'");
+    SQLite::Statement named(db_, "SELECT id FROM instances WHERE id = ? AND app = ? AND state != 'draining' AND " +
+                                     std::string(kNotOnSilentHost));
     named.bind(1, id);
     named.bind(2, app);
     if (named.executeStep() && std::find(chosen.begin(), chosen.end(), id) == chosen.end()) chosen.push_back(id);
@@ -179,8 +184,9 @@ void Registry::delete_instances(const std::string& app, int count, const std::ve
   // nobody (not running), then the newest.
   SQLite::Statement rest(db_,
                          "SELECT i.id FROM instances i JOIN apps a ON a.name = i.app "
-                         "WHERE i.app = ? AND i.state != 'draining' "
-                         "ORDER BY (i.revision = a.revision), (i.state = 'running'), i.seq DESC");
+                         "WHERE i.app = ? AND i.state != 'draining' AND " +
+                             std::string(kNotOnSilentHost) +
+                             " ORDER BY (i.revision = a.revision), (i.state = 'running'), i.seq DESC");
   rest.bind(1, app);
   while (static_cast<int>(chosen.size()) < count && rest.executeStep()) {
     std::string id = rest.getColumn(0).getString();
@@ -251,9 +257,12 @@ bool Registry::step_rollout(const std::string& app) {
     bool current = false;
   };
   std::vector<Live> fresh, old;  // fresh: of row.revision, oldest first; old: of any other revision
+  // Instances on a silent host are neither counted nor retired here: keep_level() replaces them (make
+  // before break), and the rollout creates what they no longer count for.
   SQLite::Statement select(db_,
                            "SELECT id, state, reason, revision FROM instances WHERE app = ? AND state != 'draining' "
-                           "ORDER BY seq");
+                           "AND " +
+                               std::string(kNotOnSilentHost) + " ORDER BY seq");
   select.bind(1, app);
   while (select.executeStep()) {
     Live i{select.getColumn(0).getString(), select.getColumn(1).getString(), select.getColumn(2).getString()};
@@ -423,6 +432,7 @@ msg::Reply Registry::run_command(const std::string& topic, const std::string& re
       reply.revision = state_.revision;
       return reply;
     }
+    reconcile();
     bump_revision();
     msg::Reply reply;
     reply.request_id = request_id;
@@ -473,15 +483,8 @@ msg::Reply Registry::deploy(const std::string& request_id, const msg::DeployComm
       // routing, health checks, autoscaling) leaves it, so agents keep the instances that run.
       row.spec = spec;
       write_app(spec.name, row);
-      if (rolling) {
-        step_rollout(spec.name);
-      } else {
-        const int current =
-            static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
-                                           [&](const auto& i) { return i.app == spec.name && i.state != "draining"; }));
-        if (spec.replicas > current) create_instances(spec.name, spec.replicas - current, row.revision);
-        if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas);
-      }
+      if (rolling) step_rollout(spec.name);
+      keep_level(spec.name);
       spdlog::info("app {} redeployed, instances kept, {} replicas (revision {})", spec.name, spec.replicas, revision);
       return Status::Ok();
     }
@@ -513,22 +516,16 @@ msg::Reply Registry::scale(const std::string& request_id, const msg::ScaleComman
     for (std::size_t i = 0; i < command.remove_first.size(); ++i)
       if (Status s = validate::dns_label("remove_first[" + std::to_string(i) + "]", command.remove_first[i]); !s.ok())
         return s;
-    msg::AppSpec spec = existing->spec;
-    const int current =
-        static_cast<int>(std::count_if(state_.instances.begin(), state_.instances.end(),
-                                       [&](const auto& i) { return i.app == spec.name && i.state != "draining"; }));
-    spec.replicas = command.replicas;
+    const int before = existing->spec.replicas;
     // The app's revision stays: it names the instances' spec, which scaling does not change.
-    AppRow row = read_app(spec.name);
-    row.spec = spec;
-    write_app(spec.name, row);
-    if (row.rollout.under_way()) {
-      step_rollout(spec.name);  // the rollout brings the new revision to the new count
-    } else {
-      if (spec.replicas > current) create_instances(spec.name, spec.replicas - current, row.revision);
-      if (spec.replicas < current) delete_instances(spec.name, current - spec.replicas, command.remove_first);
-    }
-    spdlog::info("app {} scaled {} -> {} (revision {})", spec.name, current, spec.replicas, state_.revision + 1);
+    AppRow row = read_app(command.app);
+    row.spec.replicas = command.replicas;
+    write_app(command.app, row);
+    // A rollout brings the new revision to the new count; otherwise the level does, retiring the
+    // instances the sender named first.
+    if (row.rollout.under_way()) step_rollout(command.app);
+    keep_level(command.app, command.remove_first);
+    spdlog::info("app {} scaled {} -> {} (revision {})", command.app, before, command.replicas, state_.revision + 1);
     return Status::Ok();
   });
 }
@@ -616,57 +613,130 @@ Result<bool> Registry::check_hosts() {
     if (since >= host_down_after_ms_) silent.emplace_back(h.id, since);
   }
   if (silent.empty()) return false;
-  try {
-    SQLite::Transaction tx(db_);
-    std::vector<int> unassigned;
+  return mutate("marking hosts suspect", [&] {
     for (const auto& [id, since] : silent) {
-      SQLite::Statement down(db_, "UPDATE hosts SET status='down' WHERE id=?");
-      down.bind(1, id);
-      down.exec();
-      SQLite::Statement drained(db_, "DELETE FROM instances WHERE host = ? AND state = 'draining'");
-      drained.bind(1, id);
-      drained.exec();
-      SQLite::Statement release(db_,
-                                "UPDATE instances SET host='', ip='', state='pending', reason=?, pid=0, updated_ms=? "
-                                "WHERE host=?");
-      release.bind(1, "host " + id + " down");
-      release.bind(2, clock_.now_ms());
-      release.bind(3, id);
-      unassigned.push_back(release.exec());
-    }
-    bump_revision();
-    tx.commit();
-    load();
-    for (std::size_t i = 0; i < silent.size(); ++i)
+      SQLite::Statement suspect(db_, "UPDATE hosts SET status = 'suspect' WHERE id = ?");
+      suspect.bind(1, id);
+      suspect.exec();
+      SQLite::Statement kept(db_, "SELECT COUNT(*) FROM instances WHERE host = ? AND state != 'draining'");
+      kept.bind(1, id);
+      kept.executeStep();
       spdlog::warn(
-          "host {} down: no heartbeat for {} ms; {} instances unassigned for placement elsewhere (revision {})",
-          silent[i].first, silent[i].second, unassigned[i], state_.revision);
+          "host {} suspect: no heartbeat for {} ms; its {} instances stay assigned and in the load balancers "
+          "while replacements are placed on up hosts",
+          id, since, kept.getColumn(0).getInt());
+    }
+    reconcile();
     return true;
-  } catch (const SQLite::Exception& e) {
-    spdlog::error("marking hosts down failed in the database: {}", e.what());
-    load();
-    return Status::Error(std::string("registry database error: ") + e.what());
-  }
+  });
 }
 
 Result<bool> Registry::tick() {
   auto hosts = check_hosts();
   if (!hosts.ok()) return hosts;
-  const bool rolling = std::any_of(state_.apps.begin(), state_.apps.end(),
-                                   [](const msg::AppRecord& a) { return a.rollout.under_way(); });
-  if (!rolling) return *hosts;
+  // Rollout timeouts, and whatever the level needs that no message brought (a host that came up with room).
+  auto settled = mutate("reconciling", [&] { return reconcile(); });
+  if (!settled.ok()) return settled;
+  return *hosts || *settled;
+}
+
+template <typename Change>
+Result<bool> Registry::mutate(const char* what, Change change) {
   try {
     SQLite::Transaction tx(db_);
-    if (!step_rollouts()) return *hosts;  // rolls back
+    if (!change()) return false;  // rolls back: nothing to publish
     bump_revision();
     tx.commit();
     load();
     return true;
   } catch (const SQLite::Exception& e) {
-    spdlog::error("stepping rollouts failed in the database: {}", e.what());
+    spdlog::error("{} failed in the database: {}", what, e.what());
     load();
     return Status::Error(std::string("registry database error: ") + e.what());
   }
+}
+
+bool Registry::reconcile() {
+  bool changed = step_rollouts();
+  std::vector<std::string> apps;
+  SQLite::Statement names(db_, "SELECT name FROM apps ORDER BY created_ms, name");
+  while (names.executeStep()) apps.push_back(names.getColumn(0).getString());
+  for (const auto& app : apps) changed = keep_level(app) || changed;
+  return retire_empty_suspects() || changed;
+}
+
+bool Registry::keep_level(const std::string& app, const std::vector<std::string>& first) {
+  const AppRow row = read_app(app);
+  const int replicas = row.spec.replicas;
+  struct Counted {
+    std::string id, host, state;
+  };
+  std::vector<Counted> own, silent;  // own: unplaced or on an up host; silent: on a suspect host
+  SQLite::Statement select(db_,
+                           "SELECT i.id, i.host, i.state, COALESCE(h.status, '') FROM instances i "
+                           "LEFT JOIN hosts h ON h.id = i.host WHERE i.app = ? AND i.state != 'draining' "
+                           "ORDER BY i.seq");
+  select.bind(1, app);
+  while (select.executeStep()) {
+    Counted c{select.getColumn(0).getString(), select.getColumn(1).getString(), select.getColumn(2).getString()};
+    const std::string status = select.getColumn(3).getString();
+    (c.host.empty() || status == "up" ? own : silent).push_back(std::move(c));
+  }
+  bool changed = false;
+  const int owned = static_cast<int>(own.size());
+  // During a rollout step_rollout() keeps the count (it sees only `own` too).
+  if (!row.rollout.under_way()) {
+    // With no up host to take replacements, the instances on suspect hosts still count: nothing would be
+    // gained by pending copies of them.
+    const bool a_host_is_up = db_.execAndGet("SELECT COUNT(*) FROM hosts WHERE status = 'up'").getInt() > 0;
+    const int missing = replicas - owned - (a_host_is_up ? 0 : static_cast<int>(silent.size()));
+    if (missing > 0) {
+      create_instances(app, missing, row.revision);
+      if (!silent.empty())
+        spdlog::info("app {}: {} of its instances are on suspect hosts: {} replacements created", app, silent.size(),
+                     missing);
+      changed = true;
+    }
+    if (owned > replicas) {
+      delete_instances(app, owned - replicas, first);
+      changed = true;
+    }
+  }
+  // Make before break: an instance on a suspect host goes only once a running one elsewhere stands in
+  // for it. With nowhere else to run, nothing is retired.
+  const int running =
+      static_cast<int>(std::count_if(own.begin(), own.end(), [](const Counted& c) { return c.state == "running"; }));
+  int surplus = std::min(static_cast<int>(silent.size()), static_cast<int>(silent.size()) + running - replicas);
+  // Taken from the back: those that were not serving when last heard of first, then the newest.
+  std::stable_sort(silent.begin(), silent.end(),
+                   [](const Counted& a, const Counted& b) { return (a.state == "running") > (b.state == "running"); });
+  for (auto it = silent.rbegin(); surplus > 0 && it != silent.rend(); ++it, --surplus) {
+    retire_instance(it->id, "replaced while host " + it->host + " is silent");
+    spdlog::info("instance {} of app {} on suspect host {} retired: a running instance on an up host replaces it",
+                 it->id, app, it->host);
+    changed = true;
+  }
+  return changed;
+}
+
+bool Registry::retire_empty_suspects() {
+  std::vector<std::string> empty;
+  SQLite::Statement select(db_,
+                           "SELECT id FROM hosts h WHERE status = 'suspect' AND NOT EXISTS "
+                           "(SELECT 1 FROM instances i WHERE i.host = h.id AND i.state != 'draining')");
+  while (select.executeStep()) empty.push_back(select.getColumn(0).getString());
+  for (const auto& id : empty) {
+    SQLite::Statement down(db_, "UPDATE hosts SET status = 'down' WHERE id = ?");
+    down.bind(1, id);
+    down.exec();
+    // Nobody will report these: a host that comes back finds none of them its own and stops them.
+    SQLite::Statement forget(db_, "DELETE FROM instances WHERE host = ? AND state = 'draining'");
+    forget.bind(1, id);
+    const int forgotten = forget.exec();
+    spdlog::warn("host {} down: nothing it ran is wanted there any more ({} retired instances forgotten)", id,
+                 forgotten);
+  }
+  return !empty.empty();
 }
 
 void Registry::forget_requests_older_than(int64_t age_ms) {
@@ -699,16 +769,24 @@ bool Registry::move_off_faulty_host(const msg::InstanceRecord& record, const std
   if (!elsewhere) return false;
   std::string joined;
   for (const auto& h : failed) joined += (joined.empty() ? "" : ",") + h;
-  SQLite::Statement update(db_,
-                           "UPDATE instances SET host = '', ip = '', state = 'pending', pid = 0, reason = ?, "
-                           "failed_hosts = ?, updated_ms = ? WHERE id = ?");
-  update.bind(1, "host " + host + " could not start it (" + reason + "); placing it elsewhere");
-  update.bind(2, joined);
-  update.bind(3, clock_.now_ms());
-  update.bind(4, record.id);
-  update.exec();
-  spdlog::warn("instance {} of app {}: host {} could not start it ({}); unassigned for placement elsewhere", record.id,
-               record.app, host, reason);
+  // A new instance, not the same one placed again: the host's later reports of the old id can never
+  // touch it. The old one drains away on its host (it runs nothing).
+  const int64_t seq = next_instance_seq();
+  const std::string id = record.app + "-" + std::to_string(seq);
+  SQLite::Statement insert(db_,
+                           "INSERT INTO instances(id, app, seq, state, reason, failed_hosts, updated_ms, revision) "
+                           "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)");
+  insert.bind(1, id);
+  insert.bind(2, record.app);
+  insert.bind(3, seq);
+  insert.bind(4, "replaces " + record.id + ": host " + host + " could not start it (" + reason + ")");
+  insert.bind(5, joined);
+  insert.bind(6, clock_.now_ms());
+  insert.bind(7, record.revision);
+  insert.exec();
+  retire_instance(record.id, "host " + host + " could not start it; replaced by " + id);
+  spdlog::warn("instance {} of app {}: host {} could not start it ({}); {} replaces it on another host", record.id,
+               record.app, host, reason, id);
   return true;
 }
 
@@ -779,7 +857,9 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
           changed = true;
           continue;
         }
-        if (reported.state.empty() ||
+        // `draining` is never the agent's to say: a report of it for an instance the registry still wants
+        // is stale (an agent that has not seen the newest state) and changes nothing.
+        if (reported.state.empty() || reported.state == "draining" ||
             (record.state == reported.state && record.pid == reported.pid && record.reason == reported.reason))
           continue;
         SQLite::Statement update(db_, "UPDATE instances SET state=?, pid=?, reason=?, updated_ms=? WHERE id=?");
@@ -807,7 +887,7 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
       spdlog::info("instance {} of app {} drained and stopped on host {}", record.id, record.app, status.host_id);
       changed = true;
     }
-    if (changed) changed = step_rollouts() || changed;  // instances that became healthy (or failed)
+    if (changed) reconcile();  // instances that became healthy, failed or went: rollouts and levels follow
     if (changed) bump_revision();
     tx.commit();
     if (changed) load();

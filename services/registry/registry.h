@@ -40,12 +40,14 @@ class Registry {
   // published state changed; an invalid heartbeat is refused with a reason.
   Result<bool> heartbeat(const msg::HostStatus& status);
 
-  // Marks down every up host not heard from for `host_down_after_ms` (a host the registry has not heard
-  // from since it started counts from the start), and in the same transaction unassigns its instances
-  // (pending, no host or IP) so that the scheduler places them elsewhere. Returns whether the state changed.
+  // Marks `suspect` every up host not heard from for `host_down_after_ms` (a host the registry has not
+  // heard from since it started counts from the start). Its instances stay assigned and in every
+  // HAProxy; in the same transaction replacements are created for them (reconcile()). Returns whether the
+  // state changed.
   Result<bool> check_hosts();
 
-  // The registry's timers: check_hosts(), then every rollout's timeout. Returns whether the state changed.
+  // The registry's timers: check_hosts(), then reconcile() (rollout timeouts, levels). Returns whether the
+  // state changed.
   Result<bool> tick();
 
   // Forgets applied request ids older than `age_ms` (a client retries for seconds, not days).
@@ -56,6 +58,21 @@ class Registry {
  private:
   template <typename Apply>
   msg::Reply run_command(const std::string& topic, const std::string& request_id, Apply apply);
+  // Runs `change` in a transaction; when it returns true the revision rises, it commits and the state
+  // is reloaded, otherwise it rolls back. A database error is logged (`what` failed) and returned.
+  template <typename Change>
+  Result<bool> mutate(const char* what, Change change);
+  // What every change is followed by, inside its transaction: rollouts stepped, every app kept at its
+  // level, suspect hosts left with nothing wanted marked down. Returns whether it changed anything.
+  bool reconcile();
+  // Keeps `app` at its replica count, counting only instances that are unplaced or on up hosts (those on
+  // suspect hosts may never be heard of again): creates the missing ones (when some host is up), retires
+  // surplus ones (`first`, then the usual order), and retires an instance on a suspect host only once a
+  // running instance on an up host stands in for it. During a rollout step_rollout() keeps the count,
+  // and this only retires instances on suspect hosts.
+  bool keep_level(const std::string& app, const std::vector<std::string>& first = {});
+  // Suspect hosts that run nothing wanted any more are `down`, and their retired instances forgotten.
+  bool retire_empty_suspects();
   void load();
   void bump_revision();
   int64_t next_instance_seq();
@@ -68,8 +85,9 @@ class Registry {
   Result<std::string> allocate_ip(const std::string& host_id);
   Result<std::pair<std::string, int64_t>> allocate_subnet(const std::string& runtime);
   Status check_fits_a_host(const msg::AppSpec& spec) const;
-  // An instance that `host` could not start (InstanceStatus::host_fault): unassigned, with the host
-  // remembered in failed_hosts, when some other up host has not failed it yet. Returns whether it moved.
+  // An instance that `host` could not start (InstanceStatus::host_fault): retired, and a new instance
+  // (a new id) created in its place that remembers the host in failed_hosts, when some other up host has
+  // not failed it yet. Returns whether it was replaced.
   bool move_off_faulty_host(const msg::InstanceRecord& record, const std::string& host, const std::string& reason);
   Status check_port_conflicts(const msg::AppSpec& spec) const;
 

@@ -28,19 +28,24 @@ std::vector<std::string> hosts_of(const std::vector<msg::LbConfig>& configs) {
   return ids;
 }
 
-TEST(Generator, FirstStatePublishesEveryUpHost) {
+TEST(Generator, FirstStatePublishesEveryHostThatIsNotDown) {
   Generator g(default_template(), 2000);
   EXPECT_FALSE(g.has_state());
   msg::State state = web_state(7);
   state.hosts.push_back(host("h3", "127.0.0.3"));
   state.hosts.back().status = "down";
+  state.hosts[1].status = "suspect";
+  state.instances.push_back(instance("web-2", "web", "h2", "127.100.1.2"));
   auto out = g.on_state(state, 1000);
   EXPECT_TRUE(g.has_state());
+  // h2 has missed heartbeats: it may only be slow, so it keeps its config, and its instance stays a
+  // server everywhere (HAProxy's checks judge whether it answers).
   ASSERT_EQ(hosts_of(out), (std::vector<std::string>{"h1", "h2"}));
+  EXPECT_NE(out[0].haproxy_cfg.find("server web-2 127.100.1.2:8000 check"), std::string::npos);
   EXPECT_EQ(out[0].state_revision, 7);
   EXPECT_EQ(out[0].hash, config_hash(out[0].haproxy_cfg));
   EXPECT_EQ(out[0].spec.host_id, "h1");
-  EXPECT_EQ(out[0].spec.backends.at(0).servers.size(), 1u);
+  EXPECT_EQ(out[0].spec.backends.at(0).servers.size(), 2u);
   EXPECT_NE(out[0].haproxy_cfg.find("bind 127.0.0.1:8080"), std::string::npos);
   EXPECT_NE(out[1].haproxy_cfg.find("bind 127.0.0.2:8080"), std::string::npos);
   EXPECT_NE(out[0].hash, out[1].hash);

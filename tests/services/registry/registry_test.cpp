@@ -315,7 +315,7 @@ msg::InstanceStatus failed_status(const std::string& id, bool host_fault) {
   return i;
 }
 
-TEST_F(RegistryTest, AnInstanceItsHostCouldNotStartIsPlacedElsewhereOnlyOncePerHost) {
+TEST_F(RegistryTest, AnInstanceItsHostCouldNotStartIsReplacedElsewhereOnlyOncePerHost) {
   ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
   ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
   ASSERT_TRUE(reg.deploy(rid(), {demo("web", 1)}).ok);
@@ -323,21 +323,31 @@ TEST_F(RegistryTest, AnInstanceItsHostCouldNotStartIsPlacedElsewhereOnlyOncePerH
   auto h1 = host("h1");
   h1.instances = {failed_status("web-1", true)};
   ASSERT_TRUE(*reg.heartbeat(h1));
-  const auto& moved = reg.state().instances[0];
-  EXPECT_EQ(moved.host, "") << "unassigned, for the scheduler to place";
+  ASSERT_EQ(reg.state().instances.size(), 2u);
+  const auto& old = reg.state().instances[0];
+  EXPECT_EQ(old.id, "web-1");
+  EXPECT_EQ(old.host, "h1");
+  EXPECT_EQ(old.state, "draining") << "it runs nothing; its agent lets it go";
+  const auto& moved = reg.state().instances[1];
+  EXPECT_EQ(moved.id, "web-2") << "a new id: h1's later reports of web-1 cannot touch it";
+  EXPECT_EQ(moved.host, "") << "unplaced, for the scheduler to place";
   EXPECT_EQ(moved.ip, "");
   EXPECT_EQ(moved.state, "pending");
   EXPECT_EQ(moved.failed_hosts, std::vector<std::string>{"h1"});
-  EXPECT_NE(moved.reason.find("host h1 could not start it (cannot start: pull"), std::string::npos) << moved.reason;
+  EXPECT_NE(moved.reason.find("replaces web-1: host h1 could not start it (cannot start: pull"), std::string::npos)
+      << moved.reason;
+  EXPECT_EQ(count("web"), 1) << "replicas stay 1";
 
   // On h2 it fails the same way: no up host is left that has not failed it, so it stays failed there.
-  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h2"}}, {}}).ok);
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-2", "h2"}}, {}}).ok);
   auto h2 = host("h2");
-  h2.instances = {failed_status("web-1", true)};
+  h2.instances = {failed_status("web-2", true)};
   ASSERT_TRUE(*reg.heartbeat(h2));
-  EXPECT_EQ(reg.state().instances[0].host, "h2");
-  EXPECT_EQ(reg.state().instances[0].state, "failed");
-  EXPECT_EQ(reg.state().instances[0].failed_hosts, std::vector<std::string>{"h1"});
+  ASSERT_EQ(count("web"), 1);
+  EXPECT_EQ(reg.state().instances[1].id, "web-2");
+  EXPECT_EQ(reg.state().instances[1].host, "h2");
+  EXPECT_EQ(reg.state().instances[1].state, "failed");
+  EXPECT_EQ(reg.state().instances[1].failed_hosts, std::vector<std::string>{"h1"});
 }
 
 TEST_F(RegistryTest, AnAppThatExitsByItselfStaysFailedWhereItIs) {
@@ -368,7 +378,9 @@ TEST_F(RegistryTest, FailedHostsSurviveReopeningTheDatabase) {
   }
   auto file_db = store::open(path.string(), migrations());
   Registry r{*file_db, clock, Config{}};
-  EXPECT_EQ(r.state().instances[0].failed_hosts, std::vector<std::string>{"h1"});
+  ASSERT_EQ(r.state().instances.size(), 2u);
+  EXPECT_EQ(r.state().instances[1].id, "web-2") << "web-1's replacement";
+  EXPECT_EQ(r.state().instances[1].failed_hosts, std::vector<std::string>{"h1"});
   std::filesystem::remove(path);
 }
 
@@ -638,7 +650,7 @@ TEST_F(RolloutTest, RolloutStateSurvivesReopeningTheDatabase) {
   std::filesystem::remove(path);
 }
 
-TEST_F(RegistryTest, ADownHostsDrainingInstancesGoWithIt) {
+TEST_F(RegistryTest, ASuspectHostsDrainingInstancesGoOnlyWhenItIsDown) {
   ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
   ASSERT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
   ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h1"}, {"web-2", "h1"}}, {}}).ok);
@@ -648,9 +660,25 @@ TEST_F(RegistryTest, ADownHostsDrainingInstancesGoWithIt) {
   ASSERT_TRUE(reg.scale(rid(), {"web", 1}).ok);
   clock.advance(10'000);
   ASSERT_TRUE(*reg.check_hosts());
+  // The only host: suspect, nothing elsewhere can take web-1, so nothing moves.
+  ASSERT_EQ(reg.state().instances.size(), 2u);
+  EXPECT_EQ(reg.state().hosts[0].status, "suspect");
+  EXPECT_EQ(reg.state().instances[0].host, "h1");
+  EXPECT_EQ(reg.state().instances[0].state, "running");
+  EXPECT_EQ(reg.state().instances[1].state, "draining");
+  // A second host takes web-1's replacement; once it runs, h1 has nothing wanted and is down, and its
+  // draining instances (no one will report them) go with it.
+  ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
+  ASSERT_EQ(reg.state().instances.size(), 3u);
+  const std::string replacement = reg.state().instances[2].id;
+  EXPECT_EQ(replacement, "web-3");
+  ASSERT_TRUE(reg.place(rid(), {0, {{replacement, "h2"}}, {}}).ok);
+  auto h2 = host("h2");
+  h2.instances = {running_status(replacement)};
+  ASSERT_TRUE(*reg.heartbeat(h2));
+  EXPECT_EQ(reg.state().hosts[0].status, "down");
   ASSERT_EQ(reg.state().instances.size(), 1u);
-  EXPECT_EQ(reg.state().instances[0].id, "web-1");
-  EXPECT_EQ(reg.state().instances[0].state, "pending") << "unassigned for placement elsewhere";
+  EXPECT_EQ(reg.state().instances[0].id, replacement);
 }
 
 TEST_F(RegistryTest, StateSurvivesReopeningTheDatabase) {
@@ -807,19 +835,19 @@ class HostLivenessTest : public RegistryTest {
   }
 };
 
-TEST_F(HostLivenessTest, HostIsDownAfterTheLimitAndNotBefore) {
+TEST_F(HostLivenessTest, HostIsSuspectAfterTheLimitAndNotBefore) {
   two_hosts_three_instances();
   const int64_t revision = reg.state().revision;
   for (int second = 0; second < 5; ++second) {  // h2 keeps heartbeating, h1 goes silent
     clock.advance(999);
     ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
   }
-  // h1 was last heard 4,995 ms ago: with the default 3,000 it is down; h2 stays up.
+  // h1 was last heard 4,995 ms ago: with the default 3,000 it is suspect; h2 stays up.
   EXPECT_TRUE(check());
-  EXPECT_EQ(host_record("h1").status, "down");
+  EXPECT_EQ(host_record("h1").status, "suspect");
   EXPECT_EQ(host_record("h2").status, "up");
   EXPECT_GT(reg.state().revision, revision);
-  EXPECT_FALSE(check()) << "a down host is marked once";
+  EXPECT_FALSE(check()) << "a suspect host is marked once";
 }
 
 TEST_F(HostLivenessTest, ExactlyAtTheLimit) {
@@ -829,7 +857,7 @@ TEST_F(HostLivenessTest, ExactlyAtTheLimit) {
   EXPECT_EQ(host_record("h1").status, "up");
   clock.advance(1);
   EXPECT_TRUE(check());
-  EXPECT_EQ(host_record("h1").status, "down");
+  EXPECT_EQ(host_record("h1").status, "down") << "suspect, and down at once: it runs nothing to replace";
 }
 
 TEST_F(HostLivenessTest, ConfiguredLimit) {
@@ -847,58 +875,160 @@ TEST_F(HostLivenessTest, ConfiguredLimit) {
   EXPECT_THROW(Registry(*other_db, clock, config), std::invalid_argument);
 }
 
-TEST_F(HostLivenessTest, DownHostsInstancesAreUnassignedInTheSameRevision) {
+TEST_F(HostLivenessTest, SuspectHostKeepsItsInstancesAndReplacementsComeFirstInTheSameRevision) {
   two_hosts_three_instances();
   const int64_t revision = reg.state().revision;
+  const auto ip1 = instance("web-1").ip, ip3 = instance("web-3").ip;
   clock.advance(2000);
   ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
   clock.advance(1000);
   ASSERT_TRUE(check());
-  EXPECT_EQ(reg.state().revision, revision + 1) << "host down and instances unassigned in one change";
-  for (const char* id : {"web-1", "web-3"}) {
+  EXPECT_EQ(reg.state().revision, revision + 1) << "host suspect and replacements created in one change";
+  EXPECT_EQ(host_record("h1").status, "suspect");
+  for (const auto& [id, ip] : {std::pair{"web-1", ip1}, std::pair{"web-3", ip3}}) {
     const auto& i = instance(id);
-    EXPECT_EQ(i.host, "") << id;
-    EXPECT_EQ(i.ip, "") << id;
-    EXPECT_EQ(i.state, "pending") << id;
-    EXPECT_EQ(i.reason, "host h1 down") << id;
-    EXPECT_EQ(i.pid, 0) << id;
+    EXPECT_EQ(i.host, "h1") << id << " stays assigned";
+    EXPECT_EQ(i.ip, ip) << id;
+    EXPECT_EQ(i.state, "running") << id << " stays in every HAProxy: its checks judge it";
   }
-  EXPECT_EQ(instance("web-2").host, "h2");
   EXPECT_EQ(instance("web-2").state, "running");
-  // The scheduler cannot place on the down host; it can on h2, with fresh addresses.
-  EXPECT_FALSE(reg.place(rid(), {0, {{"web-1", "h1"}}, {}}).ok);
-  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h2"}, {"web-3", "h2"}}, {}}).ok);
-  EXPECT_EQ(instance("web-1").host, "h2");
-  EXPECT_EQ(instance("web-1").state, "placed");
-  EXPECT_NE(instance("web-1").ip, instance("web-3").ip);
+  // Replacements, with new ids, wait for a place; the scheduler cannot use the suspect host.
+  ASSERT_EQ(reg.state().instances.size(), 5u);
+  for (const char* id : {"web-4", "web-5"}) {
+    EXPECT_EQ(instance(id).host, "") << id;
+    EXPECT_EQ(instance(id).state, "pending") << id;
+  }
+  EXPECT_FALSE(reg.place(rid(), {0, {{"web-4", "h1"}}, {}}).ok);
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-4", "h2"}, {"web-5", "h2"}}, {}}).ok);
+  EXPECT_EQ(instance("web-4").host, "h2");
+  EXPECT_NE(instance("web-4").ip, instance("web-5").ip);
+  EXPECT_EQ(instance("web-1").state, "running") << "placed is not running: nothing retired yet";
+  EXPECT_EQ(instance("web-3").state, "running");
 }
 
-TEST_F(HostLivenessTest, ReturningHostIsUpAndItsStaleInstancesAreIgnored) {
+TEST_F(HostLivenessTest, SuspectHostsInstancesAreRetiredOnePerRunningReplacement) {
   two_hosts_three_instances();
   clock.advance(3000);
   ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
-  ASSERT_TRUE(check());                                          // h1 down
-  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h2"}}, {}}).ok);  // web-3 still waits for a place
-  const std::string web1_ip = instance("web-1").ip;
-  // h1 comes back still reporting the instances it ran before it vanished.
-  auto back = host("h1");
-  back.instances = {{"web-1", "web", "running", "", 101, 0, 0, ""}, {"web-3", "web", "running", "", 103, 0, 0, ""}};
-  auto changed = reg.heartbeat(back);
-  ASSERT_TRUE(changed.ok());
-  EXPECT_TRUE(*changed);
+  ASSERT_TRUE(check());
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-4", "h2"}, {"web-5", "h2"}}, {}}).ok);
+  auto h2 = host("h2");
+  h2.instances = {running_status("web-2"), running_status("web-4"), {"web-5", "web", "starting", "", 0, 0, 0, ""}};
+  ASSERT_TRUE(*reg.heartbeat(h2));
+  // One replacement runs: one of h1's two goes (the newest), the other still serves.
+  EXPECT_EQ(instance("web-3").state, "draining");
+  EXPECT_EQ(instance("web-1").state, "running");
+  EXPECT_EQ(host_record("h1").status, "suspect");
+  h2.instances[2].state = "running";
+  ASSERT_TRUE(*reg.heartbeat(h2));
+  // Both run: h1 runs nothing wanted, it is down and its retired instances are forgotten.
+  EXPECT_EQ(host_record("h1").status, "down");
+  std::set<std::string> ids;
+  for (const auto& i : reg.state().instances) ids.insert(i.id);
+  EXPECT_EQ(ids, (std::set<std::string>{"web-2", "web-4", "web-5"}));
+  EXPECT_EQ(count("web"), 3);
+}
+
+TEST_F(HostLivenessTest, NothingIsRetiredWithoutAPlaceToGo) {
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h1"}, {"web-2", "h1"}}, {}}).ok);
+  auto h1 = host("h1");
+  h1.instances = {running_status("web-1"), running_status("web-2")};
+  ASSERT_TRUE(reg.heartbeat(h1).ok());
+  const std::string before = codec::encode(reg.state().instances);
+  clock.advance(60'000);
+  ASSERT_TRUE(check());
+  EXPECT_EQ(host_record("h1").status, "suspect");
+  EXPECT_EQ(codec::encode(reg.state().instances), before) << "no replacement without an up host, nothing retired";
+  auto ticked = reg.tick();
+  ASSERT_TRUE(ticked.ok());
+  EXPECT_FALSE(*ticked);
+  // The host was only slow: back, it is up with everything it ran.
+  ASSERT_TRUE(*reg.heartbeat(h1));
   EXPECT_EQ(host_record("h1").status, "up");
-  EXPECT_EQ(instance("web-1").host, "h2") << "stays where it was placed again";
-  EXPECT_EQ(instance("web-1").ip, web1_ip);
-  EXPECT_EQ(instance("web-1").state, "placed") << "h1 cannot report h2's instance";
-  EXPECT_EQ(instance("web-1").pid, 0);
-  EXPECT_EQ(instance("web-3").host, "");
-  EXPECT_EQ(instance("web-3").state, "pending") << "h1's stale report does not resurrect it";
+  EXPECT_EQ(codec::encode(reg.state().instances), before);
+}
+
+TEST_F(HostLivenessTest, ReturningHostKeepsItsWantedInstancesAndSurplusReplacementsGo) {
+  two_hosts_three_instances();
+  clock.advance(3000);
+  ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
+  ASSERT_TRUE(check());
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-4", "h2"}}, {}}).ok);  // web-5 still waits for a place
+  auto h2 = host("h2");
+  h2.instances = {running_status("web-2"), running_status("web-4")};
+  ASSERT_TRUE(*reg.heartbeat(h2));
+  ASSERT_EQ(instance("web-3").state, "draining") << "web-4 stands in for it";
+  // h1 comes back (it was slow, not dead), still reporting both, web-3 as running too.
+  auto back = host("h1");
+  back.instances = {running_status("web-1"), running_status("web-3")};
+  ASSERT_TRUE(*reg.heartbeat(back));
+  EXPECT_EQ(host_record("h1").status, "up");
+  EXPECT_EQ(instance("web-1").state, "running") << "still wanted: kept";
+  EXPECT_EQ(instance("web-3").state, "draining") << "a stale report does not bring back what was retired";
+  // web-1, web-2, web-4, web-5: one too many; the one that serves nobody goes, nothing more.
+  EXPECT_EQ(count("web"), 3);
+  std::set<std::string> kept;
+  for (const auto& i : reg.state().instances)
+    if (i.state != "draining") kept.insert(i.id);
+  EXPECT_EQ(kept, (std::set<std::string>{"web-1", "web-2", "web-4"}));
   const int64_t revision = reg.state().revision;
-  changed = reg.heartbeat(back);
-  ASSERT_TRUE(changed.ok());
-  EXPECT_FALSE(*changed) << "stale reports are not a change";
+  ASSERT_FALSE(*reg.heartbeat(back)) << "the same report again changes nothing";
   EXPECT_EQ(reg.state().revision, revision);
-  EXPECT_FALSE(check()) << "heard again: up";
+  // Once h1 no longer reports web-3, it has stopped: the row goes and the level holds.
+  back.instances = {running_status("web-1")};
+  ASSERT_TRUE(*reg.heartbeat(back));
+  EXPECT_THROW(instance("web-3"), std::runtime_error);
+  EXPECT_EQ(count("web"), 3);
+}
+
+TEST_F(HostLivenessTest, AStaleDrainingReportChangesNothingAndLostInstancesAreReplaced) {
+  two_hosts_three_instances();
+  const std::string before = codec::encode(reg.state().instances);
+  auto h1 = host("h1");
+  h1.instances = {{"web-1", "web", "running", "", 101, 0, 0, ""}, {"web-3", "web", "draining", "", 103, 0, 0, ""}};
+  auto changed = reg.heartbeat(h1);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_FALSE(*changed) << "an agent that has not seen the newest state reports web-3 draining";
+  EXPECT_EQ(codec::encode(reg.state().instances), before);
+  // However an instance disappears, the registry brings the app back to its count by itself, with a new id.
+  db->exec("DELETE FROM instances WHERE id = 'web-2'");
+  auto ticked = reg.tick();
+  ASSERT_TRUE(ticked.ok());
+  EXPECT_TRUE(*ticked);
+  EXPECT_EQ(count("web"), 3);
+  EXPECT_EQ(instance("web-4").state, "pending");
+  EXPECT_FALSE(*reg.tick()) << "at its level: nothing more";
+}
+
+TEST_F(HostLivenessTest, InstanceIdsAreNeverReused) {
+  std::set<std::string> seen;
+  const auto collect = [&] {
+    for (const auto& i : reg.state().instances) seen.insert(i.id);
+  };
+  two_hosts_three_instances();
+  collect();
+  clock.advance(3000);
+  ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
+  ASSERT_TRUE(check());  // h1 suspect: web-4, web-5
+  collect();
+  ASSERT_TRUE(reg.place(rid(), {0, {{"web-4", "h2"}, {"web-5", "h2"}}, {}}).ok);
+  auto h2 = host("h2");
+  h2.instances = {running_status("web-2"), running_status("web-4"), running_status("web-5")};
+  ASSERT_TRUE(*reg.heartbeat(h2));  // h1 down, web-1 and web-3 forgotten
+  ASSERT_TRUE(reg.scale(rid(), {"web", 1}).ok);
+  ASSERT_TRUE(reg.scale(rid(), {"web", 4}).ok);
+  // Every id the registry hands out is new: none of the forgotten ones comes back.
+  for (const auto& i : reg.state().instances) {
+    if (seen.count(i.id) == 0) {
+      EXPECT_GT(std::stoi(i.id.substr(4)), 5) << i.id;
+    }
+  }
+  std::set<std::string> now;
+  for (const auto& i : reg.state().instances) now.insert(i.id);
+  EXPECT_EQ(now.count("web-1") + now.count("web-3"), 0u);
+  EXPECT_EQ(count("web"), 4);
 }
 
 TEST_F(HostLivenessTest, HostsLoadedAtStartGetTheLimitFromTheStart) {

@@ -110,11 +110,12 @@ TEST(Placement, ReportsWhyAnInstanceDoesNotFit) {
   EXPECT_NE(plan.unplaced[0].reason.find("no host has room"), std::string::npos) << plan.unplaced[0].reason;
 }
 
-TEST(Placement, IgnoresDownHostsAndHostsWithoutSubnet) {
+TEST(Placement, IgnoresSuspectAndDownHostsAndHostsWithoutSubnet) {
   msg::State s;
-  s.hosts = {host("down"), host("fresh")};
+  s.hosts = {host("down"), host("fresh"), host("suspect")};
   s.hosts[0].status = "down";
   s.hosts[1].subnet.clear();
+  s.hosts[2].status = "suspect";  // not heard from: its replacements must go elsewhere
   s.apps = {app("web")};
   s.instances = {instance("web-1", "web")};
   Plan plan = place(s);
