@@ -46,9 +46,9 @@ class Registry {
   // state changed.
   Result<bool> check_hosts();
 
-  // The registry's timers: check_hosts(), then reconcile() (rollout timeouts, levels). Returns whether the
-  // state changed.
-  Result<bool> tick();
+  // The registry's timers: check_hosts() (when `judge_hosts`: the caller has read every heartbeat waiting),
+  // then reconcile() (rollout timeouts, levels). Returns whether the state changed.
+  Result<bool> tick(bool judge_hosts = true);
 
   // Forgets applied request ids older than `age_ms` (a client retries for seconds, not days).
   void forget_requests_older_than(int64_t age_ms);

@@ -860,6 +860,19 @@ TEST_F(HostLivenessTest, ExactlyAtTheLimit) {
   EXPECT_EQ(host_record("h1").status, "down") << "suspect, and down at once: it runs nothing to replace";
 }
 
+TEST_F(HostLivenessTest, HostsAreJudgedOnlyOnceTheWaitingHeartbeatsAreRead) {
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+  clock.advance(10'000);
+  auto behind = reg.tick(false);  // the registry itself fell behind: h1's heartbeats may be waiting
+  ASSERT_TRUE(behind.ok());
+  EXPECT_FALSE(*behind);
+  EXPECT_EQ(host_record("h1").status, "up");
+  auto caught_up = reg.tick(true);
+  ASSERT_TRUE(caught_up.ok());
+  EXPECT_TRUE(*caught_up);
+  EXPECT_NE(host_record("h1").status, "up");
+}
+
 TEST_F(HostLivenessTest, ConfiguredLimit) {
   Config config;
   config.host_down_after_ms = 10'000;
