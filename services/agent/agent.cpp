@@ -2,28 +2,31 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/codec.h"
 #include "common/topics.h"
 
 namespace pier::agent {
 
-Agent::Agent(AgentOptions options, HostFacts facts, Runtime& runtime, Reconciler& reconciler, LbApplier& lb,
-             const Clock& clock)
+Agent::Agent(AgentOptions options, HostFacts facts, std::string runtime_kind, std::string haproxy_socket,
+             Handoff& handoff, const Clock& clock)
     : options_(std::move(options)),
       facts_(std::move(facts)),
-      runtime_(runtime),
-      reconciler_(reconciler),
-      lb_(lb),
+      runtime_kind_(std::move(runtime_kind)),
+      haproxy_socket_(std::move(haproxy_socket)),
+      handoff_(handoff),
       clock_(clock),
-      started_ms_(clock.now_ms()) {}
+      started_ms_(clock.now_ms()),
+      heartbeats_(options_.heartbeat_ms) {}
 
 Status Agent::handle(const bus::Envelope& envelope) {
   if (envelope.topic == topic::kStateFull) {
     auto state = codec::decode<msg::State>(envelope.body);
     if (!state.ok()) return state.status();
-    if (!reconciler_.has_state())
-      spdlog::info("first state received (revision {}) on host {}", state->revision, options_.host_id);
-    reconciler_.on_state(*state);
+    if (!has_state_) spdlog::info("first state received (revision {}) on host {}", state->revision, options_.host_id);
+    has_state_ = true;
+    handoff_.state.put(std::move(*state));
     return Status::Ok();
   }
   if (envelope.topic == topic::lb_config(options_.host_id)) {
@@ -31,7 +34,7 @@ Status Agent::handle(const bus::Envelope& envelope) {
     if (!config.ok()) return config.status();
     if (config->host_id != options_.host_id)
       return Status::Invalid("host_id", "must be this host's id (" + options_.host_id + ")");
-    if (lb_.apply(*config)) changed_ = true;
+    handoff_.lb_config.put(std::move(*config));
     return Status::Ok();
   }
   return Status::Ok();  // a topic we did not ask for: ignore
@@ -44,40 +47,59 @@ msg::HostStatus Agent::host_status() const {
   status.address = options_.address;
   status.cpus = facts_.cpus;
   status.memory_bytes = facts_.memory_bytes;
-  status.runtime = runtime_.kind();
-  status.haproxy_socket = lb_.socket_path();
+  status.runtime = runtime_kind_;
+  status.haproxy_socket = haproxy_socket_;
   status.stats_port = options_.stats_port;
   status.started_ms = started_ms_;
-  status.instances = reconciler_.statuses();
-  status.lb = lb_.status();
+  status.instances = handoff_.instances.get().statuses;
+  status.lb = handoff_.lb.get();
   return status;
+}
+
+void Agent::watch(const Worker& worker) { watched_.push_back({&worker, StallWatch(options_.stuck_worker_ms)}); }
+
+void Agent::check_workers(int64_t now) {
+  for (auto& [worker, watch] : watched_) {
+    const auto event = watch.observe(worker->progress().busy_since(), now);
+    if (!event) continue;
+    if (event->stuck)
+      spdlog::warn("agent {} worker on host {} stuck for {} ms in one step ({}); heartbeats go on", worker->name(),
+                   options_.host_id, event->ms, worker->work());
+    else
+      spdlog::info("agent {} worker on host {} free again after a {} ms step", worker->name(), options_.host_id,
+                   event->ms);
+  }
 }
 
 std::vector<Outgoing> Agent::tick() {
   std::vector<Outgoing> out;
   const int64_t now = clock_.steady_ms();
-  reconciler_.set_lb_servers(lb_.status().servers);
-  if (reconciler_.tick()) changed_ = true;
-  if (lb_.tick()) changed_ = true;
-  if (!reconciler_.has_state() &&
-      (last_snapshot_request_ < 0 || now - last_snapshot_request_ >= options_.snapshot_request_ms)) {
+  check_workers(now);
+  if (!has_state_ && (last_snapshot_request_ < 0 || now - last_snapshot_request_ >= options_.snapshot_request_ms)) {
     out.push_back({std::string(topic::kSnapshot), codec::encode(msg::SnapshotRequest{"start"})});
     last_snapshot_request_ = now;
   }
-  if (changed_ || last_heartbeat_ < 0 || now - last_heartbeat_ >= options_.heartbeat_ms) {
+  // Changes counted before the statuses are read: a change that lands in between is sent now and
+  // once more at the next turn, never lost.
+  const uint64_t changes = handoff_.instances.changes() + handoff_.lb.changes();
+  if (heartbeats_.due(now, changes != reported_changes_)) {
+    reported_changes_ = changes;
     out.push_back({topic::heartbeat(options_.host_id), codec::encode(host_status())});
-    last_heartbeat_ = now;
-    changed_ = false;
+    if (const auto gap = heartbeats_.sent(now))
+      spdlog::warn("heartbeat late: {} ms since the previous one (period {} ms)", *gap, heartbeats_.period_ms());
   }
-  if (last_sample_ < 0 || now - last_sample_ >= options_.sample_ms) {
-    std::vector<SampledProcess> processes;
-    for (const auto& p : reconciler_.processes()) processes.push_back({p.id, p.app, p.pid});
-    msg::HostSample sample = sampler_.sample(options_.host_id, processes, clock_.now_ms(), now);
-    if (lb_figures_ != nullptr) sample.apps = lb_figures_->sample(now);
-    out.push_back({topic::sample(options_.host_id), codec::encode(sample)});
-    last_sample_ = now;
-  }
+  if (auto sample = handoff_.sample.take()) out.push_back({topic::sample(options_.host_id), std::move(*sample)});
   return out;
+}
+
+void Agent::step(bus::Subscriber& subscriber, bus::Publisher& publisher, int max_wait_ms) {
+  const int wait = static_cast<int>(std::min<int64_t>(max_wait_ms, heartbeats_.wait_ms(clock_.steady_ms())));
+  for (int i = 0; i < 100; ++i) {
+    auto envelope = subscriber.receive(i == 0 ? wait : 0);  // nullopt on a signal too
+    if (!envelope) break;
+    if (Status s = handle(*envelope); !s.ok()) subscriber.reject(*envelope, s);
+  }
+  for (const auto& out : tick()) publisher.publish_encoded(out.topic, out.body, {});
 }
 
 }  // namespace pier::agent

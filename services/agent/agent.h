@@ -1,6 +1,8 @@
-// The agent's loop body, without sockets: turns the messages it receives into work for the
-// reconciler and the LB applier, and says what to publish when (snapshot requests until a first
-// state, heartbeats every interval and on change, samples). main.cpp owns the bus sockets.
+// The agent's bus thread, without the sockets' ownership: decodes what it receives and hands it to
+// the workers (workers.h), and says what to publish when (snapshot requests until a first state,
+// heartbeats every interval and on change, the samples the sample worker made) from the newest
+// values the workers left in the Handoff. It never waits on a worker, so heartbeats leave on time
+// whatever HAProxy, the runtime or a probe is doing. main.cpp owns the bus sockets.
 #pragma once
 
 #include <string>
@@ -8,10 +10,10 @@
 
 #include "common/bus.h"
 #include "common/clock.h"
-#include "services/agent/lb_applier.h"
-#include "services/agent/lb_figures.h"
+#include "services/agent/heartbeat_schedule.h"
 #include "services/agent/proc_stats.h"
-#include "services/agent/reconciler.h"
+#include "services/agent/stall_watch.h"
+#include "services/agent/workers.h"
 
 namespace pier::agent {
 
@@ -23,6 +25,7 @@ struct AgentOptions {
   int heartbeat_ms = 1000;
   int sample_ms = 2000;
   int snapshot_request_ms = 500;
+  int stuck_worker_ms = 5000;  // a worker step longer than this is logged (once, and again when it ends)
 };
 
 struct Outgoing {
@@ -32,32 +35,46 @@ struct Outgoing {
 
 class Agent {
  public:
-  Agent(AgentOptions options, HostFacts facts, Runtime& runtime, Reconciler& reconciler, LbApplier& lb,
+  // `runtime_kind` and `haproxy_socket` are the facts heartbeats report (Runtime::kind(),
+  // LbApplier::socket_path()).
+  Agent(AgentOptions options, HostFacts facts, std::string runtime_kind, std::string haproxy_socket, Handoff& handoff,
         const Clock& clock);
 
-  // A message from the bus (state.full, lb.config.<me>). A body that does not decode is an error
-  // value for Subscriber::reject; nothing changes then.
+  // A message from the bus (state.full, lb.config.<me>), handed to its worker. A body that does not
+  // decode is an error value for Subscriber::reject; nothing changes then.
   Status handle(const bus::Envelope& envelope);
-  // Reconciles, watches HAProxy, and returns what is due for publication now.
+  // What is due for publication now. Logs a heartbeat that leaves late and a watched worker stuck.
   std::vector<Outgoing> tick();
+  // One turn on the bus: waits for messages up to max_wait_ms (less when a heartbeat is due sooner),
+  // handles what came (at most 100 messages), publishes what tick() returns. A signal interrupting the
+  // wait ends the turn early.
+  void step(bus::Subscriber& subscriber, bus::Publisher& publisher, int max_wait_ms);
+  // Logs when this worker's step runs longer than stuck_worker_ms, and when it ends.
+  void watch(const Worker& worker);
+
   msg::HostStatus host_status() const;
-  // Where samples take their per-app request figures (HostSample.apps) from; null: none.
-  void set_lb_figures(LbFigures* figures) { lb_figures_ = figures; }
+  bool has_state() const { return has_state_; }
+  int64_t longest_heartbeat_gap_ms() const { return heartbeats_.longest_gap_ms(); }
 
  private:
+  void check_workers(int64_t now);
+
   AgentOptions options_;
   HostFacts facts_;
-  Runtime& runtime_;
-  Reconciler& reconciler_;
-  LbApplier& lb_;
+  std::string runtime_kind_;
+  std::string haproxy_socket_;
+  Handoff& handoff_;
   const Clock& clock_;
-  Sampler sampler_;
   int64_t started_ms_;
-  bool changed_ = true;
-  int64_t last_heartbeat_ = -1;
-  int64_t last_sample_ = -1;
+  bool has_state_ = false;
+  HeartbeatSchedule heartbeats_;
+  uint64_t reported_changes_ = 0;  // instance and LB changes, as of the last heartbeat
   int64_t last_snapshot_request_ = -1;
-  LbFigures* lb_figures_ = nullptr;
+  struct Watched {
+    const Worker* worker;
+    StallWatch watch;
+  };
+  std::vector<Watched> watched_;
 };
 
 }  // namespace pier::agent

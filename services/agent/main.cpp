@@ -21,6 +21,7 @@
 #include "services/agent/proc_stats.h"
 #include "services/agent/reconciler.h"
 #include "services/agent/request_log.h"
+#include "services/agent/workers.h"
 
 int main(int argc, char** argv) {
   using namespace pier;
@@ -123,9 +124,10 @@ int main(int argc, char** argv) {
   }
   agent::TcpProber prober;
   agent::Reconciler reconciler(options.host_id, *runtime, prober, clock, reconciler_options);
-  agent::Agent agent(options, facts, *runtime, reconciler, *lb, clock);
   agent::HaproxyLbFigures lb_figures(lb->socket_path(), request_log.get());
-  agent.set_lb_figures(&lb_figures);
+  agent::Sampler sampler;
+  agent::Handoff handoff;
+  agent::Agent agent(options, facts, runtime->kind(), lb->socket_path(), handoff, clock);
 
   zmq::context_t context;
   bus::Publisher publisher(context, endpoints.pub, "agent/" + options.host_id, clock);
@@ -135,14 +137,16 @@ int main(int argc, char** argv) {
   spdlog::info("agent up: host {} ({}, {} cpus, {} MiB), address {}, state {}, runtime {}, {} adopted instances",
                options.host_id, facts.hostname, facts.cpus, facts.memory_bytes >> 20, options.address,
                options.state_dir, runtime->kind(), runtime->list().size());
-
-  while (!stop_signal::requested()) {
-    for (int i = 0; i < 100 && !stop_signal::requested(); ++i) {
-      auto envelope = subscriber.receive(i == 0 ? 50 : 0);
-      if (!envelope) break;
-      if (Status s = agent.handle(*envelope); !s.ok()) subscriber.reject(*envelope, s);
-    }
-    for (const auto& out : agent.tick()) publisher.publish_encoded(out.topic, out.body, {});
+  {
+    // This thread owns the bus sockets and sends the heartbeats; the slow work runs on the workers
+    // (workers.h), which end and are joined at the end of this block.
+    // The LB worker first: the instance worker reads the servers HAProxy runs from its first tick.
+    const auto haproxy = agent::start_haproxy_worker(*lb, handoff, clock);
+    const auto instances = agent::start_instances_worker(reconciler, handoff, clock);
+    const auto sample =
+        agent::start_sample_worker(options.host_id, sampler, &lb_figures, handoff, clock, options.sample_ms);
+    for (const auto* worker : {instances.get(), haproxy.get(), sample.get()}) agent.watch(*worker);
+    while (!stop_signal::requested()) agent.step(subscriber, publisher, 20);
   }
 
   if (stop_on_exit) {
@@ -155,7 +159,8 @@ int main(int argc, char** argv) {
     }
     lb->stop();
   }
-  spdlog::info("agent stopped on host {} ({} malformed messages dropped){}", options.host_id, subscriber.dropped(),
+  spdlog::info("agent stopped on host {} ({} malformed messages dropped, longest heartbeat gap {} ms){}",
+               options.host_id, subscriber.dropped(), agent.longest_heartbeat_gap_ms(),
                stop_on_exit ? "" : "; instances and haproxy left running");
   return 0;
 }

@@ -1,0 +1,90 @@
+// The agent's worker threads, so that the thread that reads the bus and sends heartbeats waits on
+// none of the agent's slow work (runtime and Docker calls, health probes, drain checks, `haproxy -c`,
+// reload waits, Runtime API and stats-socket round trips). Each worker owns its objects alone; they
+// meet the bus thread only through the latest-wins values of a Handoff (latest.h).
+//
+// - instances: Reconciler (+ its Runtime and Prober): the newest state, then a tick every tick_ms;
+// - haproxy: LbApplier: the newest LB config, then a tick every tick_ms;
+// - sample: Sampler + LbFigures: a HostSample every sample_ms, encoded for the bus thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/messages.h"
+#include "services/agent/latest.h"
+#include "services/agent/lb_applier.h"
+#include "services/agent/lb_figures.h"
+#include "services/agent/proc_stats.h"
+#include "services/agent/reconciler.h"
+
+namespace pier::agent {
+
+// What the reconciler reported at its last tick.
+struct InstancesView {
+  std::vector<msg::InstanceStatus> statuses;
+  std::vector<SampledProcess> processes;
+};
+
+// Everything the agent's threads hand each other, newest value wins.
+struct Handoff {
+  Mailbox<msg::State> state;          // bus thread -> instances
+  Mailbox<msg::LbConfig> lb_config;   // bus thread -> haproxy
+  Snapshot<InstancesView> instances;  // instances -> bus thread (heartbeats), sample
+  Snapshot<msg::LbStatus> lb;         // haproxy -> bus thread (heartbeats), instances (servers still listed)
+  Mailbox<std::string> sample;        // sample -> bus thread: an encoded HostSample
+};
+
+// When a worker's current step began (steady ms), -1 while it waits for work: what StallWatch reads.
+class Progress {
+ public:
+  void begin(int64_t steady_ms) { busy_since_.store(steady_ms); }
+  void end() { busy_since_.store(-1); }
+  int64_t busy_since() const { return busy_since_.load(); }
+
+ private:
+  std::atomic<int64_t> busy_since_{-1};
+};
+
+// A named thread that runs `loop` until stop() (or destruction) requests it to end, then joins it.
+// `loop` waits only in ways the stop token ends (Mailbox::take, a condition_variable_any).
+class Worker {
+ public:
+  Worker(std::string name, std::string work, std::function<void(std::stop_token, Progress&)> loop);
+  ~Worker() { stop(); }
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void stop();
+  const std::string& name() const { return name_; }
+  // What its steps do, in a few words, for the operator who reads that it is stuck.
+  const std::string& work() const { return work_; }
+  const Progress& progress() const { return progress_; }
+
+ private:
+  std::string name_;
+  std::string work_;
+  Progress progress_;
+  std::jthread thread_;  // last: it starts once the rest is built
+};
+
+// Applies the newest state, then ticks (with the LB servers of the newest LbStatus), every tick_ms
+// or at once when a state comes; publishes the statuses and processes after every tick.
+std::unique_ptr<Worker> start_instances_worker(Reconciler& reconciler, Handoff& handoff, const Clock& clock,
+                                               int64_t tick_ms = 50);
+// Applies the newest LB config, then ticks, every tick_ms or at once when a config comes; publishes
+// the LbStatus after every step.
+std::unique_ptr<Worker> start_haproxy_worker(LbApplier& lb, Handoff& handoff, const Clock& clock, int64_t tick_ms = 50);
+// A HostSample (host and process figures, per-app request figures when `figures` is set) at once and
+// then every sample_ms, put encoded into handoff.sample.
+std::unique_ptr<Worker> start_sample_worker(std::string host_id, Sampler& sampler, LbFigures* figures, Handoff& handoff,
+                                            const Clock& clock, int64_t sample_ms);
+
+}  // namespace pier::agent

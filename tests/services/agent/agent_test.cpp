@@ -1,0 +1,165 @@
+// The agent's bus thread without threads or sockets: what it hands the workers, and what it publishes
+// when, from the values the workers left in the Handoff, over a clock the test moves.
+#include "services/agent/agent.h"
+
+#include <gtest/gtest.h>
+
+#include "common/codec.h"
+#include "common/topics.h"
+
+namespace pier::agent {
+namespace {
+
+bus::Envelope envelope(std::string topic, std::string body) {
+  bus::Envelope e;
+  e.topic = std::move(topic);
+  e.body = std::move(body);
+  return e;
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  AgentTest()
+      : agent_(options(), HostFacts{"h1.example", 2, 1 << 30}, "exec", "/tmp/h1/haproxy.sock", handoff_, clock_) {}
+  static AgentOptions options() {
+    AgentOptions o;
+    o.host_id = "h1";
+    o.heartbeat_ms = 1000;
+    return o;
+  }
+  std::vector<std::string> topics(const std::vector<Outgoing>& out) {
+    std::vector<std::string> t;
+    for (const auto& o : out) t.push_back(o.topic);
+    return t;
+  }
+  // The heartbeats of `out`, decoded.
+  std::vector<msg::HostStatus> heartbeats(const std::vector<Outgoing>& out) {
+    std::vector<msg::HostStatus> h;
+    for (const auto& o : out)
+      if (o.topic == topic::heartbeat("h1")) h.push_back(*codec::decode<msg::HostStatus>(o.body));
+    return h;
+  }
+  msg::InstanceStatus running(const std::string& id) {
+    msg::InstanceStatus s;
+    s.id = id;
+    s.app = "web";
+    s.state = "running";
+    return s;
+  }
+
+  ManualClock clock_;
+  Handoff handoff_;
+  Agent agent_;
+};
+
+TEST_F(AgentTest, AsksForASnapshotEveryHalfSecondUntilAStateDecodesAndHandsItOn) {
+  EXPECT_EQ(topics(agent_.tick()), (std::vector<std::string>{std::string(topic::kSnapshot), topic::heartbeat("h1")}));
+  clock_.advance(499);
+  EXPECT_TRUE(agent_.tick().empty());
+  clock_.advance(1);
+  EXPECT_EQ(topics(agent_.tick()), std::vector<std::string>{std::string(topic::kSnapshot)});
+
+  EXPECT_FALSE(agent_.handle(envelope(std::string(topic::kStateFull), "\xc1 not msgpack")).ok());
+  EXPECT_FALSE(agent_.has_state());
+  EXPECT_FALSE(handoff_.state.take());
+
+  msg::State state;
+  state.revision = 7;
+  ASSERT_TRUE(agent_.handle(envelope(std::string(topic::kStateFull), codec::encode(state))).ok());
+  EXPECT_TRUE(agent_.has_state());
+  clock_.advance(500);  // a period after the first heartbeat: one is due, no more snapshot requests
+  EXPECT_EQ(topics(agent_.tick()), std::vector<std::string>{topic::heartbeat("h1")});
+  auto handed = handoff_.state.take();
+  ASSERT_TRUE(handed);
+  EXPECT_EQ(handed->revision, 7);
+}
+
+TEST_F(AgentTest, TheNewestConfigForThisHostIsHandedOnAndOneForAnotherIsRefused) {
+  msg::LbConfig config;
+  config.host_id = "h2";
+  config.hash = "other";
+  EXPECT_FALSE(agent_.handle(envelope(topic::lb_config("h1"), codec::encode(config))).ok());
+  EXPECT_FALSE(handoff_.lb_config.take());
+  config.host_id = "h1";
+  for (const char* hash : {"a", "b"}) {
+    config.hash = hash;
+    ASSERT_TRUE(agent_.handle(envelope(topic::lb_config("h1"), codec::encode(config))).ok());
+  }
+  auto handed = handoff_.lb_config.take();
+  ASSERT_TRUE(handed);
+  EXPECT_EQ(handed->hash, "b");  // latest wins
+  EXPECT_FALSE(handoff_.lb_config.take());
+}
+
+TEST_F(AgentTest, HeartbeatsCarryTheWorkersNewestValuesEveryPeriodAndAtOnceOnAChange) {
+  InstancesView view;
+  view.statuses = {running("web-1")};
+  handoff_.instances.set(view, false);
+  msg::LbStatus lb;
+  lb.hash = "c1";
+  lb.servers = {"web-1"};
+  handoff_.lb.set(lb, false);
+
+  auto first = heartbeats(agent_.tick());
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].host_id, "h1");
+  EXPECT_EQ(first[0].hostname, "h1.example");
+  EXPECT_EQ(first[0].runtime, "exec");
+  EXPECT_EQ(first[0].haproxy_socket, "/tmp/h1/haproxy.sock");
+  ASSERT_EQ(first[0].instances.size(), 1u);
+  EXPECT_EQ(first[0].instances[0].id, "web-1");
+  EXPECT_EQ(first[0].lb.hash, "c1");
+
+  // A value that changed nothing worth telling waits for the period.
+  view.statuses.push_back(running("web-2"));
+  handoff_.instances.set(view, false);
+  clock_.advance(10);
+  EXPECT_TRUE(heartbeats(agent_.tick()).empty());
+
+  // A change goes out at once, once.
+  lb.hash = "c2";
+  handoff_.lb.set(lb, true);
+  clock_.advance(10);
+  auto changed = heartbeats(agent_.tick());
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].lb.hash, "c2");
+  EXPECT_EQ(changed[0].instances.size(), 2u);
+  clock_.advance(10);
+  EXPECT_TRUE(heartbeats(agent_.tick()).empty());
+
+  handoff_.instances.set(view, true);
+  EXPECT_EQ(heartbeats(agent_.tick()).size(), 1u);
+
+  clock_.advance(999);
+  EXPECT_TRUE(heartbeats(agent_.tick()).empty());
+  clock_.advance(1);
+  EXPECT_EQ(heartbeats(agent_.tick()).size(), 1u);
+}
+
+TEST_F(AgentTest, ASampleTheWorkerMadeIsPublishedOnce) {
+  agent_.tick();
+  msg::HostSample sample;
+  sample.host_id = "h1";
+  sample.load1 = 0.5;
+  handoff_.sample.put(codec::encode(sample));
+  auto out = agent_.tick();
+  ASSERT_EQ(topics(out), std::vector<std::string>{topic::sample("h1")});
+  EXPECT_EQ(codec::decode<msg::HostSample>(out[0].body)->load1, 0.5);
+  EXPECT_TRUE(agent_.tick().empty());
+}
+
+TEST_F(AgentTest, KeepsTheLongestGapBetweenHeartbeats) {
+  agent_.tick();
+  clock_.advance(1000);
+  agent_.tick();
+  EXPECT_EQ(agent_.longest_heartbeat_gap_ms(), 1000);
+  clock_.advance(2310);  // the loop was held up: the next one says how late it is
+  EXPECT_EQ(heartbeats(agent_.tick()).size(), 1u);
+  EXPECT_EQ(agent_.longest_heartbeat_gap_ms(), 2310);
+  clock_.advance(1000);
+  agent_.tick();
+  EXPECT_EQ(agent_.longest_heartbeat_gap_ms(), 2310);
+}
+
+}  // namespace
+}  // namespace pier::agent
