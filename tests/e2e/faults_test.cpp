@@ -3,112 +3,19 @@
 // (agent, instances, HAProxy): it must be marked suspect, its instances replaced on the other host (then
 // it is down), and its return must leave no duplicates. Measured times are recorded as test properties.
 #include <gtest/gtest.h>
-#include <signal.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include "bench/loadgen/loadgen.h"
-#include "common/process.h"
-#include "common/version.h"
 #include "tests/e2e/harness.h"
 
 namespace pier::e2e {
 namespace {
 
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Steady = std::chrono::steady_clock;
-
-pid_t read_pid(const std::string& path) {
-  pid_t pid = 0;
-  std::ifstream(path) >> pid;
-  return pid;
-}
-
-// A second host: a pier-agent of its own, with its own state directory, HAProxy on 127.0.0.2.
-class SecondHost {
- public:
-  SecondHost(const Stack& stack, std::string dir) : dir_(std::move(dir)), stats_port_(free_port()) {
-    argv_ = {std::string(PIER_BIN_DIR) + "/pier-agent",
-             "--host-id",
-             "second",
-             "--address",
-             "127.0.0.2",
-             "--state-dir",
-             dir_,
-             "--runtime",
-             "exec",
-             "--stats-port",
-             std::to_string(stats_port_),
-             "--bus-pub",
-             stack.dev_env("PIER_BUS_PUB"),
-             "--bus-sub",
-             stack.dev_env("PIER_BUS_SUB"),
-             "--stop-on-exit"};
-  }
-  ~SecondHost() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGINT);
-      process::stop(pid_, 15000);
-    }
-    kill_instances_and_haproxy();
-  }
-
-  bool start() {
-    process::SpawnOptions options;
-    options.argv = argv_;
-    const char* path = std::getenv("PATH");
-    options.env = {{"PATH", std::string(PIER_BIN_DIR) + ":" + (path ? path : "/usr/bin:/bin")}};
-    options.output_path = dir_ + ".log." + std::to_string(++starts_);
-    auto pid = process::spawn(options);
-    pid_ = pid.ok() ? *pid : 0;
-    return pid_ > 0;
-  }
-
-  // The whole host vanishes: the agent, every instance (each in its own process group) and HAProxy.
-  void kill_everything() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      process::wait(pid_);
-      pid_ = 0;
-    }
-    kill_instances_and_haproxy();
-  }
-
-  int killed_instances() const { return killed_instances_; }
-  std::string log() const { return read_file(dir_ + ".log." + std::to_string(starts_)); }
-
- private:
-  void kill_instances_and_haproxy() {
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(dir_ + "/instances", ec)) {
-      if (entry.path().extension() != ".pid") continue;
-      const pid_t pid = read_pid(entry.path());
-      if (pid <= 0 || !process::exists(pid)) continue;
-      ::kill(-pid, SIGKILL);
-      ::kill(pid, SIGKILL);
-      ++killed_instances_;
-    }
-    const pid_t haproxy = read_pid(dir_ + "/haproxy/haproxy.pid");
-    if (haproxy > 0 && process::exists(haproxy)) {
-      ::kill(-haproxy, SIGKILL);  // master and workers share its process group
-      ::kill(haproxy, SIGKILL);
-    }
-  }
-
-  std::string dir_;
-  int stats_port_;
-  std::vector<std::string> argv_;
-  pid_t pid_ = 0;
-  int starts_ = 0;
-  int killed_instances_ = 0;
-};
 
 TEST(HostFaultTest, KilledHostIsReplacedAndItsReturnLeavesNoDuplicates) {
   Stack s;

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -26,6 +28,12 @@ std::string read_file(const std::string& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+pid_t read_pid(const std::string& path) {
+  pid_t pid = 0;
+  std::ifstream(path) >> pid;
+  return pid;
 }
 
 void report_fault(const std::string& fault, int64_t sent, int64_t failed, int64_t converged_ms,
@@ -98,6 +106,13 @@ loadgen::Options steady_load(int port, double per_worker, int64_t max_ms) {
   o.max_requests = 100'000'000;
   o.max_duration_ms = max_ms;
   o.timeout_ms = 5'000;
+  return o;
+}
+
+loadgen::Options saturating_load(int port, int64_t max_ms) {
+  loadgen::Options o = steady_load(port, 0, max_ms);
+  o.keepalive_workers = 12;
+  o.fresh_workers = 12;
   return o;
 }
 
@@ -227,7 +242,7 @@ Stack::~Stack() {
 }
 
 CommandResult Stack::pier(const std::vector<std::string>& args, int timeout_s) const {
-  static int counter = 0;
+  static std::atomic<int> counter = 0;  // tests run commands from several threads
   const std::string out = dir_ + "/cli-" + std::to_string(++counter) + ".out";
   process::SpawnOptions options;
   options.argv = {std::string(PIER_BIN_DIR) + "/pier"};
@@ -272,12 +287,7 @@ bool Stack::wait_for_hosts(std::size_t count) const {
       std::chrono::seconds(30));
 }
 
-pid_t Stack::child_pid(const std::string& name) const {
-  std::ifstream in(dir_ + "/pids/" + name + ".pid");
-  pid_t pid = 0;
-  in >> pid;
-  return pid;
-}
+pid_t Stack::child_pid(const std::string& name) const { return read_pid(dir_ + "/pids/" + name + ".pid"); }
 
 std::string Stack::log(const std::string& name) const { return read_file(dir_ + "/logs/" + name + ".log"); }
 
@@ -293,6 +303,73 @@ std::string Stack::dev_env(const std::string& name) const {
   while (std::getline(lines, line))
     if (line.rfind(name + "=", 0) == 0) return line.substr(name.size() + 1);
   return {};
+}
+
+SecondHost::SecondHost(const Stack& stack, std::string dir) : dir_(std::move(dir)), stats_port_(free_port()) {
+  argv_ = {std::string(PIER_BIN_DIR) + "/pier-agent",
+           "--host-id",
+           "second",
+           "--address",
+           "127.0.0.2",
+           "--state-dir",
+           dir_,
+           "--runtime",
+           "exec",
+           "--stats-port",
+           std::to_string(stats_port_),
+           "--bus-pub",
+           stack.dev_env("PIER_BUS_PUB"),
+           "--bus-sub",
+           stack.dev_env("PIER_BUS_SUB"),
+           "--stop-on-exit"};
+}
+
+SecondHost::~SecondHost() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGCONT);  // a test that failed while the agent was stopped
+    ::kill(pid_, SIGINT);
+    process::stop(pid_, 15000);
+  }
+  kill_instances_and_haproxy();
+}
+
+bool SecondHost::start() {
+  process::SpawnOptions options;
+  options.argv = argv_;
+  const char* path = std::getenv("PATH");
+  options.env = {{"PATH", std::string(PIER_BIN_DIR) + ":" + (path ? path : "/usr/bin:/bin")}};
+  options.output_path = dir_ + ".log." + std::to_string(++starts_);
+  auto pid = process::spawn(options);
+  pid_ = pid.ok() ? *pid : 0;
+  return pid_ > 0;
+}
+
+void SecondHost::kill_everything() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    process::wait(pid_);
+    pid_ = 0;
+  }
+  kill_instances_and_haproxy();
+}
+
+std::string SecondHost::log() const { return read_file(dir_ + ".log." + std::to_string(starts_)); }
+
+void SecondHost::kill_instances_and_haproxy() {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_ + "/instances", ec)) {
+    if (entry.path().extension() != ".pid") continue;
+    const pid_t pid = read_pid(entry.path());
+    if (pid <= 0 || !process::exists(pid)) continue;
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    ++killed_instances_;
+  }
+  const pid_t haproxy = read_pid(dir_ + "/haproxy/haproxy.pid");
+  if (haproxy > 0 && process::exists(haproxy)) {
+    ::kill(-haproxy, SIGKILL);  // master and workers share its process group
+    ::kill(haproxy, SIGKILL);
+  }
 }
 
 }  // namespace pier::e2e

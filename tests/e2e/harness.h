@@ -35,6 +35,9 @@ int64_t ms_since(std::chrono::steady_clock::time_point start);
 // workers at `per_worker` req/s each (400 req/s by default, leaving the 2 cores to the stack), bounded
 // by `max_ms` (the test stops it sooner).
 loadgen::Options steady_load(int port, double per_worker = 100, int64_t max_ms = 600'000);
+// Load that holds both cores busy: 12 keep-alive and 12 new-connection workers, unpaced (each sends its
+// next request as soon as the answer came), bounded by `max_ms` (the test stops it sooner).
+loadgen::Options saturating_load(int port, int64_t max_ms);
 
 // One GET through HAProxy on 127.0.0.1:port; nullopt when the connection fails.
 struct HttpAnswer {
@@ -60,6 +63,8 @@ std::string host_status(const nlohmann::json& hosts, const std::string& id);
 std::map<std::string, std::string> placement(const nlohmann::json& ps, const std::string& app,
                                              bool* all_running = nullptr);
 std::string read_file(const std::string& path);
+// The pid in a pid file, 0 when there is none.
+pid_t read_pid(const std::string& path);
 // One "[ fault ] ..." line per fault (bench/faults/run.sh makes the results table from them): requests
 // sent through HAProxy while it happened, how many failed, the time until converged again.
 void report_fault(const std::string& fault, int64_t sent, int64_t failed, int64_t converged_ms,
@@ -94,6 +99,33 @@ class Stack {
   std::string dir_;
   pid_t dev_ = 0;
   std::map<std::string, std::string> env_;
+};
+
+// A second host: a pier-agent of its own (host id "second"), with its own state directory under `dir`,
+// its HAProxy on 127.0.0.2, on the bus of `stack`. Stopped (agent, instances, HAProxy) when destroyed.
+class SecondHost {
+ public:
+  SecondHost(const Stack& stack, std::string dir);
+  ~SecondHost();
+  SecondHost(const SecondHost&) = delete;
+  SecondHost& operator=(const SecondHost&) = delete;
+
+  bool start();
+  // The whole host vanishes: the agent, every instance (each in its own process group) and HAProxy.
+  void kill_everything();
+  pid_t agent_pid() const { return pid_; }  // 0 when not running
+  int killed_instances() const { return killed_instances_; }
+  std::string log() const;  // the log of the agent's latest start
+
+ private:
+  void kill_instances_and_haproxy();
+
+  std::string dir_;
+  int stats_port_;
+  std::vector<std::string> argv_;
+  pid_t pid_ = 0;
+  int starts_ = 0;
+  int killed_instances_ = 0;
 };
 
 }  // namespace pier::e2e
