@@ -113,6 +113,7 @@ loadgen::Options saturating_load(int port, int64_t max_ms) {
   loadgen::Options o = steady_load(port, 0, max_ms);
   o.keepalive_workers = 12;
   o.fresh_workers = 12;
+  o.failures_kept = 20;  // when they failed is told by the test's own timeline
   return o;
 }
 

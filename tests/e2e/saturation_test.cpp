@@ -40,8 +40,8 @@ int64_t ms_between(Steady::time_point from, Steady::time_point to) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
 }
 
-// Runs `take` (a `pier ... --output json`) every 200 ms on a thread of its own and keeps every answer
-// with the time it came, until stop() or `max` passed. A failed command gives a null sample.
+// Runs `take` (a `pier ... --output json`, a counter) every 200 ms on a thread of its own and keeps every
+// answer with the time it came, until stop() or `max` passed. A failed command gives a null sample.
 class Sampler {
  public:
   struct Sample {
@@ -164,6 +164,13 @@ std::string joined(const std::vector<std::string>& lines) {
   return out;
 }
 
+// The last `count` lines of `log`.
+std::string tail(const std::string& log, std::size_t count) {
+  std::size_t at = log.size();
+  for (std::size_t n = 0; n <= count && at != std::string::npos && at > 0; ++n) at = log.rfind('\n', at - 1);
+  return at == std::string::npos ? log : log.substr(at + 1);
+}
+
 // The agent's "heartbeat late: {gap} ms since the previous one (period {period} ms)" lines, and the
 // largest gap among them (-1 when there is none).
 constexpr std::string_view kLate = "heartbeat late: ";
@@ -232,6 +239,33 @@ std::string status_timeline(const std::vector<Sampler::Sample>& samples, const s
   return out;
 }
 
+// When requests failed: spans of samples of the load's failure count in which it rose.
+std::string failure_spans(const std::vector<Sampler::Sample>& samples, Steady::time_point zero) {
+  std::string out;
+  int64_t previous = 0, span_from = 0, span_start_count = 0;
+  bool in_span = false;
+  Steady::time_point last_at = zero;
+  const auto close = [&] {
+    out += "  from " + std::to_string(span_from) + " ms for " + std::to_string(ms_between(zero, last_at) - span_from) +
+           " ms: " + std::to_string(previous - span_start_count) + " failed\n";
+    in_span = false;
+  };
+  for (const auto& s : samples) {
+    const int64_t failed = s.json.is_number() ? s.json.get<int64_t>() : previous;
+    if (failed > previous && !in_span) {
+      in_span = true;
+      span_from = ms_between(zero, last_at);
+      span_start_count = previous;
+    } else if (failed == previous && in_span) {
+      close();
+    }
+    previous = failed;
+    last_at = s.at;
+  }
+  if (in_span) close();
+  return out.empty() ? "  none\n" : out;
+}
+
 // One scenario step: what it was, when it started (ms since the load started), how long it took, how it
 // ended.
 struct Step {
@@ -282,6 +316,7 @@ TEST(SaturationTest, OneHostThroughScalingRedeploysAndAKillUnderUnpacedLoadFails
   loadgen::LoadGenerator load(saturating_load(port, 280'000));
   const auto started = Steady::now();
   load.start();
+  Sampler failures([&] { return nlohmann::json(load.failed()); }, 300s);
 
   std::vector<Step> steps;
   int replicas = 3;
@@ -332,8 +367,10 @@ TEST(SaturationTest, OneHostThroughScalingRedeploysAndAKillUnderUnpacedLoadFails
     steps.push_back(std::move(step));
   }
   std::this_thread::sleep_until(started + scenario);
-  // Back to 3 running (the killed one restarted), before the load stops.
-  const bool settled = wait_until([&] { return running_count(s.ps(), app) == 3; }, 30s);
+  // Back to `replicas` running (the killed one restarted), before the load stops.
+  const bool settled =
+      wait_until([&] { return running_count(s.ps(), app) == static_cast<std::size_t>(replicas); }, 30s);
+  failures.stop();
   const auto report = load.stop();
   const int64_t scenario_ms = ms_since(started);
   hosts_seen.stop();
@@ -351,31 +388,36 @@ TEST(SaturationTest, OneHostThroughScalingRedeploysAndAKillUnderUnpacedLoadFails
   const int64_t largest_logged_gap = largest_late_gap(late);
   const int64_t bus_gap = beats.longest_gap_ms(host);
 
-  const std::string diagnosis = "steps (ms since the load started):\n" + describe(steps) + "load: " + report.to_text() +
-                                "pier ps at the end:\n" + s.pier({"ps", app}, 30).output;
-  EXPECT_EQ(report.failed(), 0) << diagnosis;
+  EXPECT_EQ(report.failed(), 0) << "failed requests (diagnosis below)";
   EXPECT_GT(report.keepalive_sent, 0);
   EXPECT_GT(report.fresh_sent, 0);
-  EXPECT_EQ(steps.size(), plan.size()) << "the scenario overran " << overrun.count() << " s\n" << diagnosis;
+  EXPECT_EQ(steps.size(), plan.size()) << "the scenario overran " << overrun.count() << " s";
   int64_t slowest_ms = 0, slowest_scale_ms = 0;
   std::string deploys;
   for (const auto& step : steps) {
-    EXPECT_EQ(step.exit_code, 0) << step.what << " at " << step.at_ms << " ms: " << step.output << "\n" << diagnosis;
+    EXPECT_EQ(step.exit_code, 0) << step.what << " at " << step.at_ms << " ms failed (its output below)";
     EXPECT_LE(step.took_ms, kCommandTimeoutS * 1000) << step.what << " was not live within its deadline";
     slowest_ms = std::max(slowest_ms, step.took_ms);
     if (step.what.starts_with("scale")) slowest_scale_ms = std::max(slowest_scale_ms, step.took_ms);
     if (step.what.starts_with("deploy")) deploys += (deploys.empty() ? "" : ", ") + std::to_string(step.took_ms);
   }
   EXPECT_EQ(redeploy_errors, "");
-  EXPECT_TRUE(settled) << "the app never had 3 running instances again\n" << diagnosis;
+  EXPECT_TRUE(settled) << "the app never had " << replicas << " running instances again";
   EXPECT_TRUE(not_up.empty()) << "the registry called the host " << host << " something other than up:\n"
-                              << joined(not_up) << "registry log:\n"
-                              << joined(registry_says);
+                              << joined(not_up);
   EXPECT_TRUE(lines_with(s.log("registry"), {"host " + host + " suspect", "host " + host + " down"}).empty())
       << joined(registry_says);
   EXPECT_GE(samples.size(), 20u) << "`pier hosts` answered too rarely to watch the host (" << hosts_seen.unanswered()
                                  << " unanswered)";
   EXPECT_TRUE(late.empty()) << "the agent sent heartbeats late:\n" << joined(late);
+  if (HasFailure())
+    std::cout << "[ diagnosis ] steps (ms since the load started):\n"
+              << describe(steps) << "requests failed (ms since the load started):\n"
+              << failure_spans(failures.samples(), started) << "load: " << report.to_text() << "host statuses:\n"
+              << status_timeline(samples, host, started) << "registry about the host:\n"
+              << joined(registry_says) << "pier ps at the end:\n"
+              << s.pier({"ps", app}, 30).output << "agent log, last lines:\n"
+              << tail(s.log("agent"), 30);
 
   RecordProperty("sent", static_cast<int>(report.sent));
   RecordProperty("failed", static_cast<int>(report.failed()));
@@ -395,12 +437,10 @@ TEST(SaturationTest, OneHostThroughScalingRedeploysAndAKillUnderUnpacedLoadFails
                    std::to_string(samples.size()) + " samples; " + logged + "; longest heartbeat gap on the bus " +
                    std::to_string(bus_gap) + " ms; " +
                    std::to_string(static_cast<int64_t>(report.requests_per_second)) + " req/s");
-  std::cout << "[ measured ] one host under unpaced load for " << scenario_ms << " ms: " << report.to_text()
-            << "steps:\n"
-            << describe(steps) << "host statuses:\n"
-            << status_timeline(samples, host, started) << "registry about the host:\n"
-            << joined(registry_says) << "heartbeats: " << beats.count(host) << " on the bus, longest gap " << bus_gap
-            << " ms; " << logged << "\n";
+  std::cout << "[ measured ] one host under unpaced load for " << scenario_ms << " ms: " << report.sent << " requests, "
+            << report.failed() << " failed, " << steps.size() << " steps, slowest " << slowest_ms
+            << " ms; heartbeats: " << beats.count(host) << " on the bus, longest gap " << bus_gap << " ms; " << logged
+            << "\n";
 }
 
 TEST(SaturationTest, ASigstoppedAgentIsSuspectedReplacedAndItsReturnLeavesTheReplicasRunning) {
@@ -430,6 +470,7 @@ TEST(SaturationTest, ASigstoppedAgentIsSuspectedReplacedAndItsReturnLeavesTheRep
   loadgen::LoadGenerator load(saturating_load(port, 170'000));
   const auto load_started = Steady::now();
   load.start();
+  Sampler failures([&] { return nlohmann::json(load.failed()); }, 180s);
   // A sample under load before the stop: from here on, never fewer than `replicas` running.
   ASSERT_TRUE(wait_until([&] { return !ps_seen.since(load_started + 1s).empty(); }, 30s)) << "pier ps never answered";
 
@@ -453,16 +494,19 @@ TEST(SaturationTest, ASigstoppedAgentIsSuspectedReplacedAndItsReturnLeavesTheRep
         return false;
       },
       remaining());
+  std::set<std::string> original;
+  for (const auto& [h, ids] : before) original.insert(ids.begin(), ids.end());
   wait_until(
       [&] {
         for (const auto& sample : ps_seen.since(stopped_at)) {
-          const auto listed = instance_ids(sample.json, app);
-          if (!std::includes(listed.begin(), listed.end(), on_second.begin(), on_second.end())) continue;
+          const auto listed = placement(sample.json, app);
+          if (!std::all_of(on_second.begin(), on_second.end(),
+                           [&](const auto& id) { return listed.count(id) > 0 && listed.at(id) == "second"; }))
+            continue;
           const auto running = running_by_host(sample.json, app);
           std::size_t fresh = 0;
           if (running.count(first))
-            for (const auto& id : running.at(first))
-              fresh += before.count(first) == 0 || before.at(first).count(id) == 0;
+            for (const auto& id : running.at(first)) fresh += original.count(id) == 0;
           if (fresh >= on_second.size())
             return replacements = fresh, replaced_ms = ms_between(stopped_at, sample.at), true;
         }
@@ -476,6 +520,7 @@ TEST(SaturationTest, ASigstoppedAgentIsSuspectedReplacedAndItsReturnLeavesTheRep
   // Watched for 8 s after SIGCONT: converged by 5 s, then 3 s more so that a late duplicate shows.
   const auto bound = 5s;
   std::this_thread::sleep_until(continued_at + bound + 3s);
+  failures.stop();
   const auto report = load.stop();
   ps_seen.stop();
   hosts_seen.stop();
@@ -507,27 +552,19 @@ TEST(SaturationTest, ASigstoppedAgentIsSuspectedReplacedAndItsReturnLeavesTheRep
     second_statuses.insert(host_status(sample.json, "second"));
     first_statuses.insert(host_status(sample.json, first));
   }
-  const std::string diagnosis =
-      "times in ms since the SIGSTOP (SIGCONT at " + std::to_string(ms_between(stopped_at, continued_at)) +
-      "); instances (id@host:state):\n" + ps_timeline(samples, app, stopped_at) + "hosts:\n" +
-      status_timeline(host_samples, "second", stopped_at) + status_timeline(host_samples, first, stopped_at) +
-      "registry:\n" + joined(lines_with(s.log("registry"), {"host second", "host " + first, "app " + app})) +
-      "load: " + report.to_text();
-
-  EXPECT_EQ(report.failed(), 0) << diagnosis;
+  EXPECT_EQ(report.failed(), 0) << "failed requests (diagnosis below)";
   EXPECT_GT(report.keepalive_sent, 0);
   EXPECT_GT(report.fresh_sent, 0);
-  EXPECT_GE(suspect_ms, 0) << "the stopped host was never suspect\n" << diagnosis;
-  EXPECT_GE(replaced_ms, 0) << "no replacements ran on " << first << " while the stopped host's instances were listed\n"
-                            << diagnosis;
-  EXPECT_TRUE(converged_at.has_value()) << "not back to " << replicas << " running for good\n" << diagnosis;
-  EXPECT_LE(converged_ms, 5000) << "converged too late\n" << diagnosis;
-  EXPECT_LE(most_after, replicas) << "more than " << replicas << " running 5 s after SIGCONT\n" << diagnosis;
+  EXPECT_GE(suspect_ms, 0) << "the stopped host was never suspect";
+  EXPECT_GE(replaced_ms, 0) << "no new instance ran on " << first
+                            << " while the stopped host's instances were listed on it";
+  EXPECT_TRUE(converged_at.has_value()) << "not back to " << replicas << " running for good";
+  EXPECT_LE(converged_ms, 5000) << "converged too late";
+  EXPECT_LE(most_after, replicas) << "more than " << replicas << " running 5 s after SIGCONT";
   EXPECT_EQ(host_status(host_samples.empty() ? nlohmann::json() : host_samples.back().json, "second"), "up")
-      << "the host that came back is not up\n"
-      << diagnosis;
-  EXPECT_GE(fewest, replicas) << "fewer than " << replicas << " running in these samples:\n"
-                              << short_samples << diagnosis;
+      << "the host that came back is not up";
+  EXPECT_GE(fewest, replicas) << "fewer than " << replicas << " running in these samples (ms since the SIGSTOP):\n"
+                              << short_samples;
   EXPECT_GE(samples.size(), 20u) << "`pier ps` answered too rarely (" << ps_seen.unanswered() << " unanswered)";
 
   const auto first_late = lines_with(s.log("agent"), {std::string(kLate)});
@@ -553,7 +590,18 @@ TEST(SaturationTest, ASigstoppedAgentIsSuspectedReplacedAndItsReturnLeavesTheRep
                    " ms");
   std::cout << "[ measured ] SIGSTOP of the second host's agent for 10 s under unpaced load: suspect after "
             << suspect_ms << " ms, " << replacements << " replacements running after " << replaced_ms
-            << " ms, converged " << converged_ms << " ms after SIGCONT; " << report.to_text() << diagnosis;
+            << " ms, converged " << converged_ms << " ms after SIGCONT; " << report.sent << " requests, "
+            << report.failed() << " failed\n";
+  if (HasFailure())
+    std::cout << "[ diagnosis ] times in ms since the SIGSTOP (SIGCONT at " << ms_between(stopped_at, continued_at)
+              << "); instances (id@host:state):\n"
+              << ps_timeline(samples, app, stopped_at) << "hosts:\n"
+              << status_timeline(host_samples, "second", stopped_at) << status_timeline(host_samples, first, stopped_at)
+              << "requests failed:\n"
+              << failure_spans(failures.samples(), stopped_at) << "registry:\n"
+              << joined(lines_with(s.log("registry"), {"host second", "host " + first, "app " + app}))
+              << "load: " << report.to_text() << "stopped host's agent, last lines:\n"
+              << tail(second.log(), 20);
 }
 
 }  // namespace
