@@ -171,6 +171,14 @@ std::set<std::string> instance_ids(const nlohmann::json& ps, const std::string& 
   return ids;
 }
 
+std::set<std::string> not_draining(const nlohmann::json& ps, const std::string& app) {
+  std::set<std::string> ids;
+  if (ps.is_array())
+    for (const auto& i : ps)
+      if (i.value("app", "") == app && i.value("state", "") != "draining") ids.insert(i.value("id", ""));
+  return ids;
+}
+
 std::optional<std::string> tcp_echo(int port, const std::string& text, std::size_t expect) {
   if (expect == 0) expect = text.size();
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

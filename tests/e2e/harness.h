@@ -54,6 +54,8 @@ std::vector<std::string> deploy_args(const std::string& name, int port, int repl
                                      const std::string& context_path = "/");
 // The ids of an app's instances in `pier ps --output json`.
 std::set<std::string> instance_ids(const nlohmann::json& ps, const std::string& app);
+// The same without those draining (on their way out: a scale is live before they have stopped).
+std::set<std::string> not_draining(const nlohmann::json& ps, const std::string& app);
 // Processes whose environment holds PIER_APP=<app> (the exec runtime sets it on every instance): the
 // runtime's own count, independent of what pier reports.
 int processes_of_app(const std::string& app);

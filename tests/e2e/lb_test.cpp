@@ -125,9 +125,7 @@ TEST(ZeroDowntimeTest, ScaleEventsANewPortAndAnAlgorithmChangeUnderLoadFailNothi
   ASSERT_EQ(rolled.exit_code, 0) << rolled.output << rolled.error << s.log("registry");
   const auto rolled_ms = ms_since(rolling_started);
   // The app's instances now (the replaced ones may still be draining: on their way out).
-  std::set<std::string> after_redeploy;
-  for (const auto& i : s.ps())
-    if (i.value("app", "") == app && i.value("state", "") != "draining") after_redeploy.insert(i.value("id", ""));
+  const std::set<std::string> after_redeploy = not_draining(s.ps(), app);
   EXPECT_EQ(after_redeploy.size(), 2u);
   for (const auto& id : after_redeploy) EXPECT_EQ(before_redeploy.count(id), 0u) << id << " was not replaced";
   EXPECT_EQ(host_counter(s, "reloads"), reloads_before) << "a rolling redeploy changes servers only";

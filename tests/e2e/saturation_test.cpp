@@ -200,15 +200,6 @@ std::size_t running_count(const nlohmann::json& ps, const std::string& app) {
   return n;
 }
 
-// An app's instances that are not draining (on their way in or serving).
-std::set<std::string> not_draining(const nlohmann::json& ps, const std::string& app) {
-  std::set<std::string> ids;
-  if (ps.is_array())
-    for (const auto& i : ps)
-      if (i.value("app", "") == app && i.value("state", "") != "draining") ids.insert(i.value("id", ""));
-  return ids;
-}
-
 // One line per sample whose instances (id, host, state) differ from the previous one's, for diagnosis.
 std::string ps_timeline(const std::vector<Sampler::Sample>& samples, const std::string& app, Steady::time_point zero) {
   std::string out, previous;

@@ -45,7 +45,7 @@ TEST_F(StackTest, DeployScaleShareRemoveAndSurviveARegistryRestart) {
   auto deployed = s.pier(deploy_args("web", web_port, 3));
   ASSERT_EQ(deployed.exit_code, 0) << deployed.output << deployed.error << s.log("agent");
   auto seen = answers(web_port, "/", 60);
-  EXPECT_EQ(distinct(seen), instance_ids(s.ps(), "web"));
+  EXPECT_EQ(distinct(seen), not_draining(s.ps(), "web"));
   EXPECT_EQ(distinct(seen).size(), 3u) << "answers: " << ::testing::PrintToString(seen);
 
   // Scale to 5: all 5 answer. Scale to 1: only that one answers.
@@ -53,12 +53,12 @@ TEST_F(StackTest, DeployScaleShareRemoveAndSurviveARegistryRestart) {
   ASSERT_EQ(scaled.exit_code, 0) << scaled.output << scaled.error;
   seen = answers(web_port, "/", 100);
   EXPECT_EQ(distinct(seen).size(), 5u) << ::testing::PrintToString(seen);
-  EXPECT_EQ(distinct(seen), instance_ids(s.ps(), "web"));
+  EXPECT_EQ(distinct(seen), not_draining(s.ps(), "web"));
   scaled = s.pier({"scale", "web", "1", "--timeout", "60"});
   ASSERT_EQ(scaled.exit_code, 0) << scaled.output << scaled.error;
   seen = answers(web_port, "/", 20);
   EXPECT_EQ(distinct(seen).size(), 1u) << ::testing::PrintToString(seen);
-  EXPECT_EQ(distinct(seen), instance_ids(s.ps(), "web"));
+  EXPECT_EQ(distinct(seen), not_draining(s.ps(), "web"));
 
   // A second app on the same port under /api.
   auto api = s.pier(deploy_args("api", web_port, 2, "/api"));
@@ -66,8 +66,8 @@ TEST_F(StackTest, DeployScaleShareRemoveAndSurviveARegistryRestart) {
   const auto api_ids = instance_ids(s.ps(), "api");
   EXPECT_EQ(distinct(answers(web_port, "/api/users", 20)), api_ids);
   EXPECT_EQ(distinct(answers(web_port, "/api", 10)), api_ids);
-  EXPECT_EQ(distinct(answers(web_port, "/", 10)), instance_ids(s.ps(), "web"));
-  EXPECT_EQ(distinct(answers(web_port, "/apiary", 10)), instance_ids(s.ps(), "web")) << "/apiary is not under /api";
+  EXPECT_EQ(distinct(answers(web_port, "/", 10)), not_draining(s.ps(), "web"));
+  EXPECT_EQ(distinct(answers(web_port, "/apiary", 10)), not_draining(s.ps(), "web")) << "/apiary is not under /api";
 
   // A TCP app echoes through its own port.
   const int echo_port = free_port();
@@ -82,7 +82,7 @@ TEST_F(StackTest, DeployScaleShareRemoveAndSurviveARegistryRestart) {
   ASSERT_EQ(removed.exit_code, 0) << removed.output << removed.error;
   EXPECT_TRUE(wait_until([&] { return !tcp_echo(echo_port, "x").has_value(); }, 10s));
   EXPECT_EQ(instance_ids(s.ps(), "echo").size(), 0u);
-  EXPECT_EQ(distinct(answers(web_port, "/", 5)), instance_ids(s.ps(), "web"));
+  EXPECT_EQ(distinct(answers(web_port, "/", 5)), not_draining(s.ps(), "web"));
 
   // Kill the registry: pier dev restarts it; ps shows the same apps and instances; deploy still works.
   const auto before = s.ps();
