@@ -6,16 +6,12 @@
 
 #include "common/codec.h"
 #include "common/topics.h"
+#include "tests/services/agent/envelope.h"
 
 namespace pier::agent {
 namespace {
 
-bus::Envelope envelope(std::string topic, std::string body) {
-  bus::Envelope e;
-  e.topic = std::move(topic);
-  e.body = std::move(body);
-  return e;
-}
+using testing::envelope;
 
 class AgentTest : public ::testing::Test {
  protected:
