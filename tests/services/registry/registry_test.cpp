@@ -650,37 +650,6 @@ TEST_F(RolloutTest, RolloutStateSurvivesReopeningTheDatabase) {
   std::filesystem::remove(path);
 }
 
-TEST_F(RegistryTest, ASuspectHostsDrainingInstancesGoOnlyWhenItIsDown) {
-  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
-  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
-  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h1"}, {"web-2", "h1"}}, {}}).ok);
-  auto h1 = host("h1");
-  h1.instances = {running_status("web-1"), running_status("web-2")};
-  ASSERT_TRUE(reg.heartbeat(h1).ok());
-  ASSERT_TRUE(reg.scale(rid(), {"web", 1}).ok);
-  clock.advance(10'000);
-  ASSERT_TRUE(*reg.check_hosts());
-  // The only host: suspect, nothing elsewhere can take web-1, so nothing moves.
-  ASSERT_EQ(reg.state().instances.size(), 2u);
-  EXPECT_EQ(reg.state().hosts[0].status, "suspect");
-  EXPECT_EQ(reg.state().instances[0].host, "h1");
-  EXPECT_EQ(reg.state().instances[0].state, "running");
-  EXPECT_EQ(reg.state().instances[1].state, "draining");
-  // A second host takes web-1's replacement; once it runs, h1 has nothing wanted and is down, and its
-  // draining instances (no one will report them) go with it.
-  ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
-  ASSERT_EQ(reg.state().instances.size(), 3u);
-  const std::string replacement = reg.state().instances[2].id;
-  EXPECT_EQ(replacement, "web-3");
-  ASSERT_TRUE(reg.place(rid(), {0, {{replacement, "h2"}}, {}}).ok);
-  auto h2 = host("h2");
-  h2.instances = {running_status(replacement)};
-  ASSERT_TRUE(*reg.heartbeat(h2));
-  EXPECT_EQ(reg.state().hosts[0].status, "down");
-  ASSERT_EQ(reg.state().instances.size(), 1u);
-  EXPECT_EQ(reg.state().instances[0].id, replacement);
-}
-
 TEST_F(RegistryTest, StateSurvivesReopeningTheDatabase) {
   const auto path = std::filesystem::temp_directory_path() / ("pier-registry-" + std::to_string(::getpid()) + ".db");
   std::filesystem::remove(path);
@@ -820,6 +789,16 @@ class HostLivenessTest : public RegistryTest {
     EXPECT_TRUE(changed.ok()) << changed.status().message();
     return changed.ok() && *changed;
   }
+  // h1 up, web-1 and web-2 running on it; returns h1's heartbeat.
+  msg::HostStatus one_host_two_running() {
+    EXPECT_TRUE(reg.heartbeat(host("h1")).ok());
+    EXPECT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
+    EXPECT_TRUE(reg.place(rid(), {0, {{"web-1", "h1"}, {"web-2", "h1"}}, {}}).ok);
+    auto h1 = host("h1");
+    h1.instances = {running_status("web-1"), running_status("web-2")};
+    EXPECT_TRUE(reg.heartbeat(h1).ok());
+    return h1;
+  }
   // h1 and h2 up, web-1/web-3 on h1 running, web-2 on h2 running.
   void two_hosts_three_instances() {
     ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
@@ -943,12 +922,7 @@ TEST_F(HostLivenessTest, SuspectHostsInstancesAreRetiredOnePerRunningReplacement
 }
 
 TEST_F(HostLivenessTest, NothingIsRetiredWithoutAPlaceToGo) {
-  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
-  ASSERT_TRUE(reg.deploy(rid(), {demo("web", 2)}).ok);
-  ASSERT_TRUE(reg.place(rid(), {0, {{"web-1", "h1"}, {"web-2", "h1"}}, {}}).ok);
-  auto h1 = host("h1");
-  h1.instances = {running_status("web-1"), running_status("web-2")};
-  ASSERT_TRUE(reg.heartbeat(h1).ok());
+  const auto h1 = one_host_two_running();
   const std::string before = codec::encode(reg.state().instances);
   clock.advance(60'000);
   ASSERT_TRUE(check());
@@ -961,6 +935,32 @@ TEST_F(HostLivenessTest, NothingIsRetiredWithoutAPlaceToGo) {
   ASSERT_TRUE(*reg.heartbeat(h1));
   EXPECT_EQ(host_record("h1").status, "up");
   EXPECT_EQ(codec::encode(reg.state().instances), before);
+}
+
+TEST_F(HostLivenessTest, ASuspectHostsDrainingInstancesGoOnlyWhenItIsDown) {
+  const auto h1 = one_host_two_running();
+  ASSERT_TRUE(reg.scale(rid(), {"web", 1}).ok);
+  clock.advance(10'000);
+  ASSERT_TRUE(*reg.check_hosts());
+  // The only host: suspect, nothing elsewhere can take web-1, so nothing moves.
+  ASSERT_EQ(reg.state().instances.size(), 2u);
+  EXPECT_EQ(reg.state().hosts[0].status, "suspect");
+  EXPECT_EQ(reg.state().instances[0].host, "h1");
+  EXPECT_EQ(reg.state().instances[0].state, "running");
+  EXPECT_EQ(reg.state().instances[1].state, "draining");
+  // A second host takes web-1's replacement; once it runs, h1 has nothing wanted and is down, and its
+  // draining instances (no one will report them) go with it.
+  ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
+  ASSERT_EQ(reg.state().instances.size(), 3u);
+  const std::string replacement = reg.state().instances[2].id;
+  EXPECT_EQ(replacement, "web-3");
+  ASSERT_TRUE(reg.place(rid(), {0, {{replacement, "h2"}}, {}}).ok);
+  auto h2 = host("h2");
+  h2.instances = {running_status(replacement)};
+  ASSERT_TRUE(*reg.heartbeat(h2));
+  EXPECT_EQ(reg.state().hosts[0].status, "down");
+  ASSERT_EQ(reg.state().instances.size(), 1u);
+  EXPECT_EQ(reg.state().instances[0].id, replacement);
 }
 
 TEST_F(HostLivenessTest, ReturningHostKeepsItsWantedInstancesAndSurplusReplacementsGo) {
