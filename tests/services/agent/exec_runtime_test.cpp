@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "common/process.h"
@@ -102,7 +103,13 @@ TEST_F(ExecRuntimeTest, InstanceGetsItsEnvironmentLogAndPidFile) {
   pid_t from_file = 0;
   std::ifstream(runtime.pid_path("web-1")) >> from_file;
   EXPECT_EQ(from_file, pid);
-  auto env = process_environment(pid);
+  // Read once the shell has exec'd sleep: during the execve /proc/<pid>/environ can read empty (seen once
+  // under ASan in CI).
+  std::map<std::string, std::string> env;
+  EXPECT_TRUE(eventually([&] {
+    env = process_environment(pid);
+    return !env["PIER_INSTANCE"].empty();
+  }));
   EXPECT_EQ(env["PIER_INSTANCE"], "web-1");
   EXPECT_EQ(env["PIER_REVISION"], "42");
   EXPECT_EQ(::getpgid(pid), pid) << "its own process group";
