@@ -154,19 +154,26 @@ const msg::AppRecord* Registry::find_app(const std::string& name) const {
   return nullptr;
 }
 
+std::string Registry::create_instance(const std::string& app, int64_t revision, const std::string& reason,
+                                      const std::string& failed_hosts) {
+  const int64_t seq = next_instance_seq();
+  std::string id = app + "-" + std::to_string(seq);
+  SQLite::Statement insert(db_,
+                           "INSERT INTO instances(id, app, seq, state, reason, failed_hosts, updated_ms, revision) "
+                           "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)");
+  insert.bind(1, id);
+  insert.bind(2, app);
+  insert.bind(3, seq);
+  insert.bind(4, reason);
+  insert.bind(5, failed_hosts);
+  insert.bind(6, clock_.now_ms());
+  insert.bind(7, revision);
+  insert.exec();
+  return id;
+}
+
 void Registry::create_instances(const std::string& app, int count, int64_t revision) {
-  SQLite::Statement insert(
-      db_, "INSERT INTO instances(id, app, seq, state, updated_ms, revision) VALUES (?, ?, ?, 'pending', ?, ?)");
-  for (int i = 0; i < count; ++i) {
-    const int64_t seq = next_instance_seq();
-    insert.bind(1, app + "-" + std::to_string(seq));
-    insert.bind(2, app);
-    insert.bind(3, seq);
-    insert.bind(4, clock_.now_ms());
-    insert.bind(5, revision);
-    insert.exec();
-    insert.reset();
-  }
+  for (int i = 0; i < count; ++i) create_instance(app, revision);
 }
 
 void Registry::delete_instances(const std::string& app, int count, const std::vector<std::string>& first) {
@@ -771,19 +778,9 @@ bool Registry::move_off_faulty_host(const msg::InstanceRecord& record, const std
   for (const auto& h : failed) joined += (joined.empty() ? "" : ",") + h;
   // A new instance, not the same one placed again: the host's later reports of the old id can never
   // touch it. The old one drains away on its host (it runs nothing).
-  const int64_t seq = next_instance_seq();
-  const std::string id = record.app + "-" + std::to_string(seq);
-  SQLite::Statement insert(db_,
-                           "INSERT INTO instances(id, app, seq, state, reason, failed_hosts, updated_ms, revision) "
-                           "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)");
-  insert.bind(1, id);
-  insert.bind(2, record.app);
-  insert.bind(3, seq);
-  insert.bind(4, "replaces " + record.id + ": host " + host + " could not start it (" + reason + ")");
-  insert.bind(5, joined);
-  insert.bind(6, clock_.now_ms());
-  insert.bind(7, record.revision);
-  insert.exec();
+  const std::string id =
+      create_instance(record.app, record.revision,
+                      "replaces " + record.id + ": host " + host + " could not start it (" + reason + ")", joined);
   retire_instance(record.id, "host " + host + " could not start it; replaced by " + id);
   spdlog::warn("instance {} of app {}: host {} could not start it ({}); {} replaces it on another host", record.id,
                record.app, host, reason, id);

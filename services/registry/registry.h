@@ -76,6 +76,9 @@ class Registry {
   void load();
   void bump_revision();
   int64_t next_instance_seq();
+  // A new pending instance (a new id, never used before) of `revision`; returns its id.
+  std::string create_instance(const std::string& app, int64_t revision, const std::string& reason = "",
+                              const std::string& failed_hosts = "");
   void create_instances(const std::string& app, int count, int64_t revision);
   // Deletes `count` of the app's instances: those of `first` that are the app's (in that order), then
   // those not running, then the newest.
