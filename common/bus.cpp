@@ -20,10 +20,24 @@ std::string random_hex(int digits) {
 
 }  // namespace
 
+void set_liveness(zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::heartbeat_ivl, kHeartbeatMs);
+  socket.set(zmq::sockopt::heartbeat_timeout, kHeartbeatTimeoutMs);
+  socket.set(zmq::sockopt::heartbeat_ttl, kHeartbeatTimeoutMs);
+  socket.set(zmq::sockopt::connect_timeout, kConnectTimeoutMs);
+  socket.set(zmq::sockopt::reconnect_ivl, 100);
+  socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
+  socket.set(zmq::sockopt::tcp_keepalive, 1);
+  socket.set(zmq::sockopt::tcp_keepalive_idle, 2);
+  socket.set(zmq::sockopt::tcp_keepalive_intvl, 1);
+  socket.set(zmq::sockopt::tcp_keepalive_cnt, 2);
+}
+
 Publisher::Publisher(zmq::context_t& context, const std::string& endpoint, std::string sender, const Clock& clock)
     : socket_(context, zmq::socket_type::pub), sender_(std::move(sender)), clock_(clock) {
   socket_.set(zmq::sockopt::sndhwm, kHighWaterMark);
   socket_.set(zmq::sockopt::linger, 2000);
+  set_liveness(socket_);
   socket_.connect(endpoint);
 }
 
@@ -51,6 +65,7 @@ Subscriber::Subscriber(zmq::context_t& context, const std::string& endpoint, con
   socket_.set(zmq::sockopt::rcvhwm, kHighWaterMark);
   socket_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
   socket_.set(zmq::sockopt::linger, 0);
+  set_liveness(socket_);
   for (const auto& p : prefixes) subscribe(p);
   socket_.connect(endpoint);
 }

@@ -29,6 +29,17 @@ struct Endpoints {
 inline constexpr int kHighWaterMark = 100'000;
 inline constexpr int64_t kMaxFrameBytes = 64LL << 20;
 
+// How fast a connection notices that its peer is gone (a cut link sends no FIN): ZMTP heartbeats every
+// kHeartbeatMs, the connection closed when nothing comes back within kHeartbeatTimeoutMs (TCP keepalive
+// besides); reconnects every 100 ms to 1 s, a connect that hangs abandoned after kConnectTimeoutMs. A
+// healed link is used again within about a second. (No TCP_USER_TIMEOUT: a peer that is only slow to
+// read must not lose its connection.)
+inline constexpr int kHeartbeatMs = 500;
+inline constexpr int kHeartbeatTimeoutMs = 3000;
+inline constexpr int kConnectTimeoutMs = 1000;
+// Sets the options above on a socket, before it binds or connects (every bus socket, the proxy's too).
+void set_liveness(zmq::socket_t& socket);
+
 struct Envelope {
   std::string topic;
   msg::Header header;

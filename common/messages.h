@@ -182,7 +182,33 @@ struct LbStatus {
   std::string error;                 // last rejected config's reason, empty when fine
   int64_t reloads = 0;
   int64_t runtime_updates = 0;  // server changes applied through the Runtime API (no reload)
-  MSGPACK_DEFINE_MAP(hash, state_revision, servers, error, reloads, runtime_updates);
+  // Of `servers`: those this HAProxy's own health check finds answering (`show stat`: status UP and the
+  // last check passed). An instance listed but not here is one this host cannot reach or that fails.
+  std::vector<std::string> servers_up;
+  MSGPACK_DEFINE_MAP(hash, state_revision, servers, error, reloads, runtime_updates, servers_up);
+};
+
+// This host's end of the overlay network that makes every host's subnet reachable from every other
+// host (pier-agent --overlay; docs/FLEET.md). An empty mode: no overlay (one machine, loopback subnets).
+struct OverlayInfo {
+  std::string mode;      // "" | vxlan | host-gw
+  std::string underlay;  // IPv4 other hosts send overlay traffic to (VXLAN packets, or routed packets)
+  std::string vtep_mac;  // vxlan: the MAC of this host's VXLAN device, "0a:1b:2c:3d:4e:5f"
+  int vni = 0;           // vxlan: the VXLAN network identifier (every host of a fleet uses the same)
+  int port = 0;          // vxlan: the UDP port VXLAN packets go to
+  int mtu = 0;           // MTU instances get (vxlan: the underlay's MTU - 50); 0: not known
+  int probe_port = 0;    // TCP port the agent answers on at its subnet's first address, for peers' checks
+  MSGPACK_DEFINE_MAP(mode, underlay, vtep_mac, vni, port, mtu, probe_port);
+};
+
+// Whether this host reaches another host's subnet through the overlay: a TCP connect from this host
+// to the peer's probe address (the first address of its subnet) and port.
+struct PeerReach {
+  std::string host;
+  bool reachable = false;
+  int64_t rtt_us = 0;  // of the last successful connect
+  std::string error;   // when not reachable: why ("connect timed out", "no overlay entry: vtep_mac ...")
+  MSGPACK_DEFINE_MAP(host, reachable, rtt_us, error);
 };
 
 struct HostRecord {
@@ -198,8 +224,10 @@ struct HostRecord {
   int64_t last_seen_ms = 0;
   std::string status = "up";  // up | suspect (not heard from: replaced, not removed) | down
   LbStatus lb;
+  OverlayInfo overlay;
+  std::vector<PeerReach> peers;  // the other hosts it reaches through the overlay, or not (and why)
   MSGPACK_DEFINE_MAP(id, hostname, address, cpus, memory_bytes, runtime, subnet, haproxy_socket, stats_port,
-                     last_seen_ms, status, lb);
+                     last_seen_ms, status, lb, overlay, peers);
 };
 
 struct InstanceRecord {
@@ -289,8 +317,10 @@ struct HostStatus {
   int64_t started_ms = 0;
   std::vector<InstanceStatus> instances;
   LbStatus lb;
+  OverlayInfo overlay;
+  std::vector<PeerReach> peers;
   MSGPACK_DEFINE_MAP(host_id, hostname, address, cpus, memory_bytes, runtime, haproxy_socket, stats_port, started_ms,
-                     instances, lb);
+                     instances, lb, overlay, peers);
 };
 
 struct InstanceSample {

@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
   xpub.set(zmq::sockopt::rcvhwm, bus::kHighWaterMark);
   xsub.set(zmq::sockopt::linger, 0);
   xpub.set(zmq::sockopt::linger, 0);
+  bus::set_liveness(xsub);
+  bus::set_liveness(xpub);
   try {
     xsub.bind(bind.pub);
     xpub.bind(bind.sub);
