@@ -14,6 +14,7 @@ packages=(
   haproxy curl iproute2 procps python3 python3-prometheus-client
   clang-format
   docker.io docker-compose debootstrap busybox-static libcurl4-openssl-dev
+  libnl-3-dev libnl-route-3-dev iptables
 )
 
 missing=()
