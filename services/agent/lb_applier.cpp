@@ -429,8 +429,9 @@ bool LbApplier::refresh_servers_up() {
   auto rows = parse_show_stat(*csv);
   if (!rows.ok()) return false;
   std::vector<std::string> up = servers_up(*rows);
-  if (up == status_.servers_up) return false;
+  if (up == status_.servers_up && status_.reports_servers_up) return false;
   status_.servers_up = std::move(up);
+  status_.reports_servers_up = true;
   return true;
 }
 
