@@ -458,6 +458,95 @@ TEST(NetlinkTest, LocalSubnetLetsASocketBindAnyAddressOfIt) {
   });
 }
 
+// The real Netlink, counting the calls that write.
+class CountingNetlink final : public Netlink {
+ public:
+  explicit CountingNetlink(Netlink& real) : real_(real) {}
+  Result<VxlanDevice> ensure_vxlan(const std::string& d, int vni, int port, uint32_t local, int mtu) override {
+    return real_.ensure_vxlan(d, vni, port, local, mtu);
+  }
+  Status remove_device(const std::string& d) override { return count(real_.remove_device(d)); }
+  Status set_address(const std::string& d, uint32_t a) override { return count(real_.set_address(d, a)); }
+  Status ensure_up(const std::string& d) override { return real_.ensure_up(d); }
+  Result<OverlayEntries> list_owned(const std::string& d, int p) override { return real_.list_owned(d, p); }
+  Status add_or_replace(const OverlayRoute& e, const std::string& d, int p) override {
+    return count(real_.add_or_replace(e, d, p));
+  }
+  Status add_or_replace(const OverlayNeighbour& e, const std::string& d) override {
+    return count(real_.add_or_replace(e, d));
+  }
+  Status add_or_replace(const OverlayFdb& e, const std::string& d) override {
+    return count(real_.add_or_replace(e, d));
+  }
+  Status remove(const OverlayRoute& e, const std::string& d, int p) override { return count(real_.remove(e, d, p)); }
+  Status remove(const OverlayNeighbour& e, const std::string& d) override { return count(real_.remove(e, d)); }
+  Status remove(const OverlayFdb& e, const std::string& d) override { return count(real_.remove(e, d)); }
+  Status ensure_local_subnet(const net::Ipv4Net& s, int p) override { return count(real_.ensure_local_subnet(s, p)); }
+  Status remove_local_subnet(const net::Ipv4Net& s, int p) override { return count(real_.remove_local_subnet(s, p)); }
+  Result<std::vector<net::Ipv4Net>> local_subnets(int p) override { return real_.local_subnets(p); }
+  Result<int> underlay_mtu(uint32_t u) override { return real_.underlay_mtu(u); }
+  int writes = 0;
+
+ private:
+  Status count(Status s) {
+    ++writes;
+    return s;
+  }
+  Netlink& real_;
+};
+
+msg::HostRecord peer(const std::string& id, const std::string& subnet, const std::string& underlay,
+                     const std::string& mac) {
+  msg::HostRecord h;
+  h.id = id;
+  h.subnet = subnet;
+  h.overlay = {"vxlan", underlay, mac, 1, 4789, 1450, 7709};
+  return h;
+}
+
+TEST(NetlinkTest, OverlayWritesNothingWhenTheKernelHasThePlanAndReplacesAChangedMac) {
+  Netns ns;
+  SKIP_UNLESS_NETNS(ns);
+  ns.run([] {
+    Kernel k;
+    k.underlay("under0", "192.168.50.1", 24, 1500);
+    LibnlNetlink real;
+    CountingNetlink nl(real);
+    Overlay overlay(config("h1", "192.168.50.1"), nl, true);
+    msg::State state;
+    msg::HostRecord me;
+    me.id = "h1";
+    me.subnet = "10.212.1.0/24";
+    state.hosts = {me, peer("h2", "10.212.2.0/24", "192.168.50.2", "0A:00:00:00:00:02"),
+                   peer("h3", "10.212.3.0/26", "192.168.50.3", "0a:00:00:00:00:03")};
+    auto s = overlay.apply(state);
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(nl.writes, 2 + 3 * 2);  // address, local route; route, neighbour, FDB entry per peer
+    const auto planned = desired_entries(overlay.config(), state, nullptr);
+    EXPECT_EQ(*real.list_owned("pier-vxlan", kRouteProtocol), planned);
+
+    // The kernel lists back what the plan says (MACs, onlink, prefixes): the next states write nothing.
+    nl.writes = 0;
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(overlay.apply(state).ok());
+    EXPECT_EQ(nl.writes, 0);
+
+    // h2's agent recreated its device: a new MAC.
+    state.hosts[1].overlay.vtep_mac = "0a:00:00:00:00:22";
+    ASSERT_TRUE(overlay.apply(state).ok());
+    EXPECT_EQ(nl.writes, 3);  // neighbour and FDB entry replaced, the old MAC's FDB entry removed
+    auto have = real.list_owned("pier-vxlan", kRouteProtocol);
+    EXPECT_EQ(*have, desired_entries(overlay.config(), state, nullptr)) << to_string(*have);
+
+    // h3 goes down: its entries go.
+    state.hosts[2].status = "down";
+    ASSERT_TRUE(overlay.apply(state).ok());
+    have = real.list_owned("pier-vxlan", kRouteProtocol);
+    ASSERT_EQ(have->routes.size(), 1u) << to_string(*have);
+    EXPECT_EQ(net::format_cidr(have->routes[0].dst), "10.212.2.0/24");
+    EXPECT_EQ(have->fdb, (std::vector<OverlayFdb>{{"0a:00:00:00:00:22", ip("192.168.50.2")}}));
+  });
+}
+
 // Connects to ip:port within timeout_ms; the local address it left from in *from.
 bool tcp_connect(const char* address, int port, int timeout_ms, std::string* from) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
