@@ -24,6 +24,8 @@
 
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -456,6 +458,95 @@ TEST(NetlinkTest, LocalSubnetLetsASocketBindAnyAddressOfIt) {
   });
 }
 
+// The real Netlink, counting the calls that write.
+class CountingNetlink final : public Netlink {
+ public:
+  explicit CountingNetlink(Netlink& real) : real_(real) {}
+  Result<VxlanDevice> ensure_vxlan(const std::string& d, int vni, int port, uint32_t local, int mtu) override {
+    return real_.ensure_vxlan(d, vni, port, local, mtu);
+  }
+  Status remove_device(const std::string& d) override { return count(real_.remove_device(d)); }
+  Status set_address(const std::string& d, uint32_t a) override { return count(real_.set_address(d, a)); }
+  Status ensure_up(const std::string& d) override { return real_.ensure_up(d); }
+  Result<OverlayEntries> list_owned(const std::string& d, int p) override { return real_.list_owned(d, p); }
+  Status add_or_replace(const OverlayRoute& e, const std::string& d, int p) override {
+    return count(real_.add_or_replace(e, d, p));
+  }
+  Status add_or_replace(const OverlayNeighbour& e, const std::string& d) override {
+    return count(real_.add_or_replace(e, d));
+  }
+  Status add_or_replace(const OverlayFdb& e, const std::string& d) override {
+    return count(real_.add_or_replace(e, d));
+  }
+  Status remove(const OverlayRoute& e, const std::string& d, int p) override { return count(real_.remove(e, d, p)); }
+  Status remove(const OverlayNeighbour& e, const std::string& d) override { return count(real_.remove(e, d)); }
+  Status remove(const OverlayFdb& e, const std::string& d) override { return count(real_.remove(e, d)); }
+  Status ensure_local_subnet(const net::Ipv4Net& s, int p) override { return count(real_.ensure_local_subnet(s, p)); }
+  Status remove_local_subnet(const net::Ipv4Net& s, int p) override { return count(real_.remove_local_subnet(s, p)); }
+  Result<std::vector<net::Ipv4Net>> local_subnets(int p) override { return real_.local_subnets(p); }
+  Result<int> underlay_mtu(uint32_t u) override { return real_.underlay_mtu(u); }
+  int writes = 0;
+
+ private:
+  Status count(Status s) {
+    ++writes;
+    return s;
+  }
+  Netlink& real_;
+};
+
+msg::HostRecord peer(const std::string& id, const std::string& subnet, const std::string& underlay,
+                     const std::string& mac) {
+  msg::HostRecord h;
+  h.id = id;
+  h.subnet = subnet;
+  h.overlay = {"vxlan", underlay, mac, 1, 4789, 1450, 7709};
+  return h;
+}
+
+TEST(NetlinkTest, OverlayWritesNothingWhenTheKernelHasThePlanAndReplacesAChangedMac) {
+  Netns ns;
+  SKIP_UNLESS_NETNS(ns);
+  ns.run([] {
+    Kernel k;
+    k.underlay("under0", "192.168.50.1", 24, 1500);
+    LibnlNetlink real;
+    CountingNetlink nl(real);
+    Overlay overlay(config("h1", "192.168.50.1"), nl, true);
+    msg::State state;
+    msg::HostRecord me;
+    me.id = "h1";
+    me.subnet = "10.212.1.0/24";
+    state.hosts = {me, peer("h2", "10.212.2.0/24", "192.168.50.2", "0A:00:00:00:00:02"),
+                   peer("h3", "10.212.3.0/26", "192.168.50.3", "0a:00:00:00:00:03")};
+    auto s = overlay.apply(state);
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(nl.writes, 2 + 3 * 2);  // address, local route; route, neighbour, FDB entry per peer
+    const auto planned = desired_entries(overlay.config(), state, nullptr);
+    EXPECT_EQ(*real.list_owned("pier-vxlan", kRouteProtocol), planned);
+
+    // The kernel lists back what the plan says (MACs, onlink, prefixes): the next states write nothing.
+    nl.writes = 0;
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(overlay.apply(state).ok());
+    EXPECT_EQ(nl.writes, 0);
+
+    // h2's agent recreated its device: a new MAC.
+    state.hosts[1].overlay.vtep_mac = "0a:00:00:00:00:22";
+    ASSERT_TRUE(overlay.apply(state).ok());
+    EXPECT_EQ(nl.writes, 3);  // neighbour and FDB entry replaced, the old MAC's FDB entry removed
+    auto have = real.list_owned("pier-vxlan", kRouteProtocol);
+    EXPECT_EQ(*have, desired_entries(overlay.config(), state, nullptr)) << to_string(*have);
+
+    // h3 goes down: its entries go.
+    state.hosts[2].status = "down";
+    ASSERT_TRUE(overlay.apply(state).ok());
+    have = real.list_owned("pier-vxlan", kRouteProtocol);
+    ASSERT_EQ(have->routes.size(), 1u) << to_string(*have);
+    EXPECT_EQ(net::format_cidr(have->routes[0].dst), "10.212.2.0/24");
+    EXPECT_EQ(have->fdb, (std::vector<OverlayFdb>{{"0a:00:00:00:00:22", ip("192.168.50.2")}}));
+  });
+}
+
 // Connects to ip:port within timeout_ms; the local address it left from in *from.
 bool tcp_connect(const char* address, int port, int timeout_ms, std::string* from) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -488,7 +579,34 @@ msg::HostRecord record(const std::string& id, const std::string& subnet, const m
   return h;
 }
 
-TEST(NetlinkTest, TwoHostsReachEachOthersSubnetsThroughVxlan) {
+// Strict reverse-path filtering in the calling thread's namespace. The sysctls under /proc/sys/net are
+// those of the namespace of the thread that opens them: `own_device` (which only this namespace has)
+// being listed there proves it.
+void strict_rp_filter(const std::string& own_device) {
+  ASSERT_TRUE(std::filesystem::exists("/proc/sys/net/ipv4/conf/" + own_device)) << "not this namespace's sysctls";
+  for (const char* conf : {"all", "default"}) {
+    std::ofstream out(std::string("/proc/sys/net/ipv4/conf/") + conf + "/rp_filter");
+    out << "1\n";
+    ASSERT_TRUE(out.flush().good()) << conf;
+  }
+}
+
+uint64_t rx_packets(const std::string& device) {
+  Kernel k;
+  rtnl_link* l = k.link(device);
+  if (l == nullptr) return 0;
+  const uint64_t n = rtnl_link_get_stat(l, RTNL_LINK_RX_PACKETS);
+  rtnl_link_put(l);
+  return n;
+}
+
+// Two hosts in two namespaces joined by a veth pair (the underlay), each with its Overlay from one
+// State: an instance address in h2's subnet is reachable from h1, with strict rp_filter on both.
+class TwoHostsTest : public testing::TestWithParam<std::string> {};
+
+TEST_P(TwoHostsTest, ReachEachOthersSubnetsAndEntriesGoWhenAPeerLeaves) {
+  const std::string mode = GetParam();
+  const bool vxlan = mode == "vxlan";
   Netns ns1;
   Netns ns2;
   SKIP_UNLESS_NETNS(ns1);
@@ -500,30 +618,32 @@ TEST(NetlinkTest, TwoHostsReachEachOthersSubnetsThroughVxlan) {
     k.address("under1", "192.168.77.1", 24);
     k.up("under1");
     k.up("lo");
+    strict_rp_filter("under1");
   });
   ns2.run([] {
     Kernel k;
     k.address("under2", "192.168.77.2", 24);
     k.up("under2");
     k.up("lo");
+    strict_rp_filter("under2");
   });
 
   std::unique_ptr<LibnlNetlink> nl1, nl2;
   std::unique_ptr<Overlay> o1, o2;
   ns1.run([&] {
     nl1 = std::make_unique<LibnlNetlink>();
-    o1 = std::make_unique<Overlay>(config("h1", "192.168.77.1"), *nl1, true);
+    o1 = std::make_unique<Overlay>(config("h1", "192.168.77.1", mode), *nl1, true);
     auto s = o1->setup();
     ASSERT_TRUE(s.ok()) << s.message();
   });
   ns2.run([&] {
     nl2 = std::make_unique<LibnlNetlink>();
-    o2 = std::make_unique<Overlay>(config("h2", "192.168.77.2"), *nl2, true);
+    o2 = std::make_unique<Overlay>(config("h2", "192.168.77.2", mode), *nl2, true);
     auto s = o2->setup();
     ASSERT_TRUE(s.ok()) << s.message();
   });
   ASSERT_TRUE(o1 && o2);
-  EXPECT_EQ(o1->info().mtu, 1450);
+  EXPECT_EQ(o1->info().mtu, vxlan ? 1450 : 1500);
   msg::State state;
   state.hosts = {record("h1", "10.212.1.0/24", o1->info()), record("h2", "10.212.2.0/24", o2->info())};
   ns1.run([&] {
@@ -547,27 +667,30 @@ TEST(NetlinkTest, TwoHostsReachEachOthersSubnetsThroughVxlan) {
     ASSERT_EQ(::listen(listener, 8), 0);
     auto p = probe.listen("10.212.2.1", 7709);
     ASSERT_TRUE(p.ok()) << p.message();
-  });
-
-  ns1.run([&] {
-    std::string from;
-    EXPECT_TRUE(tcp_connect("10.212.2.5", 8080, 3000, &from));
-    EXPECT_EQ(from, "10.212.1.0");  // the device's address: replies come back through the overlay
-    auto reach = probe_peers(probe_targets(state, "h1", o1->refused()), 3000);
-    ASSERT_EQ(reach.size(), 1u);
-    EXPECT_EQ(reach[0].host, "h2");
-    EXPECT_TRUE(reach[0].reachable) << reach[0].error;
-    EXPECT_GT(reach[0].rtt_us, 0);
-    // Nothing listens there: refused, through the overlay all the same.
-    EXPECT_FALSE(tcp_connect("10.212.2.5", 8081, 3000, nullptr));
-  });
-  ns2.run([&] {
     auto have = nl2->list_owned("pier-vxlan", kRouteProtocol);
     ASSERT_TRUE(have.ok());
     EXPECT_EQ(have->routes.size(), 1u) << to_string(*have);
   });
 
-  // h2 leaves the state: its entries go from h1; h1's probe of it says why it fails.
+  ns1.run([&] {
+    const uint64_t rx_before = rx_packets("pier-vxlan");
+    std::string from;
+    EXPECT_TRUE(tcp_connect("10.212.2.5", 8080, 3000, &from));
+    // vxlan: the device's address, so that replies come back through the overlay.
+    EXPECT_EQ(from, vxlan ? "10.212.1.0" : "192.168.77.1");
+    if (vxlan) {
+      EXPECT_GT(rx_packets("pier-vxlan"), rx_before);  // the SYN-ACK came through the VXLAN device
+    }
+    auto reach = probe_peers(probe_targets(state, "h1", o1->refused()), 3000);
+    ASSERT_EQ(reach.size(), 1u);
+    EXPECT_EQ(reach[0].host, "h2");
+    EXPECT_TRUE(reach[0].reachable) << reach[0].error;
+    EXPECT_GT(reach[0].rtt_us, 0);
+    // Nothing listens there: refused, which also came back through the overlay.
+    EXPECT_FALSE(tcp_connect("10.212.2.5", 8081, 3000, nullptr));
+  });
+
+  // h2 leaves the state: its entries go from h1, and the probe says it is unreachable.
   msg::State alone;
   alone.hosts = {state.hosts[0]};
   ns1.run([&] {
@@ -577,7 +700,7 @@ TEST(NetlinkTest, TwoHostsReachEachOthersSubnetsThroughVxlan) {
     EXPECT_TRUE(have->empty()) << to_string(*have);
     auto reach = probe_peers({{"h2", "10.212.2.1", 7709, ""}}, 300);
     EXPECT_FALSE(reach[0].reachable);
-    EXPECT_FALSE(reach[0].error.empty());
+    EXPECT_EQ(reach[0].error, "network unreachable");  // no route left to h2's subnet
   });
   ns2.run([&] {
     probe.stop();
@@ -590,6 +713,11 @@ TEST(NetlinkTest, TwoHostsReachEachOthersSubnetsThroughVxlan) {
     nl1.reset();
   });
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, TwoHostsTest, testing::Values("vxlan", "host-gw"),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           return info.param == "vxlan" ? std::string("Vxlan") : std::string("HostGw");
+                         });
 
 TEST(PeerProbeTest, ListenerAcceptsMovesAndStops) {
   Netns ns;
