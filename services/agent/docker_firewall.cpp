@@ -201,6 +201,8 @@ Result<std::vector<IptablesRule>> wanted_firewall_rules(const FirewallSpec& spec
     auto network = net::parse_cidr(text);
     if (!network.ok()) return Status::Invalid("platform_networks", text + ": " + network.status().message());
     const std::string platform = net::format_cidr(*network);
+    // Named twice, it would be planned twice and found twice: one rule per network.
+    if (std::any_of(filter.begin(), filter.end(), [&](const auto& rule) { return rule.args[1] == platform; })) continue;
     // The words in the order `iptables -S` prints them back.
     filter.push_back({kFilter,
                       kUserChain,

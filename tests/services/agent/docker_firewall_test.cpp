@@ -156,6 +156,14 @@ TEST(DockerFirewallPlan, TwoPlatformNetworksKeepTheirOrder) {
                    insert("-A POSTROUTING -s 10.213.1.0/24 -d 10.212.0.0/16 -m comment --comment pier -j RETURN", 2)}));
 }
 
+TEST(DockerFirewallPlan, ANetworkNamedTwiceGetsOneRule) {
+  FirewallSpec spec = h1();
+  spec.platform_networks.push_back("10.213.0.0/16");
+  auto wanted = wanted_firewall_rules(spec);
+  ASSERT_TRUE(wanted.ok());
+  EXPECT_EQ(wanted->size(), 2u);
+}
+
 TEST(DockerFirewallPlan, AnotherHostsPierRulesStayAndThisHostsOutdatedOnesGo) {
   // h2's agent shares this daemon (two pier hosts on one machine); h1's rule for a platform network
   // no longer configured is its own to delete.
