@@ -394,12 +394,15 @@ struct LbBackend {
   int check_rise = 2;
   int check_fall = 3;
   int check_inter_ms = 2000;
+  // Between the checks of a server on its way up or down (HAProxy's fastinter): a new server takes traffic
+  // rise x this after its first passed check rather than rise x check_inter_ms. 0: check_inter_ms.
+  int check_fastinter_ms = 0;
   bool proxy_protocol = false;  // servers get `send-proxy-v2`
   // The app needs a p95 latency (its autoscale policy targets p95_latency_ms): the agent has the
   // frontends routing to it log each request (it costs throughput, so only then).
   bool request_log = false;
   MSGPACK_DEFINE_MAP(name, app, mode, algorithm, servers, health_path, check_rise, check_fall, check_inter_ms,
-                     proxy_protocol, request_log);
+                     proxy_protocol, request_log, check_fastinter_ms);
 };
 
 struct LbRoute {

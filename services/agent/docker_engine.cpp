@@ -121,7 +121,7 @@ Status DockerEngine::pull(const std::string& image, const std::string& tag) cons
 }
 
 Status DockerEngine::ensure_network(const std::string& name, const std::string& subnet,
-                                    const std::map<std::string, std::string>& labels) const {
+                                    const std::map<std::string, std::string>& labels, int mtu) const {
   auto existing = request("GET", "/networks/" + url_encode(name));
   if (!existing.ok()) return existing.status();
   if (existing->status == 200) {
@@ -146,6 +146,7 @@ Status DockerEngine::ensure_network(const std::string& name, const std::string& 
                          {"CheckDuplicate", true},
                          {"Labels", labels},
                          {"IPAM", {{"Driver", "default"}, {"Config", nlohmann::json::array({{{"Subnet", subnet}}})}}}};
+  if (mtu > 0) body["Options"] = {{"com.docker.network.driver.mtu", std::to_string(mtu)}};
   return expect(request("POST", "/networks/create", body), {201}, "create network " + name);
 }
 

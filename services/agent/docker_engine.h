@@ -38,9 +38,10 @@ class DockerEngine {
   // Pulls image:tag; the daemon's error (registry unreachable, unknown image) comes back as the message.
   Status pull(const std::string& image, const std::string& tag) const;
   // Creates a bridge network with this subnet unless one with this name exists. A network of that name
-  // on another subnet is replaced when no container uses it, else an error that says so.
+  // on another subnet is replaced when no container uses it, else an error that says so. mtu > 0: the
+  // bridge's MTU (an overlay's, 50 below the underlay's for VXLAN), for networks it creates.
   Status ensure_network(const std::string& name, const std::string& subnet,
-                        const std::map<std::string, std::string>& labels) const;
+                        const std::map<std::string, std::string>& labels, int mtu = 0) const;
   // POST /containers/create; returns the container id.
   Result<std::string> create_container(const std::string& name, const nlohmann::json& config) const;
   Status start_container(const std::string& id) const;

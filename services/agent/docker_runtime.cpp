@@ -154,7 +154,8 @@ Result<pid_t> DockerRuntime::start(const InstanceSpec& spec) {
   if (containers_.count(spec.id) != 0) return Status::Error("instance " + spec.id + " is already running");
   if (spec.subnet.empty()) return Status::Error("host " + host_id_ + " has no subnet from the registry yet");
   if (spec.subnet != network_subnet_) {
-    if (Status s = engine_.ensure_network(network_name(), spec.subnet, {{kLabelHost, host_id_}}); !s.ok()) return s;
+    if (Status s = engine_.ensure_network(network_name(), spec.subnet, {{kLabelHost, host_id_}}, network_mtu_); !s.ok())
+      return s;
     network_subnet_ = spec.subnet;
   }
   Container container;

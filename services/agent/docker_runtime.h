@@ -39,6 +39,9 @@ class DockerRuntime final : public Runtime {
   std::vector<RunningInstance> list() const override;
 
   std::string network_name() const { return "pier-" + host_id_; }
+  // The MTU of the host's bridge network when it is created (an overlay's; 0: docker's default). Set
+  // before the first start.
+  void set_network_mtu(int mtu) { network_mtu_ = mtu; }
   // Names are global to a daemon: the host id keeps two agents (two stacks) on one daemon apart.
   std::string container_name(const std::string& id) const { return "pier-" + host_id_ + "-" + id; }
   // The body of POST /containers/create for this instance on `network`.
@@ -71,6 +74,7 @@ class DockerRuntime final : public Runtime {
   std::string host_id_;
   const Clock& clock_;
   std::string network_subnet_;  // the subnet the host network was last made with
+  int network_mtu_ = 0;
   std::map<std::string, Container> containers_;
 };
 

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   const agent::HostFacts facts = agent::read_host_facts();
   options.host_id = agent::host_id_from_hostname(facts.hostname);
   std::string level, runtime_kind = "auto", docker_socket = "/var/run/docker.sock", lb_apply = "runtime";
-  std::string overlay_mode = "auto", overlay_address;
+  std::string overlay_mode = "auto", overlay_address, firewall_networks = "10.212.0.0/15";
   agent::OverlayConfig overlay_config;
   bool stop_on_exit = false;
   po::options_description desc("pier-agent options");
@@ -72,6 +72,10 @@ int main(int argc, char** argv) {
       "vxlan-port", po::value(&overlay_config.port)->default_value(overlay_config.port), "UDP port of VXLAN packets")(
       "probe-port", po::value(&overlay_config.probe_port)->default_value(overlay_config.probe_port),
       "TCP port this agent answers peers' overlay checks on, at its subnet's first address")(
+      "firewall-networks", po::value(&firewall_networks)->default_value(firewall_networks),
+      "docker runtime on an overlay, where dockerd manages iptables: the networks (comma-separated) whose "
+      "traffic to this host's instances pier accepts in DOCKER-USER and keeps from masquerading (default: "
+      "the registry's routed and docker networks)")(
       "stop-on-exit", po::bool_switch(&stop_on_exit),
       "stop instances and HAProxy when the agent exits (default: leave them serving)");
   options::add_bus(desc, endpoints);
@@ -119,6 +123,16 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  std::vector<std::string> firewall_list;
+  for (std::size_t start = 0; start <= firewall_networks.size();) {
+    const std::size_t comma = std::min(firewall_networks.find(',', start), firewall_networks.size());
+    if (comma > start) firewall_list.push_back(firewall_networks.substr(start, comma - start));
+    if (!firewall_list.empty() && !net::parse_cidr(firewall_list.back()).ok()) {
+      std::cerr << "error: firewall-networks: " << firewall_list.back() << " must be an IPv4 CIDR (10.212.0.0/15)\n";
+      return 2;
+    }
+    start = comma + 1;
+  }
   if (Status s = validate::port("stats-port", options.stats_port); !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
     return 2;
@@ -160,6 +174,8 @@ int main(int argc, char** argv) {
   agent::LibnlNetlink netlink;
   std::optional<agent::Overlay> overlay;
   agent::ProbeListener probe_listener;
+  agent::IptablesProgram iptables;
+  agent::DockerFirewall firewall(iptables);
   if (!overlay_config.mode.empty()) {
     overlay.emplace(overlay_config, netlink, runtime->kind() == "exec");
     if (Status s = netlink.status().ok() ? overlay->setup() : netlink.status(); !s.ok()) {
@@ -168,6 +184,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     options.overlay = overlay->info();
+    if (auto* docker = dynamic_cast<agent::DockerRuntime*>(runtime.get()); docker != nullptr)
+      docker->set_network_mtu(options.overlay.mtu);
   }
   agent::TcpProber prober;
   agent::Reconciler reconciler(options.host_id, *runtime, prober, clock, reconciler_options);
@@ -200,7 +218,12 @@ int main(int argc, char** argv) {
     for (const auto* worker : {instances.get(), haproxy.get(), sample.get()}) agent.watch(*worker);
     std::unique_ptr<agent::Worker> overlay_worker;
     if (overlay) {
-      overlay_worker = agent::start_overlay_worker(*overlay, probe_listener, handoff, clock);
+      agent::OverlayWorkerOptions overlay_options;
+      if (runtime->kind() == "docker") {
+        overlay_options.firewall = &firewall;
+        overlay_options.firewall_networks = firewall_list;
+      }
+      overlay_worker = agent::start_overlay_worker(*overlay, probe_listener, handoff, clock, overlay_options);
       agent.watch(*overlay_worker);
     }
     while (!stop_signal::requested()) agent.step(subscriber, publisher, 20);

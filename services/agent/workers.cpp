@@ -120,28 +120,40 @@ bool same_reach(const std::vector<msg::PeerReach>& a, const std::vector<msg::Pee
 }  // namespace
 
 std::unique_ptr<Worker> start_overlay_worker(Overlay& overlay, ProbeListener& listener, Handoff& handoff,
-                                             const Clock& clock, int64_t probe_ms, int probe_timeout_ms) {
+                                             const Clock& clock, OverlayWorkerOptions options) {
   return std::make_unique<Worker>(
-      "overlay", "netlink writes, peer checks",
-      [&, probe_ms, probe_timeout_ms](std::stop_token stop, Progress& progress) {
+      "overlay", "netlink writes, peer checks, iptables", [&, options](std::stop_token stop, Progress& progress) {
         const std::string& me = overlay.config().host_id;
         std::optional<msg::State> latest;
         std::vector<msg::PeerReach> reported;
         std::set<std::string> unreachable_logged;
         int64_t next_probe = clock.steady_ms();
+        int64_t next_firewall = clock.steady_ms();
+        std::string own_subnet;
         while (!stop.stop_requested()) {
           auto state = handoff.overlay_state.take(stop, std::max<int64_t>(1, next_probe - clock.steady_ms()));
           progress.begin(clock.steady_ms());
           if (state) {
             latest = std::move(*state);
             overlay.apply(*latest);  // logs its own errors and refusals, once each
+            for (const auto& h : latest->hosts)
+              if (h.id == me && h.subnet != own_subnet) {
+                own_subnet = h.subnet;
+                next_firewall = clock.steady_ms();
+              }
             if (const std::string address = probe_address(*latest, me); !address.empty())
               if (Status s = listener.listen(address, overlay.config().probe_port); !s.ok())
                 spdlog::error("overlay: cannot answer peers' checks on {}:{}: {}", address, overlay.config().probe_port,
                               s.message());
           }
+          if (options.firewall != nullptr && !own_subnet.empty() && clock.steady_ms() >= next_firewall) {
+            auto applied = options.firewall->apply({options.firewall_networks, own_subnet});
+            if (!applied.ok())
+              spdlog::error("docker firewall for subnet {}: {}", own_subnet, applied.status().message());
+            next_firewall = clock.steady_ms() + options.firewall_ms;
+          }
           if (latest && clock.steady_ms() >= next_probe) {
-            auto peers = probe_peers(probe_targets(*latest, me, overlay.refused()), probe_timeout_ms);
+            auto peers = probe_peers(probe_targets(*latest, me, overlay.refused()), options.probe_timeout_ms);
             for (const auto& p : peers) {
               if (!p.reachable && unreachable_logged.insert(p.host).second)
                 spdlog::warn("overlay: host {} does not reach peer {} through the overlay: {}", me, p.host, p.error);
@@ -151,7 +163,7 @@ std::unique_ptr<Worker> start_overlay_worker(Overlay& overlay, ProbeListener& li
             const bool changed = !same_reach(peers, reported);
             reported = peers;
             handoff.peers.set(std::move(peers), changed);
-            next_probe = clock.steady_ms() + probe_ms;
+            next_probe = clock.steady_ms() + options.probe_ms;
           }
           progress.end();
         }

@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/messages.h"
+#include "services/agent/docker_firewall.h"
 #include "services/agent/latest.h"
 #include "services/agent/lb_applier.h"
 #include "services/agent/lb_figures.h"
@@ -93,10 +94,20 @@ std::unique_ptr<Worker> start_haproxy_worker(LbApplier& lb, Handoff& handoff, co
 std::unique_ptr<Worker> start_sample_worker(std::string host_id, Sampler& sampler, LbFigures* figures, Handoff& handoff,
                                             const Clock& clock, int64_t sample_ms);
 
+struct OverlayWorkerOptions {
+  int64_t probe_ms = 1000;  // every peer checked this often
+  int probe_timeout_ms = 500;
+  // Docker hosts whose dockerd manages iptables: pier's rules for the platform networks, checked on every
+  // state and every firewall_ms (dockerd puts its own rules first whenever it makes a network).
+  DockerFirewall* firewall = nullptr;
+  std::vector<std::string> firewall_networks;
+  int64_t firewall_ms = 10'000;
+};
+
 // Applies the newest state to the overlay (and listens for peers' checks on this host's subnet's first
 // address), and every probe_ms checks every peer through it; a change of any peer's reachability is a
 // change of handoff.peers (a round trip time alone is not).
 std::unique_ptr<Worker> start_overlay_worker(Overlay& overlay, ProbeListener& listener, Handoff& handoff,
-                                             const Clock& clock, int64_t probe_ms = 1000, int probe_timeout_ms = 500);
+                                             const Clock& clock, OverlayWorkerOptions options = {});
 
 }  // namespace pier::agent

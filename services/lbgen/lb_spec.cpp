@@ -95,6 +95,10 @@ msg::LbSpec build_spec(const msg::State& state, const msg::HostRecord& host, std
       be.check_rise = app.check_rise;
       be.check_fall = app.check_fall;
       be.check_inter_ms = app.check_inter_ms;
+      // A tenth of the interval, at least 100 ms: a server on its way up (or down) is judged within a few
+      // hundred ms of its first check, so a scale is live (every HAProxy finds it up) about as soon as the
+      // agent's own check passed.
+      be.check_fastinter_ms = std::min(app.check_inter_ms, std::max(100, app.check_inter_ms / 10));
       be.proxy_protocol = app.proxy_protocol;
       be.request_log = app.autoscale.enabled &&
                        std::any_of(app.autoscale.targets.begin(), app.autoscale.targets.end(),

@@ -74,6 +74,7 @@ data spec_data(const msg::LbSpec& spec) {
     b.set("check_rise", std::to_string(be.check_rise));
     b.set("check_fall", std::to_string(be.check_fall));
     b.set("check_inter_ms", std::to_string(be.check_inter_ms));
+    b.set("check_fastinter_ms", std::to_string(be.check_fastinter_ms > 0 ? be.check_fastinter_ms : be.check_inter_ms));
     data servers{data::type::list};
     for (const auto& server : be.servers) {
       data s;

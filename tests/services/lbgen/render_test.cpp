@@ -109,7 +109,7 @@ TEST_F(RenderTest, EmptyStateGivesGlobalDefaultsAndStats) {
   EXPECT_NE(cfg.find("    maxconn "), std::string::npos);
   EXPECT_NE(cfg.find("    stats socket /run/pier/h1/haproxy.sock mode 600 level admin expose-fd listeners\n"),
             std::string::npos);
-  EXPECT_NE(cfg.find("    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n"), std::string::npos);
+  EXPECT_NE(cfg.find("    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n"), std::string::npos);
   EXPECT_NE(cfg.find("    option redispatch 1\n    retries 3\n"), std::string::npos);
   EXPECT_NE(cfg.find("frontend stats\n    mode http\n    bind 127.0.0.1:19400\n"
                      "    http-request use-service prometheus-exporter if { path /metrics }\n"
@@ -144,7 +144,11 @@ TEST_F(RenderTest, OneHttpApp) {
                "    # Fail-open: each server has an unchecked backup twin; when every checked server is down,\n"
                "    # HAProxy spreads requests over all the twins (a dead one is retried elsewhere: redispatch).\n"
                "    option allbackups\n"
-               "    default-server inter 2000 rise 2 fall 3\n"
+               "    # tcp-ut: a request written to a server that acknowledges nothing for 2 s (its host cut off, mid\n"
+               "    # keep-alive) fails the connection, so it is retried elsewhere (retry-on empty-response) instead of\n"
+               "    # waiting out timeout server. (HAProxy 2.6 refuses tcp-ut for servers added at run time: those have\n"
+               "    # it from the next reload on.)\n"
+               "    default-server inter 2000 fastinter 200 rise 2 fall 3 tcp-ut 2s\n"
                "    server web-1 127.100.0.2:8000 check\n    server web-1_failopen 127.100.0.2:8000 backup\n"
                "    server web-2 127.100.0.3:8000 check\n    server web-2_failopen 127.100.0.3:8000 backup\n"),
       std::string::npos)
@@ -262,8 +266,8 @@ TEST_F(RenderTest, HealthCheckSettingsOfTheApp) {
   EXPECT_EQ(spec.backends[1].check_rise, 5);
   const std::string cfg = rendered(state);
   EXPECT_NE(cfg.find("    option httpchk GET /a-._~!$&()*+,;=:@%2F/Z9?x=1&y\n"), std::string::npos) << cfg;
-  EXPECT_NE(cfg.find("    default-server inter 250 rise 5 fall 7\n"), std::string::npos) << cfg;
-  EXPECT_NE(cfg.find("    default-server inter 3600000 rise 2 fall 3\n"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("    default-server inter 250 fastinter 100 rise 5 fall 7 tcp-ut 2s\n"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("    default-server inter 3600000 fastinter 360000 rise 2 fall 3 tcp-ut 2s\n"), std::string::npos) << cfg;
   expect_haproxy_accepts(cfg);
 }
 
