@@ -76,7 +76,17 @@ Liveness assess(const msg::State& state, const std::string& app, int wanted, int
                         std::to_string(ids.size()) + " instances";
       if (!h.lb.error.empty()) why += " (HAProxy config rejected: " + h.lb.error + ")";
       hosts.push_back(why);
+      continue;
     }
+    if (!h.lb.reports_servers_up) continue;  // an agent older than servers_up: listed is all it tells
+    std::vector<std::string> down;
+    for (const auto& id : ids)
+      if (!std::binary_search(h.lb.servers_up.begin(), h.lb.servers_up.end(), id)) down.push_back(id);
+    if (down.empty()) continue;
+    std::string why = "host " + h.id + "'s HAProxy checks find " + std::to_string(ids.size() - down.size()) + " of " +
+                      std::to_string(ids.size()) + " instances up (not yet: ";
+    for (std::size_t i = 0; i < down.size(); ++i) why += (i ? ", " : "") + down[i];
+    hosts.push_back(why + ")");
   }
   for (auto* list : {&rollout, &failed, &pending, &starting, &hosts})
     l.waiting_on.insert(l.waiting_on.end(), list->begin(), list->end());

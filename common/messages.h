@@ -185,7 +185,8 @@ struct LbStatus {
   // Of `servers`: those this HAProxy's own health check finds answering (`show stat`: status UP and the
   // last check passed). An instance listed but not here is one this host cannot reach or that fails.
   std::vector<std::string> servers_up;
-  MSGPACK_DEFINE_MAP(hash, state_revision, servers, error, reloads, runtime_updates, servers_up);
+  bool reports_servers_up = false;  // false from agents older than servers_up: then only `servers` tells
+  MSGPACK_DEFINE_MAP(hash, state_revision, servers, error, reloads, runtime_updates, servers_up, reports_servers_up);
 };
 
 // This host's end of the overlay network that makes every host's subnet reachable from every other

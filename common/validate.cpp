@@ -1,10 +1,12 @@
 #include "common/validate.h"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <regex>
 #include <set>
 
+#include "common/net.h"
 #include "common/time_zone.h"
 
 namespace pier::validate {
@@ -59,6 +61,49 @@ Status tag(std::string_view field, std::string_view value) {
 Status port(std::string_view field, int value) {
   if (value < 1 || value > 65535) return invalid(field, "must be between 1 and 65535");
   return Status::Ok();
+}
+
+Status unicast_ipv4(std::string_view field, std::string_view value) {
+  auto address = net::parse_ipv4(value);
+  if (!address.ok()) return invalid(field, "must be an IPv4 address");
+  const uint32_t a = *address;
+  const uint32_t first = a >> 24;
+  if (a == 0 || first == 127 || first >= 224)
+    return invalid(field, "must be a unicast address another host can reach (not 0.0.0.0, 127/8, multicast)");
+  return Status::Ok();
+}
+
+Status mac_address(std::string_view field, std::string_view value) {
+  static const std::string rule = "must be six hex pairs separated by ':' (0a:1b:2c:3d:4e:5f), unicast, not zero";
+  if (value.size() != 17) return invalid(field, rule);
+  bool zero = true;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (i % 3 == 2) {
+      if (c != ':') return invalid(field, rule);
+    } else if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return invalid(field, rule);
+    } else if (c != '0') {
+      zero = false;
+    }
+  }
+  const int first = std::stoi(std::string(value.substr(0, 2)), nullptr, 16);
+  if (zero || (first & 1) != 0) return invalid(field, rule);
+  return Status::Ok();
+}
+
+Status overlay(std::string_view field, const msg::OverlayInfo& overlay) {
+  const std::string f(field);
+  if (overlay.mode.empty()) return Status::Ok();
+  if (overlay.mode != "vxlan" && overlay.mode != "host-gw")
+    return invalid(f + ".mode", "must be vxlan, host-gw or empty (no overlay)");
+  if (Status s = unicast_ipv4(f + ".underlay", overlay.underlay); !s.ok()) return s;
+  if (overlay.probe_port != 0)
+    if (Status s = port(f + ".probe_port", overlay.probe_port); !s.ok()) return s;
+  if (overlay.mode != "vxlan") return Status::Ok();
+  if (Status s = mac_address(f + ".vtep_mac", overlay.vtep_mac); !s.ok()) return s;
+  if (overlay.vni < 1 || overlay.vni > 16'777'215) return invalid(f + ".vni", "must be between 1 and 16777215");
+  return port(f + ".port", overlay.port);
 }
 
 Status protocol(std::string_view field, std::string_view value) {

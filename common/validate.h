@@ -42,6 +42,14 @@ Status time_zone(std::string_view field, std::string_view name);
 // Checked whether or not it is enabled, so a policy is never stored broken.
 Status autoscale_policy(std::string_view field, const msg::AutoscalePolicy& policy);
 
+// A unicast IPv4 address another host can send to: not 0.0.0.0, loopback, multicast or broadcast.
+Status unicast_ipv4(std::string_view field, std::string_view value);
+// Six two-digit hex pairs separated by ':' ("0a:1b:2c:3d:4e:5f"), unicast and not all zero.
+Status mac_address(std::string_view field, std::string_view value);
+// A host's overlay end (mode "" | vxlan | host-gw; with a mode: its underlay, and for vxlan its VTEP MAC,
+// VNI 1..16777215 and UDP port), fields named "<field>.underlay", "<field>.vtep_mac", ...
+Status overlay(std::string_view field, const msg::OverlayInfo& overlay);
+
 // Every field of a spec, in the order the spec lists them; the first failure is returned.
 Status app_spec(const msg::AppSpec& spec);
 

@@ -88,10 +88,29 @@ Result<std::vector<StatRow>> parse_show_stat(std::string_view csv) {
     row.req_tot = number(field("req_tot"));
     row.hrsp_5xx = number(field("hrsp_5xx"));
     row.rtime = number(field("rtime"));
+    row.status = std::string(field("status"));
+    row.check_status = std::string(field("check_status"));
     rows.push_back(std::move(row));
   }
   if (!header) return Status::Error("show stat: empty answer");
   return rows;
+}
+
+std::vector<std::string> servers_up(const std::vector<StatRow>& rows) {
+  std::map<std::string, bool> up;  // instance -> every checked row of it up
+  for (const auto& row : rows) {
+    if (row.type != 2 || instance_of_server(row.server) != row.server) continue;
+    std::string_view check = row.check_status;
+    if (check.rfind("* ", 0) == 0) check.remove_prefix(2);
+    const bool passed = check.size() > 2 && check.substr(check.size() - 2) == "OK";
+    const bool row_up = row.status.rfind("UP", 0) == 0 && row.status.find('/') == std::string::npos && passed;
+    auto [it, fresh] = up.emplace(row.server, row_up);
+    if (!fresh) it->second = it->second && row_up;
+  }
+  std::vector<std::string> out;
+  for (const auto& [instance, is_up] : up)
+    if (is_up) out.push_back(instance);
+  return out;
 }
 
 std::string app_of_backend(std::string_view backend) {

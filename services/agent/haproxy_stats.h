@@ -29,11 +29,18 @@ struct StatRow {
   int64_t req_tot = -1;  // cumulative HTTP requests (empty in tcp mode)
   int64_t hrsp_5xx = -1;
   int64_t rtime = -1;  // average response time over the last 1024 requests, ms
+  std::string status;        // UP, DOWN, "UP 1/3" (going down), "DOWN 1/2" (going up), MAINT, "no check"
+  std::string check_status;  // the last check's result: L4OK, L7OK, L4CON, L7STS, ...; "* " while one runs
 };
 
 // The rows of `show stat` CSV; columns are found by the header's names, so their order does not
 // matter. An Error when there is no header or it lacks pxname, svname or type.
 Result<std::vector<StatRow>> parse_show_stat(std::string_view csv);
+
+// The instances whose servers this HAProxy's own checks find answering: every checked server row of
+// the instance (one per backend it serves) has status UP and a last check that passed (L4OK, L6OK,
+// L7OK). Fail-open twins (unchecked) are ignored. Sorted.
+std::vector<std::string> servers_up(const std::vector<StatRow>& rows);
 
 // "app_<app>_<internal port>" (lbgen's backend names) -> "<app>"; empty for any other name.
 std::string app_of_backend(std::string_view backend);

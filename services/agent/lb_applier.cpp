@@ -16,6 +16,7 @@
 #include "common/codec.h"
 #include "common/process.h"
 #include "services/agent/exec_runtime.h"
+#include "services/agent/haproxy_stats.h"
 #include "services/agent/proc_stats.h"
 #include "services/agent/request_log.h"
 
@@ -418,8 +419,25 @@ bool LbApplier::apply(const msg::LbConfig& config) {
   return true;
 }
 
+bool LbApplier::refresh_servers_up() {
+  const int64_t now = clock_.steady_ms();
+  if (master_ <= 0 || now < next_servers_up_ms_) return false;
+  next_servers_up_ms_ = now + options_.servers_up_ms;
+  const HaproxyRuntimeApi api(running_spec_ ? running_spec_->stats_socket : socket_path(), 500);
+  auto csv = api.send("show stat -1 4 -1");
+  if (!csv.ok()) return false;  // a reload in progress: the next reading tells
+  auto rows = parse_show_stat(*csv);
+  if (!rows.ok()) return false;
+  std::vector<std::string> up = servers_up(*rows);
+  if (up == status_.servers_up && status_.reports_servers_up) return false;
+  status_.servers_up = std::move(up);
+  status_.reports_servers_up = true;
+  return true;
+}
+
 bool LbApplier::tick() {
   retry_pending_deletes();
+  const bool checks_changed = refresh_servers_up();
   if (master_ > 0 && !master_alive()) {
     spdlog::error("haproxy master pid {} is gone (last output: {})", master_, last_line(log_path()));
     master_ = 0;
@@ -427,7 +445,7 @@ bool LbApplier::tick() {
     restart_at_ms_ = clock_.steady_ms() + options_.restart_backoff_ms;
   }
   if (master_ > 0 || restart_at_ms_ < 0 || clock_.steady_ms() < restart_at_ms_ || !fs::exists(config_path()))
-    return false;
+    return checks_changed;
   restart_at_ms_ = -1;
   const msg::LbStatus before = status_;
   if (Status s = start_master(); !s.ok()) {
@@ -437,7 +455,7 @@ bool LbApplier::tick() {
   } else if (status_.error.rfind("haproxy exited", 0) == 0) {
     status_.error.clear();
   }
-  return codec::encode(before) != codec::encode(status_);
+  return checks_changed || codec::encode(before) != codec::encode(status_);
 }
 
 void LbApplier::stop() {

@@ -40,6 +40,7 @@ struct LbApplierOptions {
   int64_t restart_backoff_ms = 1000;
   bool runtime_api = true;        // false: every change reloads (for comparisons)
   int del_server_retry_ms = 100;  // how often a refused `del server` (connections attached) is sent again
+  int servers_up_ms = 500;        // how often LbStatus.servers_up is read again from `show stat`
   // When set, the config written has the HTTP frontends routing to an app that needs a p95 log each
   // request to this unix datagram socket (request_log.h); lbgen's text and hash are otherwise unchanged.
   std::string request_log_socket;
@@ -54,7 +55,8 @@ class LbApplier {
   // Applies `config` when its hash differs from the running one (and from the last refused one).
   // Returns whether status() changed.
   bool apply(const msg::LbConfig& config);
-  // Notices a dead master and starts HAProxy again (after a backoff). Returns whether status() changed.
+  // Notices a dead master and starts HAProxy again (after a backoff); reads which servers HAProxy's
+  // checks find up (LbStatus.servers_up) every servers_up_ms. Returns whether status() changed.
   bool tick();
   // Stops HAProxy (agent exit with --stop-on-exit).
   void stop();
@@ -82,6 +84,8 @@ class LbApplier {
   // Sends the `del server` lines refused while connections were attached, again (at most every
   // del_server_retry_ms). Returns whether any went through.
   bool retry_pending_deletes();
+  // Reads `show stat` for LbStatus.servers_up when due. Returns whether it changed.
+  bool refresh_servers_up();
   void set_running_spec(const msg::LbSpec* spec);
   // The text HAProxy runs for `config`: lbgen's, with the request log added when configured.
   std::string config_text(const msg::LbConfig& config) const;
@@ -96,6 +100,7 @@ class LbApplier {
   int64_t restart_at_ms_ = -1;
   std::vector<std::string> pending_deletes_;  // `del server` lines to send again (servers in maintenance)
   int64_t next_delete_try_ms_ = 0;
+  int64_t next_servers_up_ms_ = 0;
 };
 
 // Whether pid is a live HAProxy whose command line names config_path.

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
       "network that exec hosts' subnets and instance IPs come from (loopback: 127.0.0.0/8)")(
       "docker-network", po::value(&config.docker_network)->default_value(config.docker_network),
       "network that docker hosts' subnets (one bridge network per host) come from")(
+      "routed-network", po::value(&config.routed_network)->default_value(config.routed_network),
+      "network that the subnets of exec hosts on an overlay (pier-agent --overlay) come from")(
       "host-prefix", po::value(&config.host_prefix)->default_value(config.host_prefix),
       "prefix length of each host's subnet")("publish-ms", po::value(&publish_ms)->default_value(publish_ms),
                                              "republish the whole state this often even without changes")(

@@ -37,6 +37,11 @@ struct StoredRevisions {
   MSGPACK_DEFINE_MAP(revisions);
 };
 
+struct StoredPeers {
+  std::vector<msg::PeerReach> peers;
+  MSGPACK_DEFINE_MAP(peers);
+};
+
 void bind_blob(SQLite::Statement& statement, int index, const std::string& bytes) {
   statement.bind(index, bytes.data(), static_cast<int>(bytes.size()));
 }
@@ -57,6 +62,16 @@ bool same_instances(const msg::AppSpec& a, const msg::AppSpec& b) {
 }
 
 bool same_lb(const msg::LbStatus& a, const msg::LbStatus& b) { return codec::encode(a) == codec::encode(b); }
+bool same_overlay(const msg::OverlayInfo& a, const msg::OverlayInfo& b) {
+  return codec::encode(a) == codec::encode(b);
+}
+// Reachability changes are news; a round trip that only took another number of microseconds is not (it
+// would change the state on every heartbeat). The stored rtt_us is the one of the last change.
+bool same_peers(const std::vector<msg::PeerReach>& a, const std::vector<msg::PeerReach>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const msg::PeerReach& x, const msg::PeerReach& y) {
+    return x.host == y.host && x.reachable == y.reachable && x.error == y.error;
+  });
+}
 
 // An instance that is unplaced or on an up host (of `instances`, unaliased): the ones an app counts as its
 // own. Those on a suspect host are still assigned and still serve, but may never be heard of again.
@@ -81,6 +96,11 @@ Registry::Registry(SQLite::Database& db, const Clock& clock, const Config& confi
   if (config.host_prefix <= docker->prefix)
     throw std::invalid_argument("host subnet prefix must be longer than the docker network's");
   docker_network_ = *docker;
+  auto routed = net::parse_cidr(config.routed_network);
+  if (!routed.ok()) throw std::invalid_argument("routed network: " + routed.status().message());
+  if (config.host_prefix <= routed->prefix)
+    throw std::invalid_argument("host subnet prefix must be longer than the routed network's");
+  routed_network_ = *routed;
   load();
 }
 
@@ -89,7 +109,7 @@ void Registry::load() {
   state.revision = db_.execAndGet("SELECT value FROM meta WHERE key='revision'").getInt64();
   SQLite::Statement hosts(db_,
                           "SELECT id, hostname, address, cpus, memory_bytes, runtime, subnet, haproxy_socket, "
-                          "stats_port, status, lb FROM hosts ORDER BY id");
+                          "stats_port, status, lb, overlay, peers FROM hosts ORDER BY id");
   while (hosts.executeStep()) {
     msg::HostRecord h;
     h.id = hosts.getColumn(0).getString();
@@ -103,6 +123,8 @@ void Registry::load() {
     h.stats_port = hosts.getColumn(8).getInt();
     h.status = hosts.getColumn(9).getString();
     h.lb = decode_column<msg::LbStatus>(hosts.getColumn(10));
+    h.overlay = decode_column<msg::OverlayInfo>(hosts.getColumn(11));
+    h.peers = decode_column<StoredPeers>(hosts.getColumn(12)).peers;
     // last_seen is kept in memory only: it changes every heartbeat and is not a state change.
     for (const auto& old : state_.hosts)
       if (old.id == h.id) h.last_seen_ms = old.last_seen_ms;
@@ -752,9 +774,13 @@ void Registry::forget_requests_older_than(int64_t age_ms) {
   forget.exec();
 }
 
-// Subnet indexes are unique across both pools, so a host keeps its index whatever its runtime.
-Result<std::pair<std::string, int64_t>> Registry::allocate_subnet(const std::string& runtime) {
-  const net::Ipv4Net& pool = runtime == "docker" ? docker_network_ : platform_;
+// Subnet indexes are unique across the pools, so a host keeps its index whatever its runtime. Docker
+// hosts get a bridge network's subnet; exec hosts on an overlay a routed one, that other hosts reach
+// through it; exec hosts without one (one machine) a loopback one.
+Result<std::pair<std::string, int64_t>> Registry::allocate_subnet(const msg::HostStatus& status) {
+  const net::Ipv4Net& pool = status.runtime == "docker"     ? docker_network_
+                             : !status.overlay.mode.empty() ? routed_network_
+                                                            : platform_;
   std::set<int64_t> used;
   SQLite::Statement taken(db_, "SELECT subnet_index FROM hosts");
   while (taken.executeStep()) used.insert(taken.getColumn(0).getInt64());
@@ -793,6 +819,10 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
     return Status::Invalid("address", "must be an IPv4 address");
   if (status.stats_port != 0)
     if (Status s = validate::port("stats_port", status.stats_port); !s.ok()) return s;
+  if (Status s = validate::overlay("overlay", status.overlay); !s.ok()) return s;
+  for (std::size_t i = 0; i < status.peers.size(); ++i)
+    if (Status s = validate::dns_label("peers[" + std::to_string(i) + "].host", status.peers[i].host); !s.ok())
+      return s;
   try {
     const msg::HostRecord* known = nullptr;
     for (const auto& h : state_.hosts)
@@ -801,12 +831,13 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
     SQLite::Transaction tx(db_);
     bool changed = false;
     if (known == nullptr) {
-      auto subnet = allocate_subnet(status.runtime);
+      auto subnet = allocate_subnet(status);
       if (!subnet.ok()) return subnet.status();
       SQLite::Statement insert(
           db_,
           "INSERT INTO hosts(id, hostname, address, cpus, memory_bytes, runtime, subnet, subnet_index, "
-          "haproxy_socket, stats_port, status, lb, registered_ms) VALUES (?,?,?,?,?,?,?,?,?,?,'up',?,?)");
+          "haproxy_socket, stats_port, status, lb, registered_ms, overlay, peers) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,'up',?,?,?,?)");
       insert.bind(1, status.host_id);
       insert.bind(2, status.hostname);
       insert.bind(3, status.address);
@@ -819,6 +850,8 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
       insert.bind(10, status.stats_port);
       bind_blob(insert, 11, codec::encode(status.lb));
       insert.bind(12, clock_.now_ms());
+      bind_blob(insert, 13, codec::encode(status.overlay));
+      bind_blob(insert, 14, codec::encode(StoredPeers{status.peers}));
       insert.exec();
       spdlog::info("host {} registered ({} cpus, {} MiB, runtime {}), subnet {}", status.host_id, status.cpus,
                    status.memory_bytes >> 20, status.runtime, subnet->first);
@@ -826,11 +859,12 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
     } else if (known->hostname != status.hostname || known->address != status.address || known->cpus != status.cpus ||
                known->memory_bytes != status.memory_bytes || known->runtime != status.runtime ||
                known->haproxy_socket != status.haproxy_socket || known->stats_port != status.stats_port ||
-               known->status != "up" || !same_lb(known->lb, status.lb)) {
+               known->status != "up" || !same_lb(known->lb, status.lb) ||
+               !same_overlay(known->overlay, status.overlay) || !same_peers(known->peers, status.peers)) {
       SQLite::Statement update(
           db_,
           "UPDATE hosts SET hostname=?, address=?, cpus=?, memory_bytes=?, runtime=?, haproxy_socket=?, "
-          "stats_port=?, status='up', lb=? WHERE id=?");
+          "stats_port=?, status='up', lb=?, overlay=?, peers=? WHERE id=?");
       update.bind(1, status.hostname);
       update.bind(2, status.address);
       update.bind(3, status.cpus);
@@ -839,7 +873,9 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
       update.bind(6, status.haproxy_socket);
       update.bind(7, status.stats_port);
       bind_blob(update, 8, codec::encode(status.lb));
-      update.bind(9, status.host_id);
+      bind_blob(update, 9, codec::encode(status.overlay));
+      bind_blob(update, 10, codec::encode(StoredPeers{status.peers}));
+      update.bind(11, status.host_id);
       update.exec();
       changed = true;
     }

@@ -20,6 +20,7 @@ namespace pier::registry {
 struct Config {
   std::string platform_network = "127.100.0.0/16";  // exec hosts get one subnet of it each (loopback)
   std::string docker_network = "10.213.0.0/16";     // docker hosts get one subnet of it each (bridge)
+  std::string routed_network = "10.212.0.0/16";     // exec hosts on an overlay get one subnet of it each
   int host_prefix = 24;                             // size of each host's subnet
   int64_t host_down_after_ms = 3000;                // a host not heard from this long is down
 };
@@ -86,7 +87,7 @@ class Registry {
   // An instance no longer wanted: deleted when never placed, else `draining` until its agent stops it.
   void retire_instance(const std::string& id, const std::string& why);
   Result<std::string> allocate_ip(const std::string& host_id);
-  Result<std::pair<std::string, int64_t>> allocate_subnet(const std::string& runtime);
+  Result<std::pair<std::string, int64_t>> allocate_subnet(const msg::HostStatus& status);
   Status check_fits_a_host(const msg::AppSpec& spec) const;
   // An instance that `host` could not start (InstanceStatus::host_fault): retired, and a new instance
   // (a new id) created in its place that remembers the host in failed_hosts, when some other up host has
@@ -117,6 +118,7 @@ class Registry {
   SQLite::Database& db_;
   const Clock& clock_;
   net::Ipv4Net platform_;
+  net::Ipv4Net routed_network_;
   net::Ipv4Net docker_network_;
   int host_prefix_;
   int64_t host_down_after_ms_;

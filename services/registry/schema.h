@@ -73,6 +73,11 @@ UPDATE instances SET revision = (SELECT revision FROM apps WHERE apps.name = ins
 ALTER TABLE apps ADD COLUMN revisions BLOB;                -- msgpack {"revisions": [AppRevision]}
 ALTER TABLE apps ADD COLUMN rollout BLOB;                  -- msgpack Rollout
 )sql",
+      // Fleets: each host's overlay end and which peers it reaches.
+      R"sql(
+ALTER TABLE hosts ADD COLUMN overlay BLOB;                 -- msgpack OverlayInfo
+ALTER TABLE hosts ADD COLUMN peers BLOB;                   -- msgpack {"peers": [PeerReach]}
+)sql",
   };
   return kMigrations;
 }

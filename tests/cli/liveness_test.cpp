@@ -73,6 +73,23 @@ TEST(Assess, NotLiveUntilHaproxyServesTheNewInstance) {
   EXPECT_NE(l.waiting_on[0].find("host-a serves 2 of 3"), std::string::npos);
 }
 
+TEST(Assess, NotLiveUntilEveryUpHostsChecksFindTheInstancesUp) {
+  auto s = web_state();
+  s.hosts.push_back(host("host-b", {"web-1", "web-2", "web-3"}));
+  for (auto& h : s.hosts) h.lb.reports_servers_up = true;
+  s.hosts[0].lb.servers_up = {"web-1", "web-2", "web-3"};
+  s.hosts[1].lb.servers_up = {"web-1", "web-3"};  // web-2 lives on a host host-b does not reach
+  auto l = assess(s, "web", 3);
+  EXPECT_FALSE(l.live) << "listed is not answering";
+  ASSERT_EQ(l.waiting_on.size(), 1u);
+  EXPECT_EQ(l.waiting_on[0], "host host-b's HAProxy checks find 2 of 3 instances up (not yet: web-2)");
+  s.hosts[1].lb.servers_up = {"api-1", "web-1", "web-2", "web-3"};
+  EXPECT_TRUE(assess(s, "web", 3).live);
+  s.hosts[1].lb.reports_servers_up = false;  // an older agent: what it lists is all it tells
+  s.hosts[1].lb.servers_up.clear();
+  EXPECT_TRUE(assess(s, "web", 3).live);
+}
+
 TEST(Assess, AStaleServerKeepsItNotLive) {
   auto s = web_state();
   s.hosts[0].lb.servers.push_back("web-4");  // scaled away but still in HAProxy

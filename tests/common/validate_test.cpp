@@ -316,5 +316,50 @@ TEST(Validate, ParseCpuAndPorts) {
   EXPECT_EQ(e->second, "b=c");
 }
 
+TEST(Validate, UnicastAddressesAndMacs) {
+  EXPECT_TRUE(validate::unicast_ipv4("a", "10.77.1.11").ok());
+  for (const char* bad : {"", "10.1.1", "host", "0.0.0.0", "127.0.0.1", "224.0.0.1", "255.255.255.255", "::1"}) {
+    const Status s = validate::unicast_ipv4("overlay.underlay", bad);
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_EQ(s.field(), "overlay.underlay");
+  }
+  EXPECT_TRUE(validate::mac_address("m", "0a:1b:2c:3d:4e:5f").ok());
+  EXPECT_TRUE(validate::mac_address("m", "AA:BB:CC:DD:EE:F0").ok());
+  for (const char* bad : {"", "0a:1b:2c:3d:4e", "0a-1b-2c-3d-4e-5f", "0a:1b:2c:3d:4e:5g", "00:00:00:00:00:00",
+                          "01:00:5e:00:00:01", "0a:1b:2c:3d:4e:5f:00", "0a:1b:2c:3d:4e:5"}) {
+    const Status s = validate::mac_address("overlay.vtep_mac", bad);
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_EQ(s.field(), "overlay.vtep_mac");
+  }
+}
+
+TEST(Validate, OverlayNamesTheFieldThatBreaksARule) {
+  msg::OverlayInfo none;
+  EXPECT_TRUE(validate::overlay("overlay", none).ok());
+  msg::OverlayInfo vxlan{"vxlan", "10.77.1.11", "0a:1b:2c:3d:4e:5f", 1, 4789, 1450, 7709};
+  EXPECT_TRUE(validate::overlay("overlay", vxlan).ok());
+  msg::OverlayInfo gw{"host-gw", "10.77.1.11", "", 0, 0, 1500, 7709};
+  EXPECT_TRUE(validate::overlay("overlay", gw).ok());
+  const auto field_of = [](msg::OverlayInfo o) { return validate::overlay("overlay", o).field(); };
+  auto o = vxlan;
+  o.mode = "ipip";
+  EXPECT_EQ(field_of(o), "overlay.mode");
+  o = vxlan;
+  o.underlay = "fe80::1";
+  EXPECT_EQ(field_of(o), "overlay.underlay");
+  o = vxlan;
+  o.vtep_mac = "zz:1b:2c:3d:4e:5f";
+  EXPECT_EQ(field_of(o), "overlay.vtep_mac");
+  o = vxlan;
+  o.vni = 1 << 24;
+  EXPECT_EQ(field_of(o), "overlay.vni");
+  o = vxlan;
+  o.port = 0;
+  EXPECT_EQ(field_of(o), "overlay.port");
+  o = gw;
+  o.probe_port = 70000;
+  EXPECT_EQ(field_of(o), "overlay.probe_port");
+}
+
 }  // namespace
 }  // namespace pier

@@ -73,6 +73,31 @@ TEST(ShowStat, GarbageIsAnErrorOrEmptyNumbers) {
   EXPECT_EQ((*rows)[0].scur, -1);
 }
 
+TEST(ShowStat, ServersUpAreThoseWhoseEveryCheckedRowPassed) {
+  auto rows = parse_show_stat(kShowStat);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ((*rows)[2].status, "UP");
+  EXPECT_EQ((*rows)[2].check_status, "L4OK");
+  EXPECT_EQ(servers_up(*rows), std::vector<std::string>{"web-1"}) << "db-1 has no check, the twin is ignored";
+  const auto server = [](std::string proxy, std::string name, std::string status, std::string check) {
+    StatRow r;
+    r.proxy = std::move(proxy);
+    r.server = std::move(name);
+    r.type = 2;
+    r.status = std::move(status);
+    r.check_status = std::move(check);
+    return r;
+  };
+  const std::vector<StatRow> mixed = {
+      server("app_a_80", "a-1", "UP", "L7OK"),       server("app_a_81", "a-1", "UP", "* L4OK"),
+      server("app_a_80", "a-2", "UP", "L7OK"),       server("app_a_81", "a-2", "DOWN", "L4CON"),
+      server("app_a_80", "a-3", "UP 1/3", "L4TOUT"), server("app_a_80", "a-4", "DOWN 1/2", "L7OK"),
+      server("app_a_80", "a-5", "MAINT", ""),        server("app_a_80", "a-1_failopen", "no check", ""),
+  };
+  EXPECT_EQ(servers_up(mixed), std::vector<std::string>{"a-1"})
+      << "a-2 is down in one backend, a-3 failing, a-4 not up yet, a-5 in maintenance";
+}
+
 TEST(Names, BackendToAppAndServerToInstance) {
   EXPECT_EQ(app_of_backend("app_web_8000"), "web");
   EXPECT_EQ(app_of_backend("app_my-api_80"), "my-api");
@@ -132,15 +157,15 @@ TEST(Percentile, NearestRank) {
 
 std::vector<StatRow> rows(int64_t web_backend, int64_t web1, int64_t web1_twin, int64_t db_sessions) {
   return {
-      {"fe", "FRONTEND", 0, 5, 100, 100, 0, 0},
-      {"app_web_8000", "web-1", 2, 2, web1, web1, 1, 3},
-      {"app_web_8000", "web-1_failopen", 2, 1, web1_twin, web1_twin, 0, 0},
-      {"app_web_8000", "BACKEND", 1, 3, web_backend, web_backend, 1, 3},
-      {"app_web_8001", "BACKEND", 1, 1, 10, 10, 2, 9},
-      {"app_web_8001", "web-1", 2, 1, 10, 10, 2, 9},
-      {"app_db_9000", "db-1", 2, db_sessions, 50, -1, -1, 0},
-      {"app_db_9000", "BACKEND", 1, db_sessions, 50, -1, -1, 0},
-      {"stats", "BACKEND", 1, 0, 9, 9, 0, 0},
+      {"fe", "FRONTEND", 0, 5, 100, 100, 0, 0, "", ""},
+      {"app_web_8000", "web-1", 2, 2, web1, web1, 1, 3, "", ""},
+      {"app_web_8000", "web-1_failopen", 2, 1, web1_twin, web1_twin, 0, 0, "", ""},
+      {"app_web_8000", "BACKEND", 1, 3, web_backend, web_backend, 1, 3, "", ""},
+      {"app_web_8001", "BACKEND", 1, 1, 10, 10, 2, 9, "", ""},
+      {"app_web_8001", "web-1", 2, 1, 10, 10, 2, 9, "", ""},
+      {"app_db_9000", "db-1", 2, db_sessions, 50, -1, -1, 0, "", ""},
+      {"app_db_9000", "BACKEND", 1, db_sessions, 50, -1, -1, 0, "", ""},
+      {"stats", "BACKEND", 1, 0, 9, 9, 0, 0, "", ""},
   };
 }
 

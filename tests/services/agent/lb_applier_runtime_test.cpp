@@ -216,6 +216,15 @@ TEST_F(LbApplierRuntimeTest, ScalingChangesServersWithoutReload) {
             (std::set<std::string>{"web-1", "web-1_failopen", "web-2", "web-2_failopen", "web-3", "web-3_failopen",
                                    "web-4", "web-4_failopen"}));
   EXPECT_TRUE(eventually([&] { return answers(port_, 16) == served({1, 2, 3, 4}); }));
+  // What HAProxy's own checks say, for `pier deploy` to call the app live.
+  const auto servers_up_become = [&](const std::vector<std::string>& want) {
+    return eventually([&] {
+      clock_.advance(1000);
+      lb.tick();
+      return lb.status().servers_up == want;
+    });
+  };
+  EXPECT_TRUE(servers_up_become({"web-1", "web-2", "web-3", "web-4"}));
 
   // 4 -> 1
   run({3});
@@ -227,6 +236,7 @@ TEST_F(LbApplierRuntimeTest, ScalingChangesServersWithoutReload) {
   EXPECT_EQ(haproxy_servers("app_web_" + std::to_string(backend_port_)),
             (std::set<std::string>{"web-3", "web-3_failopen"}));
   EXPECT_EQ(answers(port_, 16), served({3})) << "deleted servers take no more requests";
+  EXPECT_TRUE(servers_up_become({"web-3"}));
 
   // A structural change (a new external port) reloads, and HAProxy then runs the file's servers.
   const int second_port = test_support::free_port();

@@ -270,6 +270,57 @@ TEST_F(RegistryTest, HeartbeatRegistersHostsWithDistinctSubnets) {
   EXPECT_EQ(reg.state().hosts.size(), 2u);
 }
 
+msg::HostStatus fleet_host(const std::string& id, const std::string& address) {
+  msg::HostStatus h = host(id);
+  h.address = address;
+  h.overlay = {"vxlan", address, "0a:1b:2c:3d:4e:5f", 1, 4789, 1450, 7709};
+  return h;
+}
+
+TEST_F(RegistryTest, HostsOnAnOverlayGetRoutedSubnetsAndTheirOverlayIsInTheState) {
+  ASSERT_TRUE(reg.heartbeat(host("alone")).ok());
+  ASSERT_TRUE(reg.heartbeat(fleet_host("h1", "10.77.1.11")).ok());
+  ASSERT_EQ(reg.state().hosts.size(), 2u);
+  EXPECT_EQ(reg.state().hosts[0].subnet, "127.100.0.0/24") << "no overlay: a loopback subnet, as on one machine";
+  EXPECT_EQ(reg.state().hosts[1].subnet, "10.212.1.0/24") << "on an overlay: a routed subnet";
+  EXPECT_EQ(reg.state().hosts[1].overlay.vtep_mac, "0a:1b:2c:3d:4e:5f");
+
+  auto reported = fleet_host("h1", "10.77.1.11");
+  reported.peers = {{"alone", false, 0, "connect timed out after 500 ms"}};
+  ASSERT_TRUE(*reg.heartbeat(reported));
+  const int64_t revision = reg.state().revision;
+  reported.peers[0].error = "";
+  reported.peers[0].reachable = true;
+  reported.peers[0].rtt_us = 180;
+  ASSERT_TRUE(*reg.heartbeat(reported)) << "a peer that became reachable is a change";
+  EXPECT_TRUE(reg.state().hosts[1].peers.at(0).reachable);
+  reported.peers[0].rtt_us = 240;
+  EXPECT_FALSE(*reg.heartbeat(reported)) << "another round trip time alone is not";
+  EXPECT_EQ(reg.state().revision, revision + 1);
+}
+
+TEST_F(RegistryTest, ABadOverlayIsRefusedNamingTheFieldAndChangesNothing) {
+  const auto refused_field = [&](const msg::HostStatus& status) {
+    const int64_t revision = reg.state().revision;
+    auto result = reg.heartbeat(status);
+    EXPECT_EQ(reg.state().revision, revision);
+    return result.ok() ? std::string("(accepted)") : result.status().field();
+  };
+  auto bad = fleet_host("h1", "10.77.1.11");
+  bad.overlay.underlay = "10.77.1";
+  EXPECT_EQ(refused_field(bad), "overlay.underlay");
+  bad = fleet_host("h1", "10.77.1.11");
+  bad.overlay.vtep_mac = "0a:1b:2c:3d:4e";
+  EXPECT_EQ(refused_field(bad), "overlay.vtep_mac");
+  bad = fleet_host("h1", "10.77.1.11");
+  bad.overlay.mode = "gre";
+  EXPECT_EQ(refused_field(bad), "overlay.mode");
+  bad = fleet_host("h1", "10.77.1.11");
+  bad.peers = {{"No Such;Host", true, 1, ""}};
+  EXPECT_EQ(refused_field(bad), "peers[0].host");
+  EXPECT_TRUE(reg.state().hosts.empty());
+}
+
 TEST_F(RegistryTest, PlacementAssignsDistinctIpsFromTheHostSubnet) {
   ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
   ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
