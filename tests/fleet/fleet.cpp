@@ -467,10 +467,9 @@ bool Fleet::start_agent(const std::string& host, const std::string& overlay, con
                                    dir_ + "/" + host,
                                    "--runtime",
                                    "exec",
-                                   "--overlay",
-                                   overlay,
                                    "--stats-port",
                                    std::to_string(kStatsPort)};
+  if (!overlay.empty()) argv.insert(argv.end(), {"--overlay", overlay});
   argv.insert(argv.end(), extra.begin(), extra.end());
   const std::string log = dir_ + "/logs/" + host + ".agent." + std::to_string(++agent_starts_[host]) + ".log";
   const pid_t pid = run_in(host, argv, log, {{"PATH", env.at("PATH")}});
