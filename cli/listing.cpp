@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/liveness.h"
+#include "common/reach.h"
 
 namespace pier::cli {
 namespace {
@@ -16,6 +17,22 @@ std::size_t display_width(const std::string& s) {
 }
 
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
+
+// "2/2 reached", "1/2 reached (h3: connect timed out after 500 ms)", "-" without an overlay.
+std::string peers_cell(const msg::HostRecord& h) {
+  if (h.overlay.mode.empty()) return "-";
+  int reached = 0;
+  std::string missed;
+  for (const auto& p : h.peers) {
+    if (p.reachable) {
+      ++reached;
+    } else {
+      missed += (missed.empty() ? "" : "; ") + p.host + ": " + or_dash(p.error);
+    }
+  }
+  std::string cell = std::to_string(reached) + "/" + std::to_string(h.peers.size()) + " reached";
+  return missed.empty() ? cell : cell + " (" + missed + ")";
+}
 
 }  // namespace
 
@@ -64,8 +81,12 @@ nlohmann::json instances_json(const msg::State& state, const std::string& app) {
                    {"state", i.state},
                    {"reason", i.reason},
                    {"pid", i.pid},
-                   {"revision", i.revision}});
+                   {"revision", i.revision},
+                   {"unreachable_from", nlohmann::json::array()}});
   }
+  for (const auto& f : reach::faults(state))
+    for (auto& row : out)
+      if (row["id"] == f.instance) row["unreachable_from"].push_back(f.host);
   return out;
 }
 
@@ -77,11 +98,14 @@ std::string instances_table(const msg::State& state, const std::string& app) {
                     i.state, i.reason});
   }
   std::string text = format_table(rows);
-  // Under the table: each app's rollout under way, or the last one that failed, and why.
+  // Under the table: each app's rollout under way, or the last one that failed, and why; instances some
+  // host cannot reach while others can.
   for (const auto& a : state.apps) {
     if (!app.empty() && a.spec.name != app) continue;
     if (const std::string line = rollout_line(a); !line.empty()) text += a.spec.name + ": " + line + "\n";
   }
+  for (const auto& f : reach::faults(state))
+    if (app.empty() || belongs_to(f.instance, app)) text += "overlay fault: " + reach::describe(f) + "\n";
   return text;
 }
 
@@ -102,24 +126,41 @@ nlohmann::json hosts_json(const msg::State& state) {
                      {"servers", h.lb.servers},
                      {"error", h.lb.error},
                      {"reloads", h.lb.reloads},
-                     {"runtime_updates", h.lb.runtime_updates}}}});
+                     {"runtime_updates", h.lb.runtime_updates},
+                     {"servers_up", h.lb.servers_up},
+                     {"reports_servers_up", h.lb.reports_servers_up}}},
+                   {"overlay",
+                    {{"mode", h.overlay.mode},
+                     {"underlay", h.overlay.underlay},
+                     {"vtep_mac", h.overlay.vtep_mac},
+                     {"vni", h.overlay.vni},
+                     {"port", h.overlay.port},
+                     {"mtu", h.overlay.mtu},
+                     {"probe_port", h.overlay.probe_port}}},
+                   {"peers", nlohmann::json::array()}});
+    for (const auto& p : h.peers)
+      out.back()["peers"].push_back(
+          {{"host", p.host}, {"reachable", p.reachable}, {"rtt_us", p.rtt_us}, {"error", p.error}});
   }
   return out;
 }
 
 std::string hosts_table(const msg::State& state, int64_t now_ms) {
   std::vector<std::vector<std::string>> rows = {
-      {"ID", "HOSTNAME", "ADDRESS", "CPUS", "MEMORY", "RUNTIME", "SUBNET", "STATUS", "SEEN", "LB"}};
+      {"ID", "HOSTNAME", "ADDRESS", "CPUS", "MEMORY", "RUNTIME", "SUBNET", "OVERLAY", "PEERS", "STATUS", "SEEN", "LB"}};
   for (const auto& h : state.hosts) {
     std::string seen = "-";
     if (h.last_seen_ms > 0) seen = std::to_string(std::max<int64_t>(0, now_ms - h.last_seen_ms) / 1000) + "s ago";
     std::string lb = std::to_string(h.lb.servers.size()) + " servers";
     if (!h.lb.hash.empty()) lb += ", cfg " + h.lb.hash.substr(0, 8);
     if (!h.lb.error.empty()) lb += ", error: " + h.lb.error;
+    if (h.lb.reports_servers_up) lb += ", " + std::to_string(h.lb.servers_up.size()) + " up";
     rows.push_back({h.id, or_dash(h.hostname), or_dash(h.address), std::to_string(h.cpus), format_bytes(h.memory_bytes),
-                    or_dash(h.runtime), or_dash(h.subnet), h.status, seen, lb});
+                    or_dash(h.runtime), or_dash(h.subnet), or_dash(h.overlay.mode), peers_cell(h), h.status, seen, lb});
   }
-  return format_table(rows);
+  std::string text = format_table(rows);
+  for (const auto& f : reach::faults(state)) text += "overlay fault: " + reach::describe(f) + "\n";
+  return text;
 }
 
 }  // namespace pier::cli

@@ -48,7 +48,8 @@ TEST(Listing, InstancesJsonHasTheDocumentedKeys) {
                                      {"state", "running"},
                                      {"reason", ""},
                                      {"pid", 42},
-                                     {"revision", 0}}));
+                                     {"revision", 0},
+                                     {"unreachable_from", nlohmann::json::array()}}));
   EXPECT_EQ(instances_json(sample_state(), "api").size(), 1u);
   EXPECT_TRUE(instances_json(msg::State{}, "").is_array());
 }
@@ -82,22 +83,49 @@ TEST(Listing, HostsJsonHasTheDocumentedKeys) {
   auto json = hosts_json(sample_state());
   ASSERT_EQ(json.size(), 1u);
   for (const char* key :
-       {"id", "hostname", "address", "cpus", "memory_bytes", "runtime", "subnet", "status", "last_seen_ms", "lb"})
+       {"id", "hostname", "address", "cpus", "memory_bytes", "runtime", "subnet", "status", "last_seen_ms", "lb",
+        "overlay", "peers"})
     EXPECT_TRUE(json[0].contains(key)) << key;
   EXPECT_EQ(json[0]["lb"], nlohmann::json({{"hash", "abcdef0123456789"},
                                            {"servers", {"web-1"}},
                                            {"error", ""},
                                            {"reloads", 2},
-                                           {"runtime_updates", 5}}));
+                                           {"runtime_updates", 5},
+                                           {"servers_up", nlohmann::json::array()},
+                                           {"reports_servers_up", false}}));
   EXPECT_EQ(json[0]["memory_bytes"], 8LL << 30);
 }
 
 TEST(Listing, HostsTable) {
   const std::string table = hosts_table(sample_state(), 4500);
-  EXPECT_NE(table.find("host-a  vm        127.0.0.1  4     8g      exec     127.100.1.0/24  up      3s ago  1 servers, "
-                       "cfg abcdef01"),
+  EXPECT_NE(table.find("host-a  vm        127.0.0.1  4     8g      exec     127.100.1.0/24  -        -      up      3s ago  "
+                       "1 servers, cfg abcdef01"),
             std::string::npos)
       << table;
+}
+
+TEST(Listing, HostsAndInstancesShowTheOverlayAndWhatAHostCannotReach) {
+  msg::State s = sample_state();
+  s.instances.resize(1);
+  msg::HostRecord& a = s.hosts[0];
+  a.overlay = {"vxlan", "10.77.1.11", "0a:1b:2c:3d:4e:5f", 1, 4789, 1450, 7709};
+  a.peers = {{"host-b", false, 0, "connect timed out after 500 ms"}};
+  a.lb.reports_servers_up = true;
+  msg::HostRecord b = a;
+  b.id = "host-b";
+  b.peers = {{"host-a", true, 210, ""}};
+  b.lb.servers_up = {"web-1"};
+  s.hosts.push_back(b);
+  const std::string hosts = hosts_table(s, 4500);
+  EXPECT_NE(hosts.find("vxlan    0/1 reached (host-b: connect timed out after 500 ms)"), std::string::npos) << hosts;
+  EXPECT_NE(hosts.find("vxlan    1/1 reached"), std::string::npos) << hosts;
+  EXPECT_NE(hosts.find("overlay fault: host-a's HAProxy finds web-1 (on host-a) down; host-b finds it up\n"),
+            std::string::npos)
+      << hosts;
+  EXPECT_EQ(hosts_json(s)[1]["peers"][0], nlohmann::json({{"host", "host-a"}, {"reachable", true}, {"rtt_us", 210},
+                                                          {"error", ""}}));
+  EXPECT_EQ(instances_json(s, "web")[0]["unreachable_from"], nlohmann::json({"host-a"}));
+  EXPECT_NE(instances_table(s, "web").find("overlay fault: host-a's HAProxy"), std::string::npos);
 }
 
 TEST(Listing, TableWidthCountsCharactersNotBytes) {
