@@ -4,9 +4,12 @@
 //
 // Placement: "far" (2 instances) is deployed while only h3's agent runs, each instance asking for 40 % of
 // the host's memory, so that "near" (the same) deployed next fits only on h2; h1's agent starts last and
-// runs nothing but its HAProxy. Plain routing: two /25 routes per instance subnet on h1 (more specific
-// than pier's /24, so they take precedence whatever pier's metric) via the router (far) or h2 (near),
-// and a /24 on the router towards h3; removed for the overlay arm.
+// runs nothing but its HAProxy. Plain routing, both ways: on h1 two /25 routes covering the instances'
+// subnet (more specific than pier's /24, so they win whatever pier's metric) via the router (far) or h2
+// (near), sourced from h1's overlay address (<subnet>.0, as pier's own routes are, so that HAProxy's
+// pooled backend connections keep their address from arm to arm), and on the instances' host two /25
+// routes covering h1's subnet back; /24 routes on the router. The /25 routes are removed for the
+// overlay arm.
 #include <signal.h>
 
 #include <algorithm>
@@ -103,6 +106,8 @@ class Bench {
       fail("peers not all reachable: " + f.hosts().dump(2));
     const auto ps = f.ps();
     const auto hosts = f.hosts();
+    h1_subnet_ = host_record(hosts, "h1").value("subnet", "");
+    h1_source_ = h1_subnet_.substr(0, h1_subnet_.find('/'));
     for (auto& app : apps_) {
       for (const auto& [id, host] : e2e::placement(ps, app.name))
         if (host != app.host) fail(app.name + ": instance " + id + " on " + host + ", not " + app.host);
@@ -120,8 +125,9 @@ class Bench {
               30s))
         fail(app.name + ": h1's HAProxy never saw its servers UP: " + f.hosts().dump(2));
       if (app.host == "h3") f.ip("router", {"route", "replace", app.subnet, "via", address_of("h3")});
+      f.ip("router", {"route", "replace", h1_subnet_, "via", address_of("h1")});
       std::cout << "[ fleet-bench ] " << mode_ << ": " << app.name << " on " << app.host << " (" << app.subnet
-                << "), h1 routes it: " << route_on_h1(app) << std::endl;
+                << "), h1 routes it: " << route_on_h1(app) << "; back: " << route_back(app) << std::endl;
     }
   }
 
@@ -179,25 +185,36 @@ class Bench {
     apps_.push_back({name, port, host, "", ""});
   }
 
+  std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
   std::string route_on_h1(const App& app) {
-    std::string route = fleet_->ip("h1", {"-4", "route", "get", app.ip});
-    route = route.substr(0, route.find('\n'));
-    return route;
+    return first_line(fleet_->ip("h1", {"-4", "route", "get", app.ip, "from", h1_source_}));
+  }
+  std::string route_back(const App& app) {
+    return first_line(fleet_->ip(app.host, {"-4", "route", "get", h1_source_, "from", app.ip}));
   }
 
   void set_plain(const App& app, bool on) {
-    const std::string via = app.host == "h3" ? kRouterLan1 : address_of(app.host);
+    const std::string there = app.host == "h3" ? kRouterLan1 : address_of(app.host);
+    const std::string back = app.host == "h3" ? kRouterLan2 : address_of("h1");
     for (const auto& half : halves(app.subnet)) {
       if (on)
-        fleet_->ip("h1", {"route", "replace", half, "via", via, "dev", "eth0"});
+        fleet_->ip("h1", {"route", "replace", half, "via", there, "dev", "eth0", "src", h1_source_});
       else
         fleet_->ip("h1", {"route", "del", half});
     }
-    const std::string route = route_on_h1(app);
-    const bool plain = route.find("dev eth0") != std::string::npos && route.find("via " + via) != std::string::npos;
-    if (on && !plain) fail("plain arm, but h1 routes " + app.ip + ": " + route);
-    if (!on && mode_ == "vxlan" && route.find("pier-vxlan") == std::string::npos)
-      fail("overlay arm, but h1 routes " + app.ip + ": " + route);
+    for (const auto& half : halves(h1_subnet_)) {
+      if (on)
+        fleet_->ip(app.host, {"route", "replace", half, "via", back, "dev", "eth0"});
+      else
+        fleet_->ip(app.host, {"route", "del", half});
+    }
+    const std::string to = route_on_h1(app), from = route_back(app);
+    const bool plain = to.find("via " + there + " dev eth0") != std::string::npos &&
+                       from.find("via " + back + " dev eth0") != std::string::npos;
+    if (on && !plain) fail("plain arm, but h1 routes " + app.ip + ": " + to + "; and back: " + from);
+    if (!on && mode_ == "vxlan" &&
+        (to.find("pier-vxlan") == std::string::npos || from.find("pier-vxlan") == std::string::npos))
+      fail("overlay arm, but h1 routes " + app.ip + ": " + to + "; and back: " + from);
   }
 
   Measure measure(const App& app, bool plain, const std::string& kind, int round) {
@@ -229,6 +246,8 @@ class Bench {
   std::string mode_;
   std::unique_ptr<Fleet> fleet_;
   std::vector<App> apps_;
+  std::string h1_subnet_;  // "10.212.1.0/24"
+  std::string h1_source_;  // "10.212.1.0": h1's address on the overlay
 };
 
 std::vector<std::string> split(const std::string& text) {
