@@ -26,6 +26,7 @@ Status Agent::handle(const bus::Envelope& envelope) {
     if (!state.ok()) return state.status();
     if (!has_state_) spdlog::info("first state received (revision {}) on host {}", state->revision, options_.host_id);
     has_state_ = true;
+    if (!options_.overlay.mode.empty()) handoff_.overlay_state.put(*state);
     handoff_.state.put(std::move(*state));
     return Status::Ok();
   }
@@ -53,6 +54,8 @@ msg::HostStatus Agent::host_status() const {
   status.started_ms = started_ms_;
   status.instances = handoff_.instances.get().statuses;
   status.lb = handoff_.lb.get();
+  status.overlay = options_.overlay;
+  status.peers = handoff_.peers.get();
   return status;
 }
 
@@ -81,7 +84,7 @@ std::vector<Outgoing> Agent::tick() {
   }
   // Changes counted before the statuses are read: a change that lands in between is sent now and
   // once more at the next turn, never lost.
-  const uint64_t changes = handoff_.instances.changes() + handoff_.lb.changes();
+  const uint64_t changes = handoff_.instances.changes() + handoff_.lb.changes() + handoff_.peers.changes();
   if (heartbeats_.due(now, changes != reported_changes_)) {
     reported_changes_ = changes;
     out.push_back({topic::heartbeat(options_.host_id), codec::encode(host_status())});

@@ -26,6 +26,9 @@ struct AgentOptions {
   int sample_ms = 2000;
   int snapshot_request_ms = 500;
   int stuck_worker_ms = 5000;  // a worker step longer than this is logged (once, and again when it ends)
+  // This host's end of the overlay (Overlay::info() after setup); an empty mode: none, and no state goes to
+  // handoff.overlay_state.
+  msg::OverlayInfo overlay;
 };
 
 struct Outgoing {

@@ -2,6 +2,7 @@
 // lbgen's config for this host say, and reports heartbeats and samples.
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "common/bus.h"
@@ -17,6 +18,9 @@
 #include "services/agent/exec_runtime.h"
 #include "services/agent/lb_applier.h"
 #include "services/agent/lb_figures.h"
+#include "services/agent/netlink.h"
+#include "services/agent/overlay.h"
+#include "services/agent/peer_probe.h"
 #include "services/agent/probe.h"
 #include "services/agent/proc_stats.h"
 #include "services/agent/reconciler.h"
@@ -33,6 +37,8 @@ int main(int argc, char** argv) {
   const agent::HostFacts facts = agent::read_host_facts();
   options.host_id = agent::host_id_from_hostname(facts.hostname);
   std::string level, runtime_kind = "auto", docker_socket = "/var/run/docker.sock", lb_apply = "runtime";
+  std::string overlay_mode = "auto", overlay_address;
+  agent::OverlayConfig overlay_config;
   bool stop_on_exit = false;
   po::options_description desc("pier-agent options");
   desc.add_options()("host-id", po::value(&options.host_id)->default_value(options.host_id),
@@ -55,6 +61,17 @@ int main(int argc, char** argv) {
       "reload (reload on every change, as reload-based load balancers do; for comparisons)")(
       "stop-grace-ms", po::value(&reconciler_options.stop_grace_ms)->default_value(reconciler_options.stop_grace_ms),
       "time an instance gets between SIGTERM and SIGKILL")(
+      "overlay", po::value(&overlay_mode)->default_value(overlay_mode),
+      "how other hosts reach this host's instances: vxlan | host-gw (hosts on one L2 segment) | none (one "
+      "machine) | auto (none when --address is loopback, else vxlan); docs/FLEET.md")(
+      "overlay-address", po::value(&overlay_address), "IPv4 address peers send overlay traffic to (default --address)")(
+      "overlay-device", po::value(&overlay_config.device)->default_value(overlay_config.device),
+      "name of the VXLAN device the agent owns")(
+      "vxlan-vni", po::value(&overlay_config.vni)->default_value(overlay_config.vni),
+      "VXLAN network identifier (the same on every host)")(
+      "vxlan-port", po::value(&overlay_config.port)->default_value(overlay_config.port), "UDP port of VXLAN packets")(
+      "probe-port", po::value(&overlay_config.probe_port)->default_value(overlay_config.probe_port),
+      "TCP port this agent answers peers' overlay checks on, at its subnet's first address")(
       "stop-on-exit", po::bool_switch(&stop_on_exit),
       "stop instances and HAProxy when the agent exits (default: leave them serving)");
   options::add_bus(desc, endpoints);
@@ -84,6 +101,23 @@ int main(int argc, char** argv) {
   if (!net::parse_ipv4(options.address).ok()) {
     std::cerr << "error: --address must be an IPv4 address\n";
     return 2;
+  }
+  if (overlay_mode == "auto") {
+    auto address = net::parse_ipv4(options.address);
+    overlay_mode = address.ok() && (*address >> 24) == 127 ? "none" : "vxlan";
+  }
+  if (overlay_mode != "vxlan" && overlay_mode != "host-gw" && overlay_mode != "none") {
+    std::cerr << "error: overlay: must be vxlan, host-gw, none or auto\n";
+    return 2;
+  }
+  if (overlay_mode != "none") {
+    overlay_config.mode = overlay_mode;
+    overlay_config.host_id = options.host_id;
+    overlay_config.underlay = overlay_address.empty() ? options.address : overlay_address;
+    if (Status s = agent::validate_overlay_config(overlay_config); !s.ok()) {
+      std::cerr << "error: " << s.message() << " (one machine: --overlay none)\n";
+      return 2;
+    }
   }
   if (Status s = validate::port("stats-port", options.stats_port); !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
@@ -122,6 +156,19 @@ int main(int argc, char** argv) {
     spdlog::error("cannot use state directory {}: {}", options.state_dir, e.what());
     return 1;
   }
+  // The overlay before the first heartbeat: heartbeats carry its VTEP MAC.
+  agent::LibnlNetlink netlink;
+  std::optional<agent::Overlay> overlay;
+  agent::ProbeListener probe_listener;
+  if (!overlay_config.mode.empty()) {
+    overlay.emplace(overlay_config, netlink, runtime->kind() == "exec");
+    if (Status s = netlink.status().ok() ? overlay->setup() : netlink.status(); !s.ok()) {
+      spdlog::error("overlay {}: {} (the agent needs CAP_NET_ADMIN; one machine: --overlay none)", overlay_config.mode,
+                    s.message());
+      return 1;
+    }
+    options.overlay = overlay->info();
+  }
   agent::TcpProber prober;
   agent::Reconciler reconciler(options.host_id, *runtime, prober, clock, reconciler_options);
   agent::HaproxyLbFigures lb_figures(lb->socket_path(), request_log.get());
@@ -134,9 +181,14 @@ int main(int argc, char** argv) {
   bus::Subscriber subscriber(context, endpoints.sub,
                              {std::string(topic::kStateFull), topic::lb_config(options.host_id)});
   stop_signal::install();
-  spdlog::info("agent up: host {} ({}, {} cpus, {} MiB), address {}, state {}, runtime {}, {} adopted instances",
-               options.host_id, facts.hostname, facts.cpus, facts.memory_bytes >> 20, options.address,
-               options.state_dir, runtime->kind(), runtime->list().size());
+  spdlog::info(
+      "agent up: host {} ({}, {} cpus, {} MiB), address {}, state {}, runtime {}, {} adopted instances, overlay {}",
+      options.host_id, facts.hostname, facts.cpus, facts.memory_bytes >> 20, options.address, options.state_dir,
+      runtime->kind(), runtime->list().size(),
+      overlay ? overlay_config.mode + " (underlay " + options.overlay.underlay + ", mtu " +
+                    std::to_string(options.overlay.mtu) + (options.overlay.vtep_mac.empty() ? "" : ", vtep ") +
+                    options.overlay.vtep_mac + ")"
+              : std::string("none"));
   {
     // This thread owns the bus sockets and sends the heartbeats; the slow work runs on the workers
     // (workers.h), which end and are joined at the end of this block.
@@ -146,6 +198,11 @@ int main(int argc, char** argv) {
     const auto sample =
         agent::start_sample_worker(options.host_id, sampler, &lb_figures, handoff, clock, options.sample_ms);
     for (const auto* worker : {instances.get(), haproxy.get(), sample.get()}) agent.watch(*worker);
+    std::unique_ptr<agent::Worker> overlay_worker;
+    if (overlay) {
+      overlay_worker = agent::start_overlay_worker(*overlay, probe_listener, handoff, clock);
+      agent.watch(*overlay_worker);
+    }
     while (!stop_signal::requested()) agent.step(subscriber, publisher, 20);
   }
 

@@ -2,10 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
+#include <set>
 
 #include "common/codec.h"
+#include "common/net.h"
 
 namespace pier::agent {
 
@@ -88,6 +92,66 @@ std::unique_ptr<Worker> start_sample_worker(std::string host_id, Sampler& sample
           if (figures != nullptr) sample.apps = figures->sample(now);
           handoff.sample.put(codec::encode(sample));
           next = now + sample_ms;
+          progress.end();
+        }
+      });
+}
+
+namespace {
+
+// The first address of this host's subnet in `state`, where peers' checks come; "" while it has none.
+std::string probe_address(const msg::State& state, const std::string& host_id) {
+  for (const auto& h : state.hosts) {
+    if (h.id != host_id) continue;
+    auto subnet = net::parse_cidr(h.subnet);
+    if (!subnet.ok()) return "";
+    auto first = net::nth_host(*subnet, 1);
+    return first.ok() ? net::format_ipv4(*first) : "";
+  }
+  return "";
+}
+
+bool same_reach(const std::vector<msg::PeerReach>& a, const std::vector<msg::PeerReach>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const msg::PeerReach& x, const msg::PeerReach& y) {
+    return x.host == y.host && x.reachable == y.reachable && x.error == y.error;
+  });
+}
+
+}  // namespace
+
+std::unique_ptr<Worker> start_overlay_worker(Overlay& overlay, ProbeListener& listener, Handoff& handoff,
+                                             const Clock& clock, int64_t probe_ms, int probe_timeout_ms) {
+  return std::make_unique<Worker>(
+      "overlay", "netlink writes, peer checks", [&, probe_ms, probe_timeout_ms](std::stop_token stop, Progress& progress) {
+        const std::string& me = overlay.config().host_id;
+        std::optional<msg::State> latest;
+        std::vector<msg::PeerReach> reported;
+        std::set<std::string> unreachable_logged;
+        int64_t next_probe = clock.steady_ms();
+        while (!stop.stop_requested()) {
+          auto state = handoff.overlay_state.take(stop, std::max<int64_t>(1, next_probe - clock.steady_ms()));
+          progress.begin(clock.steady_ms());
+          if (state) {
+            latest = std::move(*state);
+            overlay.apply(*latest);  // logs its own errors and refusals, once each
+            if (const std::string address = probe_address(*latest, me); !address.empty())
+              if (Status s = listener.listen(address, overlay.config().probe_port); !s.ok())
+                spdlog::error("overlay: cannot answer peers' checks on {}:{}: {}", address,
+                              overlay.config().probe_port, s.message());
+          }
+          if (latest && clock.steady_ms() >= next_probe) {
+            auto peers = probe_peers(probe_targets(*latest, me, overlay.refused()), probe_timeout_ms);
+            for (const auto& p : peers) {
+              if (!p.reachable && unreachable_logged.insert(p.host).second)
+                spdlog::warn("overlay: host {} does not reach peer {} through the overlay: {}", me, p.host, p.error);
+              if (p.reachable && unreachable_logged.erase(p.host))
+                spdlog::info("overlay: host {} reaches peer {} again", me, p.host);
+            }
+            const bool changed = !same_reach(peers, reported);
+            reported = peers;
+            handoff.peers.set(std::move(peers), changed);
+            next_probe = clock.steady_ms() + probe_ms;
+          }
           progress.end();
         }
       });

@@ -5,7 +5,9 @@
 //
 // - instances: Reconciler (+ its Runtime and Prober): the newest state, then a tick every tick_ms;
 // - haproxy: LbApplier: the newest LB config, then a tick every tick_ms;
-// - sample: Sampler + LbFigures: a HostSample every sample_ms, encoded for the bus thread.
+// - sample: Sampler + LbFigures: a HostSample every sample_ms, encoded for the bus thread;
+// - overlay (fleets only): Overlay + ProbeListener: the overlay's kernel entries from the newest state,
+//   and a check of every peer through it every probe_ms.
 #pragma once
 
 #include <atomic>
@@ -22,6 +24,8 @@
 #include "services/agent/latest.h"
 #include "services/agent/lb_applier.h"
 #include "services/agent/lb_figures.h"
+#include "services/agent/overlay.h"
+#include "services/agent/peer_probe.h"
 #include "services/agent/proc_stats.h"
 #include "services/agent/reconciler.h"
 
@@ -40,6 +44,8 @@ struct Handoff {
   Snapshot<InstancesView> instances;  // instances -> bus thread (heartbeats), sample
   Snapshot<msg::LbStatus> lb;         // haproxy -> bus thread (heartbeats), instances (servers still listed)
   Mailbox<std::string> sample;        // sample -> bus thread: an encoded HostSample
+  Mailbox<msg::State> overlay_state;  // bus thread -> overlay (fleets only)
+  Snapshot<std::vector<msg::PeerReach>> peers;  // overlay -> bus thread (heartbeats)
 };
 
 // When a worker's current step began (steady ms), -1 while it waits for work: what StallWatch reads.
@@ -86,5 +92,11 @@ std::unique_ptr<Worker> start_haproxy_worker(LbApplier& lb, Handoff& handoff, co
 // then every sample_ms, put encoded into handoff.sample.
 std::unique_ptr<Worker> start_sample_worker(std::string host_id, Sampler& sampler, LbFigures* figures, Handoff& handoff,
                                             const Clock& clock, int64_t sample_ms);
+
+// Applies the newest state to the overlay (and listens for peers' checks on this host's subnet's first
+// address), and every probe_ms checks every peer through it; a change of any peer's reachability is a
+// change of handoff.peers (a round trip time alone is not).
+std::unique_ptr<Worker> start_overlay_worker(Overlay& overlay, ProbeListener& listener, Handoff& handoff,
+                                             const Clock& clock, int64_t probe_ms = 1000, int probe_timeout_ms = 500);
 
 }  // namespace pier::agent
