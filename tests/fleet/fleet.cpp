@@ -555,13 +555,13 @@ std::optional<e2e::HttpAnswer> Fleet::http_get(const std::string& role, const st
 }
 
 std::multiset<std::string> Fleet::answers(const std::string& role, const std::string& host, int port, int count,
-                                          const std::string& path) const {
+                                          const std::string& path, int read_timeout_s) const {
   std::multiset<std::string> seen;
   in_ns(role, [&] {
     for (int i = 0; i < count; ++i) {
       httplib::Client client(host, port);  // a connection per request, as a new client's
       client.set_connection_timeout(2);
-      client.set_read_timeout(5);
+      client.set_read_timeout(read_timeout_s);
       auto res = client.Get(path.c_str());
       if (!res || res->status != 200) {
         seen.insert("<failed " + std::to_string(res ? res->status : 0) + ">");

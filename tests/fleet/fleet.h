@@ -134,9 +134,10 @@ class Fleet {
   // One GET from a role's namespace; nullopt when the connection fails.
   std::optional<e2e::HttpAnswer> http_get(const std::string& role, const std::string& host, int port,
                                           const std::string& path = "/") const;
-  // Instance ids that answered `count` GETs from a role's namespace; a failure counts as "<failed N>".
+  // Instance ids that answered `count` GETs from a role's namespace (each waiting up to read_timeout_s
+  // for its answer); a failure counts as "<failed N>".
   std::multiset<std::string> answers(const std::string& role, const std::string& host, int port, int count,
-                                     const std::string& path = "/") const;
+                                     const std::string& path = "/", int read_timeout_s = 5) const;
   // Sends text over a new TCP connection from a role's namespace and returns what came back.
   std::optional<std::string> tcp_echo(const std::string& role, const std::string& host, int port,
                                       const std::string& text) const;
