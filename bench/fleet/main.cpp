@@ -200,13 +200,13 @@ class Bench {
       if (on)
         fleet_->ip("h1", {"route", "replace", half, "via", there, "dev", "eth0", "src", h1_source_});
       else
-        fleet_->ip("h1", {"route", "del", half});
+        fleet_->exec_in("h1", {"ip", "route", "del", half});  // absent already: fine
     }
     for (const auto& half : halves(h1_subnet_)) {
       if (on)
         fleet_->ip(app.host, {"route", "replace", half, "via", back, "dev", "eth0"});
       else
-        fleet_->ip(app.host, {"route", "del", half});
+        fleet_->exec_in(app.host, {"ip", "route", "del", half});
     }
     const std::string to = route_on_h1(app), from = route_back(app);
     const bool plain = to.find("via " + there + " dev eth0") != std::string::npos &&
@@ -232,7 +232,7 @@ class Bench {
     const auto r = fleet_->start_load("client", o)->wait();
     if (plain) set_plain(app, false);
     Measure m;
-    m.arm = app.name + "-" + (plain ? std::string("plain") : mode_);
+    m.arm = app.name + "-" + (plain ? "plain@" + mode_ : mode_);  // plain in this fleet
     m.kind = kind;
     m.round = round;
     m.rps = r.requests_per_second;
@@ -288,9 +288,9 @@ void summarize(const std::vector<Measure>& all, const Settings& s) {
                 << fixed(*std::max_element(p99.begin(), p99.end()), 3) << "]  failed " << failed << "\n";
       const auto dash = arm.find('-');
       const std::string app = arm.substr(0, dash), mode = arm.substr(dash + 1);
-      if (mode == "plain") continue;
-      const auto base_rps = column(app + "-plain", kind, &Measure::rps);
-      const auto base_p99 = column(app + "-plain", kind, &Measure::p99);
+      if (mode.rfind("plain@", 0) == 0) continue;
+      const auto base_rps = column(app + "-plain@" + mode, kind, &Measure::rps);
+      const auto base_p99 = column(app + "-plain@" + mode, kind, &Measure::p99);
       if (base_rps.empty()) continue;
       const double rps_ratio = median(rps) / median(base_rps), p99_ratio = median(p99) / median(base_p99);
       std::cout << "[ fleet-bench ] " << kind << " " << app << " ("
