@@ -39,6 +39,7 @@ struct Settings {
   int round_ms = 3000;
   int warmup_ms = 1000;
   int workers = 4;
+  double paced_rate = 250;  // per worker, for kind "paced"
   std::vector<std::string> kinds = {"keepalive"};
   std::vector<std::string> modes = {"vxlan", "host-gw"};
   std::string backend = "haproxy";
@@ -222,8 +223,9 @@ class Bench {
     loadgen::Options o;
     o.host = address_of("h1");
     o.port = app.port;
-    o.keepalive_workers = kind == "keepalive" ? s_.workers : 0;
-    o.fresh_workers = kind == "keepalive" ? 0 : s_.workers;
+    o.keepalive_workers = kind == "fresh" ? 0 : s_.workers;
+    o.fresh_workers = kind == "fresh" ? s_.workers : 0;
+    if (kind == "paced") o.requests_per_second = s_.paced_rate;  // below saturation: latency, not capacity
     o.max_requests = 50'000'000;
     o.timeout_ms = 2000;
     o.max_duration_ms = s_.warmup_ms;  // the new path warmed up (pooled connections), not counted
@@ -293,14 +295,29 @@ void summarize(const std::vector<Measure>& all, const Settings& s) {
       const auto base_p99 = column(app + "-plain@" + mode, kind, &Measure::p99);
       if (base_rps.empty()) continue;
       const double rps_ratio = median(rps) / median(base_rps), p99_ratio = median(p99) / median(base_p99);
+      // The median of the ratios of the rounds run side by side (the machine's load drifts between rounds).
+      std::vector<double> paired_rps, paired_p99;
+      for (const auto& m : all) {
+        if (m.arm != arm || m.kind != kind) continue;
+        for (const auto& b : all)
+          if (b.arm == app + "-plain@" + mode && b.kind == kind && b.round == m.round && b.rps > 0 && b.p99 > 0) {
+            paired_rps.push_back(m.rps / b.rps);
+            paired_p99.push_back(m.p99 / b.p99);
+          }
+      }
       std::cout << "[ fleet-bench ] " << kind << " " << app << " ("
                 << (app == "far" ? "h1 -> router -> h3" : "h1 -> h2") << ") " << mode << " / plain: req/s "
-                << fixed(rps_ratio, 3) << " (>= 0.9), p99 " << fixed(p99_ratio, 3) << " (<= 1.1)\n";
+                << fixed(rps_ratio, 3) << " (paired " << fixed(median(paired_rps), 3) << ", target >= 0.9), p99 "
+                << fixed(p99_ratio, 3) << " (paired " << fixed(median(paired_p99), 3) << ", target <= 1.1)\n";
       rows.push_back("| DATE | " + app + " (" + (app == "far" ? "h1 → router → h3" : "h1 → h2, one LAN") + ") | " +
                      mode + " | " + std::to_string(s.workers) + " " +
-                     (kind == "keepalive" ? "keep-alive" : "new-connection") + " | " + fixed(median(rps), 0) + " | " +
-                     fixed(median(base_rps), 0) + " | **" + fixed(rps_ratio, 3) + "** | " + fixed(median(p99), 2) +
-                     " ms | " + fixed(median(base_p99), 2) + " ms | **" + fixed(p99_ratio, 3) + "** |");
+                     (kind == "keepalive" ? "keep-alive"
+                      : kind == "fresh"   ? "new-connection"
+                                          : "keep-alive at " + fixed(s.paced_rate, 0) + " req/s") +
+                     " | " + fixed(median(rps), 0) + " | " + fixed(median(base_rps), 0) + " | **" +
+                     fixed(rps_ratio, 3) + "** (" + fixed(median(paired_rps), 3) + ") | " + fixed(median(p99), 2) +
+                     " ms | " + fixed(median(base_p99), 2) + " ms | **" + fixed(p99_ratio, 3) + "** (" +
+                     fixed(median(paired_p99), 3) + ") |");
     }
   std::cout << "\n| date | path | overlay | clients | overlay req/s | plain req/s | req/s ratio (>= 0.9) | overlay p99 "
                "| plain p99 | p99 ratio (<= 1.1) |\n|---|---|---|---|---|---|---|---|---|---|\n";
@@ -317,14 +334,18 @@ int main(int argc, char** argv) {
       "round-ms", po::value(&s.round_ms)->default_value(s.round_ms), "length of one measurement")(
       "warmup-ms", po::value(&s.warmup_ms)->default_value(s.warmup_ms), "load before each measurement, not counted")(
       "workers", po::value(&s.workers)->default_value(s.workers), "clients, unpaced")(
-      "kinds", po::value(&kinds)->default_value(kinds), "keepalive and/or fresh, comma-separated")(
+      "kinds", po::value(&kinds)->default_value(kinds),
+      "comma-separated: keepalive (unpaced, one connection per client), fresh (unpaced, a connection per "
+      "request), paced (keep-alive at --paced-rate)")(
+      "paced-rate", po::value(&s.paced_rate)->default_value(s.paced_rate), "requests per second per client, paced")(
       "modes", po::value(&modes)->default_value(modes), "overlays to measure: vxlan and/or host-gw")(
       "backend", po::value(&s.backend)->default_value(s.backend), "haproxy (a fixed 200) or demo (pier-demo-app)");
   options::parse_or_exit(argc, argv, desc, "pier-fleet-bench [options]   (as root: it makes network namespaces)");
   s.kinds = split(kinds);
   s.modes = split(modes);
   for (const auto& k : s.kinds)
-    if (k != "keepalive" && k != "fresh") return std::cerr << "kinds: keepalive or fresh, not " << k << "\n", 2;
+    if (k != "keepalive" && k != "fresh" && k != "paced")
+      return std::cerr << "kinds: keepalive, fresh or paced, not " << k << "\n", 2;
   for (const auto& m : s.modes)
     if (m != "vxlan" && m != "host-gw") return std::cerr << "modes: vxlan or host-gw, not " << m << "\n", 2;
   if (s.backend != "haproxy" && s.backend != "demo") return std::cerr << "backend: haproxy or demo\n", 2;
