@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "common/codec.h"
+#include "common/reach.h"
 #include "common/topics.h"
 
 namespace pier::agent {
@@ -26,6 +28,7 @@ Status Agent::handle(const bus::Envelope& envelope) {
     if (!state.ok()) return state.status();
     if (!has_state_) spdlog::info("first state received (revision {}) on host {}", state->revision, options_.host_id);
     has_state_ = true;
+    log_reach_faults(*state);
     if (!options_.overlay.mode.empty()) handoff_.overlay_state.put(*state);
     handoff_.state.put(std::move(*state));
     return Status::Ok();
@@ -39,6 +42,19 @@ Status Agent::handle(const bus::Envelope& envelope) {
     return Status::Ok();
   }
   return Status::Ok();  // a topic we did not ask for: ignore
+}
+
+void Agent::log_reach_faults(const msg::State& state) {
+  std::set<std::string> now;
+  for (const auto& f : reach::faults(state)) {
+    if (f.host != options_.host_id) continue;
+    now.insert(f.instance);
+    if (!logged_faults_.count(f.instance))
+      spdlog::warn("overlay fault? {} (pier hosts shows which peers this host reaches)", reach::describe(f));
+  }
+  for (const auto& id : logged_faults_)
+    if (!now.count(id)) spdlog::info("this host's HAProxy finds {} up again, or no longer lists it", id);
+  logged_faults_ = std::move(now);
 }
 
 msg::HostStatus Agent::host_status() const {

@@ -5,6 +5,7 @@
 // whatever HAProxy, the runtime or a probe is doing. main.cpp owns the bus sockets.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,8 @@ class Agent {
 
  private:
   void check_workers(int64_t now);
+  // Logs, once each, the instances this host's HAProxy finds down while another host's finds them up.
+  void log_reach_faults(const msg::State& state);
 
   AgentOptions options_;
   HostFacts facts_;
@@ -78,6 +81,7 @@ class Agent {
     StallWatch watch;
   };
   std::vector<Watched> watched_;
+  std::set<std::string> logged_faults_;  // instances of reach::faults() for this host, as last logged
 };
 
 }  // namespace pier::agent

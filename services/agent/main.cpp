@@ -66,9 +66,9 @@ int main(int argc, char** argv) {
       "machine) | auto (none when --address is loopback, else vxlan); docs/FLEET.md")(
       "overlay-address", po::value(&overlay_address), "IPv4 address peers send overlay traffic to (default --address)")(
       "overlay-device", po::value(&overlay_config.device)->default_value(overlay_config.device),
-      "name of the VXLAN device the agent owns")(
-      "vxlan-vni", po::value(&overlay_config.vni)->default_value(overlay_config.vni),
-      "VXLAN network identifier (the same on every host)")(
+      "name of the VXLAN device the agent owns")("vxlan-vni",
+                                                 po::value(&overlay_config.vni)->default_value(overlay_config.vni),
+                                                 "VXLAN network identifier (the same on every host)")(
       "vxlan-port", po::value(&overlay_config.port)->default_value(overlay_config.port), "UDP port of VXLAN packets")(
       "probe-port", po::value(&overlay_config.probe_port)->default_value(overlay_config.probe_port),
       "TCP port this agent answers peers' overlay checks on, at its subnet's first address")(

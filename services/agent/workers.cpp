@@ -122,7 +122,8 @@ bool same_reach(const std::vector<msg::PeerReach>& a, const std::vector<msg::Pee
 std::unique_ptr<Worker> start_overlay_worker(Overlay& overlay, ProbeListener& listener, Handoff& handoff,
                                              const Clock& clock, int64_t probe_ms, int probe_timeout_ms) {
   return std::make_unique<Worker>(
-      "overlay", "netlink writes, peer checks", [&, probe_ms, probe_timeout_ms](std::stop_token stop, Progress& progress) {
+      "overlay", "netlink writes, peer checks",
+      [&, probe_ms, probe_timeout_ms](std::stop_token stop, Progress& progress) {
         const std::string& me = overlay.config().host_id;
         std::optional<msg::State> latest;
         std::vector<msg::PeerReach> reported;
@@ -136,8 +137,8 @@ std::unique_ptr<Worker> start_overlay_worker(Overlay& overlay, ProbeListener& li
             overlay.apply(*latest);  // logs its own errors and refusals, once each
             if (const std::string address = probe_address(*latest, me); !address.empty())
               if (Status s = listener.listen(address, overlay.config().probe_port); !s.ok())
-                spdlog::error("overlay: cannot answer peers' checks on {}:{}: {}", address,
-                              overlay.config().probe_port, s.message());
+                spdlog::error("overlay: cannot answer peers' checks on {}:{}: {}", address, overlay.config().probe_port,
+                              s.message());
           }
           if (latest && clock.steady_ms() >= next_probe) {
             auto peers = probe_peers(probe_targets(*latest, me, overlay.refused()), probe_timeout_ms);

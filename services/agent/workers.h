@@ -39,12 +39,12 @@ struct InstancesView {
 
 // Everything the agent's threads hand each other, newest value wins.
 struct Handoff {
-  Mailbox<msg::State> state;          // bus thread -> instances
-  Mailbox<msg::LbConfig> lb_config;   // bus thread -> haproxy
-  Snapshot<InstancesView> instances;  // instances -> bus thread (heartbeats), sample
-  Snapshot<msg::LbStatus> lb;         // haproxy -> bus thread (heartbeats), instances (servers still listed)
-  Mailbox<std::string> sample;        // sample -> bus thread: an encoded HostSample
-  Mailbox<msg::State> overlay_state;  // bus thread -> overlay (fleets only)
+  Mailbox<msg::State> state;                    // bus thread -> instances
+  Mailbox<msg::LbConfig> lb_config;             // bus thread -> haproxy
+  Snapshot<InstancesView> instances;            // instances -> bus thread (heartbeats), sample
+  Snapshot<msg::LbStatus> lb;                   // haproxy -> bus thread (heartbeats), instances (servers still listed)
+  Mailbox<std::string> sample;                  // sample -> bus thread: an encoded HostSample
+  Mailbox<msg::State> overlay_state;            // bus thread -> overlay (fleets only)
   Snapshot<std::vector<msg::PeerReach>> peers;  // overlay -> bus thread (heartbeats)
 };
 

@@ -62,9 +62,7 @@ bool same_instances(const msg::AppSpec& a, const msg::AppSpec& b) {
 }
 
 bool same_lb(const msg::LbStatus& a, const msg::LbStatus& b) { return codec::encode(a) == codec::encode(b); }
-bool same_overlay(const msg::OverlayInfo& a, const msg::OverlayInfo& b) {
-  return codec::encode(a) == codec::encode(b);
-}
+bool same_overlay(const msg::OverlayInfo& a, const msg::OverlayInfo& b) { return codec::encode(a) == codec::encode(b); }
 // Reachability changes are news; a round trip that only took another number of microseconds is not (it
 // would change the state on every heartbeat). The stored rtt_us is the one of the last change.
 bool same_peers(const std::vector<msg::PeerReach>& a, const std::vector<msg::PeerReach>& b) {

@@ -82,9 +82,8 @@ TEST(Listing, InstancesTableSaysWhyARolloutWasRolledBack) {
 TEST(Listing, HostsJsonHasTheDocumentedKeys) {
   auto json = hosts_json(sample_state());
   ASSERT_EQ(json.size(), 1u);
-  for (const char* key :
-       {"id", "hostname", "address", "cpus", "memory_bytes", "runtime", "subnet", "status", "last_seen_ms", "lb",
-        "overlay", "peers"})
+  for (const char* key : {"id", "hostname", "address", "cpus", "memory_bytes", "runtime", "subnet", "status",
+                          "last_seen_ms", "lb", "overlay", "peers"})
     EXPECT_TRUE(json[0].contains(key)) << key;
   EXPECT_EQ(json[0]["lb"], nlohmann::json({{"hash", "abcdef0123456789"},
                                            {"servers", {"web-1"}},
@@ -98,9 +97,10 @@ TEST(Listing, HostsJsonHasTheDocumentedKeys) {
 
 TEST(Listing, HostsTable) {
   const std::string table = hosts_table(sample_state(), 4500);
-  EXPECT_NE(table.find("host-a  vm        127.0.0.1  4     8g      exec     127.100.1.0/24  -        -      up      3s ago  "
-                       "1 servers, cfg abcdef01"),
-            std::string::npos)
+  EXPECT_NE(
+      table.find("host-a  vm        127.0.0.1  4     8g      exec     127.100.1.0/24  -        -      up      3s ago  "
+                 "1 servers, cfg abcdef01"),
+      std::string::npos)
       << table;
 }
 
@@ -122,8 +122,8 @@ TEST(Listing, HostsAndInstancesShowTheOverlayAndWhatAHostCannotReach) {
   EXPECT_NE(hosts.find("overlay fault: host-a's HAProxy finds web-1 (on host-a) down; host-b finds it up\n"),
             std::string::npos)
       << hosts;
-  EXPECT_EQ(hosts_json(s)[1]["peers"][0], nlohmann::json({{"host", "host-a"}, {"reachable", true}, {"rtt_us", 210},
-                                                          {"error", ""}}));
+  EXPECT_EQ(hosts_json(s)[1]["peers"][0],
+            nlohmann::json({{"host", "host-a"}, {"reachable", true}, {"rtt_us", 210}, {"error", ""}}));
   EXPECT_EQ(instances_json(s, "web")[0]["unreachable_from"], nlohmann::json({"host-a"}));
   EXPECT_NE(instances_table(s, "web").find("overlay fault: host-a's HAProxy"), std::string::npos);
 }
