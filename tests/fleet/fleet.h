@@ -76,7 +76,7 @@ class Fleet {
   // Removes what dead earlier runs left, then makes the namespaces, links and addresses above.
   static Result<std::unique_ptr<Fleet>> create();
   // Kills every process in every namespace of this fleet, then deletes the namespaces and the state
-  // folder (kept with PIER_FLEET_KEEP=1, namespaces are removed anyway).
+  // folder (logs: kept with PIER_FLEET_KEEP=1 until the next run's remove_stale; namespaces go anyway).
   ~Fleet();
   Fleet(const Fleet&) = delete;
   Fleet& operator=(const Fleet&) = delete;
