@@ -107,6 +107,10 @@ class Bench {
       fail("peers not all reachable: " + f.hosts().dump(2));
     const auto ps = f.ps();
     const auto hosts = f.hosts();
+    // pier's own routes on h1 (routed subnets), for the record: the plain arm's /25 routes beat them.
+    std::istringstream routes(f.ip("h1", {"-4", "route", "show", "table", "main"}));
+    for (std::string line; std::getline(routes, line);)
+      if (line.rfind("10.212.", 0) == 0) std::cout << "[ fleet-bench ] " << mode_ << ": h1 route " << line << "\n";
     h1_subnet_ = host_record(hosts, "h1").value("subnet", "");
     h1_source_ = h1_subnet_.substr(0, h1_subnet_.find('/'));
     for (auto& app : apps_) {
