@@ -262,4 +262,8 @@ std::vector<RunningInstance> DockerRuntime::list() const {
   return out;
 }
 
+Status DockerRuntime::ensure_host_network(const std::string& subnet) const {
+  return engine_.ensure_network(network_name(), subnet, {{kLabelHost, host_id_}}, network_mtu_);
+}
+
 }  // namespace pier::agent

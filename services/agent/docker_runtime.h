@@ -42,6 +42,10 @@ class DockerRuntime final : public Runtime {
   // The MTU of the host's bridge network when it is created (an overlay's; 0: docker's default). Set
   // before the first start.
   void set_network_mtu(int mtu) { network_mtu_ = mtu; }
+  // Makes the host's bridge network for `subnet` unless it exists (the first start does it too). On an
+  // overlay the agent calls it once the host has a subnet: the bridge holds the subnet's first address,
+  // where peers' checks come, before any container runs. Touches no member: any thread may call it.
+  Status ensure_host_network(const std::string& subnet) const;
   // Names are global to a daemon: the host id keeps two agents (two stacks) on one daemon apart.
   std::string container_name(const std::string& id) const { return "pier-" + host_id_ + "-" + id; }
   // The body of POST /containers/create for this instance on `network`.

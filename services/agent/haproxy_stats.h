@@ -28,7 +28,7 @@ struct StatRow {
   int64_t stot = -1;     // cumulative sessions
   int64_t req_tot = -1;  // cumulative HTTP requests (empty in tcp mode)
   int64_t hrsp_5xx = -1;
-  int64_t rtime = -1;  // average response time over the last 1024 requests, ms
+  int64_t rtime = -1;        // average response time over the last 1024 requests, ms
   std::string status;        // UP, DOWN, "UP 1/3" (going down), "DOWN 1/2" (going up), MAINT, "no check"
   std::string check_status;  // the last check's result: L4OK, L7OK, L4CON, L7STS, ...; "* " while one runs
 };

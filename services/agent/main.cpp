@@ -219,7 +219,8 @@ int main(int argc, char** argv) {
     std::unique_ptr<agent::Worker> overlay_worker;
     if (overlay) {
       agent::OverlayWorkerOptions overlay_options;
-      if (runtime->kind() == "docker") {
+      if (auto* docker = dynamic_cast<agent::DockerRuntime*>(runtime.get()); docker != nullptr) {
+        overlay_options.on_subnet = [docker](const std::string& subnet) { return docker->ensure_host_network(subnet); };
         overlay_options.firewall = &firewall;
         overlay_options.firewall_networks = firewall_list;
       }

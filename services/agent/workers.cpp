@@ -136,11 +136,16 @@ std::unique_ptr<Worker> start_overlay_worker(Overlay& overlay, ProbeListener& li
           if (state) {
             latest = std::move(*state);
             overlay.apply(*latest);  // logs its own errors and refusals, once each
-            for (const auto& h : latest->hosts)
-              if (h.id == me && h.subnet != own_subnet) {
-                own_subnet = h.subnet;
-                next_firewall = clock.steady_ms();
-              }
+            for (const auto& h : latest->hosts) {
+              if (h.id != me || h.subnet.empty() || h.subnet == own_subnet) continue;
+              if (options.on_subnet)
+                if (Status s = options.on_subnet(h.subnet); !s.ok()) {
+                  spdlog::error("host subnet {}: {}; trying again at the next state", h.subnet, s.message());
+                  continue;
+                }
+              own_subnet = h.subnet;
+              next_firewall = clock.steady_ms();
+            }
             if (const std::string address = probe_address(*latest, me); !address.empty())
               if (Status s = listener.listen(address, overlay.config().probe_port); !s.ok())
                 spdlog::error("overlay: cannot answer peers' checks on {}:{}: {}", address, overlay.config().probe_port,

@@ -102,6 +102,9 @@ struct OverlayWorkerOptions {
   DockerFirewall* firewall = nullptr;
   std::vector<std::string> firewall_networks;
   int64_t firewall_ms = 10'000;
+  // Called (on the worker) when this host's subnet is first known or changes, before the firewall: the
+  // docker runtime makes its bridge network there. An error is logged and tried again at the next state.
+  std::function<Status(const std::string& subnet)> on_subnet;
 };
 
 // Applies the newest state to the overlay (and listens for peers' checks on this host's subnet's first

@@ -452,7 +452,8 @@ bool Fleet::start_control(const std::vector<std::string>& extra_registry) {
       15s);
 }
 
-bool Fleet::start_agent(const std::string& host, const std::string& overlay, const std::vector<std::string>& extra) {
+bool Fleet::start_agent(const std::string& host, const std::string& overlay, const std::vector<std::string>& extra,
+                        const std::string& runtime) {
   const auto env = pier_env();
   std::vector<std::string> argv = {bin("pier-agent"),
                                    "--host-id",
@@ -466,7 +467,7 @@ bool Fleet::start_agent(const std::string& host, const std::string& overlay, con
                                    "--state-dir",
                                    dir_ + "/" + host,
                                    "--runtime",
-                                   "exec",
+                                   runtime,
                                    "--stats-port",
                                    std::to_string(kStatsPort)};
   if (!overlay.empty()) argv.insert(argv.end(), {"--overlay", overlay});

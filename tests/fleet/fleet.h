@@ -114,9 +114,9 @@ class Fleet {
   // pier-bus, pier-registry, pier-scheduler, pier-lbgen, pier-metrics in `control`; extra_registry goes
   // to pier-registry's command line. Returns once the bus accepts connections (or false after 15 s).
   bool start_control(const std::vector<std::string>& extra_registry = {});
-  // pier-agent in the host's namespace (exec runtime, `--overlay <overlay>` unless empty), with `extra` flags.
+  // pier-agent in the host's namespace (`--runtime <runtime>`, `--overlay <overlay>` unless empty), with `extra` flags.
   bool start_agent(const std::string& host, const std::string& overlay = "vxlan",
-                   const std::vector<std::string>& extra = {});
+                   const std::vector<std::string>& extra = {}, const std::string& runtime = "exec");
   // SIGINT to the host's agent, waiting up to 15 s; its instances and HAProxy keep running unless the
   // agent was started with --stop-on-exit.
   void stop_agent(const std::string& host);

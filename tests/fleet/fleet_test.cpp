@@ -30,6 +30,7 @@ using e2e::not_draining;
 constexpr int kWebPort = 8080;
 constexpr int kEchoPort = 9090;
 constexpr int kWebReplicas = 6;
+constexpr int64_t kLoadTimeoutMs = 10'000;  // per request of the loads
 
 // A TCP server on a thread inside a role's namespace: every connection gets `reply` and is closed.
 class Greeter {
@@ -238,7 +239,7 @@ class PierFleetTest : public ::testing::Test {
     o.requests_per_second = per_worker;
     o.max_requests = 10'000'000;
     o.max_duration_ms = 120'000;
-    o.timeout_ms = 10'000;  // above HAProxy's connect timeout (5 s) + redispatch: slow is not failed
+    o.timeout_ms = kLoadTimeoutMs;  // above HAProxy's connect timeout (2 s) + redispatch: slow is not failed
     return o;
   }
 
@@ -359,12 +360,14 @@ TEST_F(PierFleetTest, PartitionUnderLoad) {
     ASSERT_TRUE(e.all()) << on << "'s overlay entries for h2 before the cut: " << e.text();
   }
 
+  const auto load_started = std::chrono::steady_clock::now();
   auto through_h1 = f().start_load("client", paced(address_of("h1"), 2, 2, 100));
   auto through_h2 = f().start_load("client2", paced(address_of("h2"), 1, 1, 50));
   std::this_thread::sleep_for(2s);
 
   f().cut_link("h2");
   const auto cut = std::chrono::steady_clock::now();
+  const int64_t cut_at_ms = ms_since(load_started) - ms_since(cut);  // in the load's time
   int64_t suspect_ms = -1, replaced_ms = -1, down_ms = -1, overlay_gone_ms = -1;
   // client2 asks h2 on a thread of its own, one GET at a time while h2 is cut off, each waiting as long as
   // the load's (slow: HAProxy's connect timeout to a server it cannot reach yet, is not failed).
@@ -456,7 +459,22 @@ TEST_F(PierFleetTest, PartitionUnderLoad) {
   report("partition: converged " + std::to_string(converged_ms) + " ms after heal (check took " +
          std::to_string(check_ms) + " ms; " + last + "); most web processes after: " + std::to_string(most));
 
-  EXPECT_EQ(h1_load.failed(), 0) << h1_load.to_text();
+  // A request h1's HAProxy had written to an h2 instance over a kept-open connection when the link went
+  // is lost with it: HAProxy retries connects and empty answers, not an answer that never comes (it waits
+  // `timeout server`; tcp-ut, which would end it, HAProxy 2.6 refuses for servers added at run time).
+  // Those, and only those, are allowed: reads that time out, of requests sent within 1 s of the cut.
+  int64_t in_flight_at_cut = 0;
+  for (const auto& failure : h1_load.failures) {
+    const int64_t sent_at = failure.at_ms - kLoadTimeoutMs;
+    if (failure.kind == "socket" && failure.detail.find("Read") != std::string::npos &&
+        std::abs(sent_at - cut_at_ms) <= 1000)
+      ++in_flight_at_cut;
+  }
+  report("partition: through h1, " + std::to_string(in_flight_at_cut) +
+         " failed requests were in flight to h2 at the cut");
+  EXPECT_LE(static_cast<std::size_t>(h1_load.failed()), h1_load.failures.size()) << "every failure is kept";
+  EXPECT_EQ(h1_load.failed(), in_flight_at_cut) << "cut at " << cut_at_ms << " ms of the load; " << h1_load.to_text();
+  EXPECT_LE(in_flight_at_cut, 4);
   EXPECT_GE(suspect_ms, 0) << "h2 never suspect";
   EXPECT_GE(replaced_ms, 0) << "h2's instances never replaced on h1/h3:\n" << f().ps().dump(2);
   EXPECT_GE(overlay_gone_ms, 0) << "h2's overlay entries stayed on h1 or h3 while it was down (down after " << down_ms
