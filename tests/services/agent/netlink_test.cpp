@@ -170,7 +170,9 @@ class Kernel {
   void veth_pair(const std::string& a, const std::string& b) {
     rtnl_link* l = rtnl_link_veth_alloc();
     rtnl_link_set_name(l, a.c_str());
-    rtnl_link_set_name(rtnl_link_veth_get_peer(l), b.c_str());
+    rtnl_link* peer = rtnl_link_veth_get_peer(l);  // takes a reference of its own
+    rtnl_link_set_name(peer, b.c_str());
+    rtnl_link_put(peer);
     ASSERT_EQ(rtnl_link_add(sock_, l, NLM_F_CREATE | NLM_F_EXCL), 0) << a;
     rtnl_link_veth_release(l);
   }

@@ -135,22 +135,23 @@ TEST_F(RenderTest, OneHttpApp) {
       std::string::npos)
       << cfg;
   EXPECT_NE(
-      cfg.find("backend app_web_8000\n    mode http\n    balance roundrobin\n"
-               "    option httpchk GET /\n"
-               "    # An instance that dies with a request in flight (killed, crashed, stopped) closes without an\n"
-               "    # answer: that request is sent again to another server, but only when it is safe to repeat.\n"
-               "    retry-on conn-failure empty-response\n"
-               "    http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS\n"
-               "    # Fail-open: each server has an unchecked backup twin; when every checked server is down,\n"
-               "    # HAProxy spreads requests over all the twins (a dead one is retried elsewhere: redispatch).\n"
-               "    option allbackups\n"
-               "    # tcp-ut: a request written to a server that acknowledges nothing for 2 s (its host cut off, mid\n"
-               "    # keep-alive) fails the connection, so it is retried elsewhere (retry-on empty-response) instead of\n"
-               "    # waiting out timeout server. (HAProxy 2.6 refuses tcp-ut for servers added at run time: those have\n"
-               "    # it from the next reload on.)\n"
-               "    default-server inter 2000 fastinter 200 rise 2 fall 3 tcp-ut 2s\n"
-               "    server web-1 127.100.0.2:8000 check\n    server web-1_failopen 127.100.0.2:8000 backup\n"
-               "    server web-2 127.100.0.3:8000 check\n    server web-2_failopen 127.100.0.3:8000 backup\n"),
+      cfg.find(
+          "backend app_web_8000\n    mode http\n    balance roundrobin\n"
+          "    option httpchk GET /\n"
+          "    # An instance that dies with a request in flight (killed, crashed, stopped) closes without an\n"
+          "    # answer: that request is sent again to another server, but only when it is safe to repeat.\n"
+          "    retry-on conn-failure empty-response\n"
+          "    http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS\n"
+          "    # Fail-open: each server has an unchecked backup twin; when every checked server is down,\n"
+          "    # HAProxy spreads requests over all the twins (a dead one is retried elsewhere: redispatch).\n"
+          "    option allbackups\n"
+          "    # tcp-ut: a request written to a server that acknowledges nothing for 2 s (its host cut off, mid\n"
+          "    # keep-alive) fails the connection, so it is retried elsewhere (retry-on empty-response) instead of\n"
+          "    # waiting out timeout server. (HAProxy 2.6 refuses tcp-ut for servers added at run time: those have\n"
+          "    # it from the next reload on.)\n"
+          "    default-server inter 2000 fastinter 200 rise 2 fall 3 tcp-ut 2s\n"
+          "    server web-1 127.100.0.2:8000 check\n    server web-1_failopen 127.100.0.2:8000 backup\n"
+          "    server web-2 127.100.0.3:8000 check\n    server web-2_failopen 127.100.0.3:8000 backup\n"),
       std::string::npos)
       << cfg;
   EXPECT_EQ(cfg.find("hash-type"), std::string::npos);
@@ -267,7 +268,8 @@ TEST_F(RenderTest, HealthCheckSettingsOfTheApp) {
   const std::string cfg = rendered(state);
   EXPECT_NE(cfg.find("    option httpchk GET /a-._~!$&()*+,;=:@%2F/Z9?x=1&y\n"), std::string::npos) << cfg;
   EXPECT_NE(cfg.find("    default-server inter 250 fastinter 100 rise 5 fall 7 tcp-ut 2s\n"), std::string::npos) << cfg;
-  EXPECT_NE(cfg.find("    default-server inter 3600000 fastinter 360000 rise 2 fall 3 tcp-ut 2s\n"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("    default-server inter 3600000 fastinter 360000 rise 2 fall 3 tcp-ut 2s\n"), std::string::npos)
+      << cfg;
   expect_haproxy_accepts(cfg);
 }
 
