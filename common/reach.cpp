@@ -12,12 +12,13 @@ bool contains(const std::vector<std::string>& list, const std::string& id) {
 
 }  // namespace
 
-std::vector<Fault> faults(const msg::State& state) {
+std::vector<Fault> faults(const msg::State& state, const std::string& judge) {
   std::vector<const msg::HostRecord*> judges;
   for (const auto& h : state.hosts)
     if (h.status == "up" && h.lb.reports_servers_up) judges.push_back(&h);
   std::vector<Fault> out;
   for (const msg::HostRecord* h : judges) {
+    if (!judge.empty() && h->id != judge) continue;
     for (const auto& i : state.instances) {
       if (i.state != "running" || !contains(h->lb.servers, i.id) || contains(h->lb.servers_up, i.id)) continue;
       Fault f{h->id, i.id, i.host, {}};
@@ -36,6 +37,12 @@ std::string describe(const Fault& fault) {
   for (const auto& h : fault.seen_up_from) others += (others.empty() ? "" : ", ") + h;
   return fault.host + "'s HAProxy finds " + fault.instance + " (on " + fault.instance_host + ") down; " + others +
          (fault.seen_up_from.size() == 1 ? " finds" : " find") + " it up";
+}
+
+bool same_reachability(const std::vector<msg::PeerReach>& a, const std::vector<msg::PeerReach>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const msg::PeerReach& x, const msg::PeerReach& y) {
+    return x.host == y.host && x.reachable == y.reachable && x.error == y.error;
+  });
 }
 
 }  // namespace pier::reach

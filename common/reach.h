@@ -18,10 +18,16 @@ struct Fault {
 };
 
 // For every running instance listed by some up host's HAProxy that reports servers_up but does not find
-// it up, while another up host's HAProxy does: one Fault. Ordered by host, then instance.
-std::vector<Fault> faults(const msg::State& state);
+// it up, while another up host's HAProxy does: one Fault. Ordered by host, then instance. With `judge`,
+// only the faults that host's HAProxy sees (what its agent logs).
+std::vector<Fault> faults(const msg::State& state, const std::string& judge = "");
 
 // "h1's HAProxy finds web-5 (on h3) down; h2 finds it up"
 std::string describe(const Fault& fault);
+
+// Whether two reports of peers say the same of each: same hosts in order, reachable or not, same error.
+// The round-trip time is left out: another number of microseconds alone is no news (no heartbeat, no
+// state change for it).
+bool same_reachability(const std::vector<msg::PeerReach>& a, const std::vector<msg::PeerReach>& b);
 
 }  // namespace pier::reach

@@ -74,21 +74,15 @@ Status unicast_ipv4(std::string_view field, std::string_view value) {
 }
 
 Status mac_address(std::string_view field, std::string_view value) {
-  static const std::string rule = "must be six hex pairs separated by ':' (0a:1b:2c:3d:4e:5f), unicast, not zero";
-  if (value.size() != 17) return invalid(field, rule);
-  bool zero = true;
+  if (value.size() != 17) return invalid(field, "must be six hex pairs separated by ':' (0a:1b:2c:3d:4e:5f)");
   for (std::size_t i = 0; i < value.size(); ++i) {
-    const char c = value[i];
-    if (i % 3 == 2) {
-      if (c != ':') return invalid(field, rule);
-    } else if (!std::isxdigit(static_cast<unsigned char>(c))) {
-      return invalid(field, rule);
-    } else if (c != '0') {
-      zero = false;
-    }
+    const bool colon = i % 3 == 2;
+    if (colon ? value[i] != ':' : !std::isxdigit(static_cast<unsigned char>(value[i])))
+      return invalid(field, "must be six hex pairs separated by ':' (0a:1b:2c:3d:4e:5f)");
   }
-  const int first = std::stoi(std::string(value.substr(0, 2)), nullptr, 16);
-  if (zero || (first & 1) != 0) return invalid(field, rule);
+  if (std::stoi(std::string(value.substr(0, 2)), nullptr, 16) & 1)
+    return invalid(field, "must be a unicast MAC (lowest bit of the first octet 0)");
+  if (value == "00:00:00:00:00:00") return invalid(field, "must not be all zeros");
   return Status::Ok();
 }
 

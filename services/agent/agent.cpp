@@ -46,8 +46,7 @@ Status Agent::handle(const bus::Envelope& envelope) {
 
 void Agent::log_reach_faults(const msg::State& state) {
   std::set<std::string> now;
-  for (const auto& f : reach::faults(state)) {
-    if (f.host != options_.host_id) continue;
+  for (const auto& f : reach::faults(state, options_.host_id)) {
     now.insert(f.instance);
     if (!logged_faults_.count(f.instance))
       spdlog::warn("overlay fault? {} (pier hosts shows which peers this host reaches)", reach::describe(f));

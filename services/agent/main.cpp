@@ -171,14 +171,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   // The overlay before the first heartbeat: heartbeats carry its VTEP MAC.
-  agent::LibnlNetlink netlink;
+  std::optional<agent::LibnlNetlink> netlink;  // a netlink socket only for an overlay
   std::optional<agent::Overlay> overlay;
   agent::ProbeListener probe_listener;
   agent::IptablesProgram iptables;
   agent::DockerFirewall firewall(iptables);
   if (!overlay_config.mode.empty()) {
-    overlay.emplace(overlay_config, netlink, runtime->kind() == "exec");
-    if (Status s = netlink.status().ok() ? overlay->setup() : netlink.status(); !s.ok()) {
+    netlink.emplace();
+    overlay.emplace(overlay_config, *netlink, runtime->kind() == "exec");
+    if (Status s = netlink->status().ok() ? overlay->setup() : netlink->status(); !s.ok()) {
       spdlog::error("overlay {}: {} (the agent needs CAP_NET_ADMIN; one machine: --overlay none)", overlay_config.mode,
                     s.message());
       return 1;

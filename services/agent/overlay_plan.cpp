@@ -6,6 +6,8 @@
 #include <optional>
 #include <sstream>
 
+#include "common/validate.h"
+
 namespace pier::agent {
 namespace {
 
@@ -130,19 +132,6 @@ Status validate_overlay_config(const OverlayConfig& config) {
   return Status::Ok();
 }
 
-Status validate_vtep_mac(const std::string& text) {
-  const Status bad = Status::Invalid("overlay.vtep_mac", "must be six hex pairs separated by ':', not '" + text + "'");
-  if (text.size() != 17) return bad;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const bool colon = i % 3 == 2;
-    if (colon ? text[i] != ':' : !std::isxdigit(static_cast<unsigned char>(text[i]))) return bad;
-  }
-  if (std::stoi(text.substr(0, 2), nullptr, 16) & 1)
-    return Status::Invalid("overlay.vtep_mac", "must be a unicast MAC (lowest bit of the first octet 0)");
-  if (text == "00:00:00:00:00:00") return Status::Invalid("overlay.vtep_mac", "must not be all zeros");
-  return Status::Ok();
-}
-
 OverlayEntries desired_entries(const OverlayConfig& config, const msg::State& state, std::vector<Refusal>* refused) {
   std::optional<net::Ipv4Net> own_subnet;
   for (const auto& h : state.hosts)
@@ -170,7 +159,7 @@ OverlayEntries desired_entries(const OverlayConfig& config, const msg::State& st
         peer.refuse("overlay.underlay", "must not be this host's own (" + config.underlay + ")");
       if (!subnet_problem.empty()) peer.refuse("subnet", subnet_problem);
       if (config.mode == "vxlan") {
-        if (auto status = validate_vtep_mac(h.overlay.vtep_mac); !status.ok())
+        if (auto status = validate::mac_address("overlay.vtep_mac", h.overlay.vtep_mac); !status.ok())
           peer.refuse(status.field(), status.rule());
         else
           peer.mac = lower(h.overlay.vtep_mac);

@@ -88,9 +88,6 @@ std::string to_string(const Refusal& refusal);
 // address, vni 1..16777215, port 1..65535, probe port 1..65535, a device name of 1-15 characters.
 Status validate_overlay_config(const OverlayConfig& config);
 
-// Whether text is a unicast MAC address "0a:1b:2c:3d:4e:5f" (hex digits of either case), not all zeros.
-Status validate_vtep_mac(const std::string& text);
-
 // The entries that reach every peer: every host of the state but this one whose status is not "down".
 // A peer is refused (into *refused, when not null; nothing is planned for it) when its overlay mode is
 // not this host's, its underlay is not a unicast IPv4 address, its subnet is not a CIDR (prefix /8 to

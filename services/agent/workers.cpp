@@ -10,6 +10,7 @@
 
 #include "common/codec.h"
 #include "common/net.h"
+#include "common/reach.h"
 
 namespace pier::agent {
 
@@ -99,22 +100,15 @@ std::unique_ptr<Worker> start_sample_worker(std::string host_id, Sampler& sample
 
 namespace {
 
-// The first address of this host's subnet in `state`, where peers' checks come; "" while it has none.
-std::string probe_address(const msg::State& state, const std::string& host_id) {
+// The probe address (overlay_plan.h) of this host's subnet in `state`, where peers' checks come; "" while
+// it has none.
+std::string own_probe_address(const msg::State& state, const std::string& host_id) {
   for (const auto& h : state.hosts) {
     if (h.id != host_id) continue;
     auto subnet = net::parse_cidr(h.subnet);
-    if (!subnet.ok()) return "";
-    auto first = net::nth_host(*subnet, 1);
-    return first.ok() ? net::format_ipv4(*first) : "";
+    return subnet.ok() ? net::format_ipv4(probe_address(*subnet)) : "";
   }
   return "";
-}
-
-bool same_reach(const std::vector<msg::PeerReach>& a, const std::vector<msg::PeerReach>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const msg::PeerReach& x, const msg::PeerReach& y) {
-    return x.host == y.host && x.reachable == y.reachable && x.error == y.error;
-  });
 }
 
 }  // namespace
@@ -146,7 +140,7 @@ std::unique_ptr<Worker> start_overlay_worker(Overlay& overlay, ProbeListener& li
               own_subnet = h.subnet;
               next_firewall = clock.steady_ms();
             }
-            if (const std::string address = probe_address(*latest, me); !address.empty())
+            if (const std::string address = own_probe_address(*latest, me); !address.empty())
               if (Status s = listener.listen(address, overlay.config().probe_port); !s.ok())
                 spdlog::error("overlay: cannot answer peers' checks on {}:{}: {}", address, overlay.config().probe_port,
                               s.message());
@@ -165,7 +159,7 @@ std::unique_ptr<Worker> start_overlay_worker(Overlay& overlay, ProbeListener& li
               if (p.reachable && unreachable_logged.erase(p.host))
                 spdlog::info("overlay: host {} reaches peer {} again", me, p.host);
             }
-            const bool changed = !same_reach(peers, reported);
+            const bool changed = !reach::same_reachability(peers, reported);
             reported = peers;
             handoff.peers.set(std::move(peers), changed);
             next_probe = clock.steady_ms() + options.probe_ms;

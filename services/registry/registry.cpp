@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/codec.h"
+#include "common/reach.h"
 #include "common/topics.h"
 #include "common/validate.h"
 
@@ -61,14 +62,10 @@ bool same_instances(const msg::AppSpec& a, const msg::AppSpec& b) {
          a.memory_bytes == b.memory_bytes && internal_ports(a) == internal_ports(b);
 }
 
-bool same_lb(const msg::LbStatus& a, const msg::LbStatus& b) { return codec::encode(a) == codec::encode(b); }
-bool same_overlay(const msg::OverlayInfo& a, const msg::OverlayInfo& b) { return codec::encode(a) == codec::encode(b); }
-// Reachability changes are news; a round trip that only took another number of microseconds is not (it
-// would change the state on every heartbeat). The stored rtt_us is the one of the last change.
-bool same_peers(const std::vector<msg::PeerReach>& a, const std::vector<msg::PeerReach>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const msg::PeerReach& x, const msg::PeerReach& y) {
-    return x.host == y.host && x.reachable == y.reachable && x.error == y.error;
-  });
+// Two records of the wire alike, field for field (their encodings are equal).
+template <typename T>
+bool same_encoded(const T& a, const T& b) {
+  return codec::encode(a) == codec::encode(b);
 }
 
 // An instance that is unplaced or on an up host (of `instances`, unaliased): the ones an app counts as its
@@ -857,8 +854,10 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
     } else if (known->hostname != status.hostname || known->address != status.address || known->cpus != status.cpus ||
                known->memory_bytes != status.memory_bytes || known->runtime != status.runtime ||
                known->haproxy_socket != status.haproxy_socket || known->stats_port != status.stats_port ||
-               known->status != "up" || !same_lb(known->lb, status.lb) ||
-               !same_overlay(known->overlay, status.overlay) || !same_peers(known->peers, status.peers)) {
+               known->status != "up" || !same_encoded(known->lb, status.lb) ||
+               !same_encoded(known->overlay, status.overlay) ||
+               // a new round-trip time alone is no change: the stored rtt_us is the one of the last change
+               !reach::same_reachability(known->peers, status.peers)) {
       SQLite::Statement update(
           db_,
           "UPDATE hosts SET hostname=?, address=?, cpus=?, memory_bytes=?, runtime=?, haproxy_socket=?, "
