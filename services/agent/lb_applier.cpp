@@ -222,7 +222,9 @@ bool LbApplier::apply_at_runtime(const msg::LbConfig& config) {
       return false;
     }
   }
-  report_added_at_runtime(api, added_servers(running_spec_, config.spec), config);
+  const std::vector<AddedServer> added = added_servers(running_spec_, config.spec);
+  report_added_at_runtime(api, added, config);
+  if (!added.empty() && options_.settle_reload_ms > 0) settle_at_ms_ = clock_.steady_ms() + options_.settle_reload_ms;
   // What runs now is the new config: keep the file true to it for a later restart or reload.
   const std::string next = config_path() + ".new";
   std::error_code ec;
@@ -378,11 +380,7 @@ bool LbApplier::apply(const msg::LbConfig& config) {
   refused_hash_.clear();
   const std::vector<AddedServer> added = added_servers(running ? running_spec_ : std::nullopt, config.spec);
   if (running) {
-    const auto offset = log_size();
-    pending_deletes_.clear();  // the new workers run the file, without those servers; the old ones finish
-    ::kill(master_, SIGUSR2);
-    ++status_.reloads;
-    if (Status s = wait_loaded(offset, true); !s.ok()) {
+    if (Status s = reload(); !s.ok()) {
       // The master keeps its previous workers when a reload fails: report what still runs.
       refused_hash_ = config.hash;
       status_.error = "reload failed: " + s.message();
@@ -419,6 +417,28 @@ bool LbApplier::apply(const msg::LbConfig& config) {
   return true;
 }
 
+Status LbApplier::reload() {
+  const auto offset = log_size();
+  pending_deletes_.clear();  // the new workers run the file, without those servers; the old ones finish
+  settle_at_ms_ = -1;        // and with every option of the file's servers
+  ::kill(master_, SIGUSR2);
+  ++status_.reloads;
+  return wait_loaded(offset, true);
+}
+
+bool LbApplier::settle() {
+  if (settle_at_ms_ < 0 || clock_.steady_ms() < settle_at_ms_ || !master_alive()) return false;
+  if (Status s = reload(); !s.ok()) {
+    // The previous workers keep running the same servers: nothing is lost but tcp-ut.
+    spdlog::warn("haproxy reload for the servers added at run time failed: {}", s.message());
+  } else {
+    spdlog::info("haproxy reloaded (config {} unchanged) so that the servers added at run time get the file's options",
+                 status_.hash);
+  }
+  save_status();
+  return true;
+}
+
 bool LbApplier::refresh_servers_up() {
   const int64_t now = clock_.steady_ms();
   if (master_ <= 0 || now < next_servers_up_ms_) return false;
@@ -428,7 +448,7 @@ bool LbApplier::refresh_servers_up() {
   if (!csv.ok()) return false;  // a reload in progress: the next reading tells
   auto rows = parse_show_stat(*csv);
   if (!rows.ok()) return false;
-  std::vector<std::string> up = servers_up(*rows);
+  std::vector<std::string> up = servers_up(*rows, status_.servers_up);
   if (up == status_.servers_up && status_.reports_servers_up) return false;
   status_.servers_up = std::move(up);
   status_.reports_servers_up = true;
@@ -437,7 +457,8 @@ bool LbApplier::refresh_servers_up() {
 
 bool LbApplier::tick() {
   retry_pending_deletes();
-  const bool checks_changed = refresh_servers_up();
+  bool checks_changed = refresh_servers_up();
+  checks_changed = settle() || checks_changed;
   if (master_ > 0 && !master_alive()) {
     spdlog::error("haproxy master pid {} is gone (last output: {})", master_, last_line(log_path()));
     master_ = 0;

@@ -41,6 +41,10 @@ struct LbApplierOptions {
   bool runtime_api = true;        // false: every change reloads (for comparisons)
   int del_server_retry_ms = 100;  // how often a refused `del server` (connections attached) is sent again
   int servers_up_ms = 500;        // how often LbStatus.servers_up is read again from `show stat`
+  // Servers added through the Runtime API lack the options HAProxy 2.6 refuses for dynamic servers
+  // (tcp-ut, which ends a request written to a host that was cut off: see the template): once no
+  // runtime update has added one for this long, a reload gives them the file's. 0: never.
+  int settle_reload_ms = 0;
   // When set, the config written has the HTTP frontends routing to an app that needs a p95 log each
   // request to this unix datagram socket (request_log.h); lbgen's text and hash are otherwise unchanged.
   std::string request_log_socket;
@@ -86,6 +90,10 @@ class LbApplier {
   bool retry_pending_deletes();
   // Reads `show stat` for LbStatus.servers_up when due. Returns whether it changed.
   bool refresh_servers_up();
+  // SIGUSR2 to the master and the wait for its new workers; counted in status_.reloads.
+  Status reload();
+  // The settle reload (settle_reload_ms) when due. Returns whether status() changed.
+  bool settle();
   void set_running_spec(const msg::LbSpec* spec);
   // The text HAProxy runs for `config`: lbgen's, with the request log added when configured.
   std::string config_text(const msg::LbConfig& config) const;
@@ -101,6 +109,7 @@ class LbApplier {
   std::vector<std::string> pending_deletes_;  // `del server` lines to send again (servers in maintenance)
   int64_t next_delete_try_ms_ = 0;
   int64_t next_servers_up_ms_ = 0;
+  int64_t settle_at_ms_ = -1;  // when to reload for the servers added at run time (-1: none waits)
 };
 
 // Whether pid is a live HAProxy whose command line names config_path.

@@ -42,10 +42,10 @@ void add_server(std::vector<RuntimeCommand>& out, const msg::LbBackend& backend,
       std::string(" pool-max-conn -1 pool-purge-delay 5s") + (backend.proxy_protocol ? " send-proxy-v2" : "");
   const int fastinter = backend.check_fastinter_ms > 0 ? backend.check_fastinter_ms : backend.check_inter_ms;
   out.push_back({"add server " + target + " " + address + " check inter " + std::to_string(backend.check_inter_ms) +
-                     " fastinter " + std::to_string(fastinter) + " rise " + std::to_string(backend.check_rise) +
-                     " fall " + std::to_string(backend.check_fall) + options + "; enable health " + target +
-                     "; enable server " + target + "; add server " + twin + " " + address + " backup" + options +
-                     "; enable server " + twin,
+                     " fastinter " + std::to_string(fastinter) + " downinter " + std::to_string(fastinter) + " rise " +
+                     std::to_string(backend.check_rise) + " fall " + std::to_string(backend.check_fall) + options +
+                     "; enable health " + target + "; enable server " + target + "; add server " + twin + " " +
+                     address + " backup" + options + "; enable server " + twin,
                  {"New server registered", "New server registered"},
                  false});
 }

@@ -1,5 +1,6 @@
 // pier-agent: runs this host's instances (docker or exec runtime) and its HAProxy, as the registry's state and
 // lbgen's config for this host say, and reports heartbeats and samples.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -27,6 +28,29 @@
 #include "services/agent/request_log.h"
 #include "services/agent/workers.h"
 
+namespace {
+
+// The networks of a comma-separated list of IPv4 CIDRs; false (with the error printed, naming the flag)
+// when an item is not one.
+bool parse_networks(const char* flag, const std::string& text, std::vector<pier::net::Ipv4Net>* out) {
+  for (std::size_t start = 0; start <= text.size();) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    if (comma > start) {
+      const std::string item = text.substr(start, comma - start);
+      auto network = pier::net::parse_cidr(item);
+      if (!network.ok()) {
+        std::cerr << "error: " << flag << ": " << item << " must be an IPv4 CIDR (10.212.0.0/15)\n";
+        return false;
+      }
+      out->push_back(*network);
+    }
+    start = comma + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace pier;
   namespace po = boost::program_options;
@@ -40,6 +64,7 @@ int main(int argc, char** argv) {
   std::string overlay_mode = "auto", overlay_address, firewall_networks = "10.212.0.0/15";
   agent::OverlayConfig overlay_config;
   bool stop_on_exit = false;
+  int settle_reload_ms = 500;
   po::options_description desc("pier-agent options");
   desc.add_options()("host-id", po::value(&options.host_id)->default_value(options.host_id),
                      "this host's id (a DNS label)")("address",
@@ -76,6 +101,9 @@ int main(int argc, char** argv) {
       "docker runtime on an overlay, where dockerd manages iptables: the networks (comma-separated) whose "
       "traffic to this host's instances pier accepts in DOCKER-USER and keeps from masquerading (default: "
       "the registry's routed and docker networks)")(
+      "lb-settle-reload-ms", po::value(&settle_reload_ms)->default_value(settle_reload_ms),
+      "on an overlay: reload HAProxy once no runtime update has added a server for this long, so that "
+      "servers added at run time get tcp-ut (a request to a host cut off is retried elsewhere); 0: never")(
       "stop-on-exit", po::bool_switch(&stop_on_exit),
       "stop instances and HAProxy when the agent exits (default: leave them serving)");
   options::add_bus(desc, endpoints);
@@ -114,7 +142,15 @@ int main(int argc, char** argv) {
     std::cerr << "error: overlay: must be vxlan, host-gw, none or auto\n";
     return 2;
   }
+  if (settle_reload_ms < 0) {
+    std::cerr << "error: lb-settle-reload-ms: must be at least 0\n";
+    return 2;
+  }
+  std::vector<net::Ipv4Net> firewall_list;
+  if (!parse_networks("firewall-networks", firewall_networks, &firewall_list)) return 2;
   if (overlay_mode != "none") {
+    // Only an overlay puts servers on other hosts, the ones a cut link leaves hanging.
+    lb_options.settle_reload_ms = settle_reload_ms;
     overlay_config.mode = overlay_mode;
     overlay_config.host_id = options.host_id;
     overlay_config.underlay = overlay_address.empty() ? options.address : overlay_address;
@@ -122,16 +158,6 @@ int main(int argc, char** argv) {
       std::cerr << "error: " << s.message() << " (one machine: --overlay none)\n";
       return 2;
     }
-  }
-  std::vector<std::string> firewall_list;
-  for (std::size_t start = 0; start <= firewall_networks.size();) {
-    const std::size_t comma = std::min(firewall_networks.find(',', start), firewall_networks.size());
-    if (comma > start) firewall_list.push_back(firewall_networks.substr(start, comma - start));
-    if (!firewall_list.empty() && !net::parse_cidr(firewall_list.back()).ok()) {
-      std::cerr << "error: firewall-networks: " << firewall_list.back() << " must be an IPv4 CIDR (10.212.0.0/15)\n";
-      return 2;
-    }
-    start = comma + 1;
   }
   if (Status s = validate::port("stats-port", options.stats_port); !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
@@ -223,7 +249,8 @@ int main(int argc, char** argv) {
       if (auto* docker = dynamic_cast<agent::DockerRuntime*>(runtime.get()); docker != nullptr) {
         overlay_options.on_subnet = [docker](const std::string& subnet) { return docker->ensure_host_network(subnet); };
         overlay_options.firewall = &firewall;
-        overlay_options.firewall_networks = firewall_list;
+        for (const auto& network : firewall_list)
+          overlay_options.firewall_networks.push_back(net::format_cidr(network));
       }
       overlay_worker = agent::start_overlay_worker(*overlay, probe_listener, handoff, clock, overlay_options);
       agent.watch(*overlay_worker);

@@ -96,6 +96,17 @@ TEST(ShowStat, ServersUpAreThoseWhoseEveryCheckedRowPassed) {
   };
   EXPECT_EQ(servers_up(mixed), std::vector<std::string>{"a-1"})
       << "a-2 is down in one backend, a-3 failing, a-4 not up yet, a-5 in maintenance";
+
+  // Just after a reload the new worker's servers are UP with no check run yet (INI): each keeps what
+  // the previous reading said of it; a server new to this reading is not up before its first check.
+  const std::vector<StatRow> reloaded = {
+      server("app_a_80", "a-1", "UP", "INI"),
+      server("app_a_80", "a-2", "UP", "* INI"),
+      server("app_a_80", "a-3", "UP", "INI"),
+      server("app_a_80", "a-4", "UP", "L7OK"),
+  };
+  EXPECT_EQ(servers_up(reloaded, {"a-1", "a-2"}), (std::vector<std::string>{"a-1", "a-2", "a-4"}));
+  EXPECT_EQ(servers_up(reloaded), std::vector<std::string>{"a-4"});
 }
 
 TEST(Names, BackendToAppAndServerToInstance) {

@@ -251,6 +251,55 @@ TEST_F(LbApplierRuntimeTest, ScalingChangesServersWithoutReload) {
   lb.stop();
 }
 
+// With settle_reload_ms (agents on an overlay), servers added at run time, which lack the options
+// HAProxy refuses for dynamic servers (tcp-ut), get the file's by one reload once the adds are over;
+// a deletion alone reloads nothing.
+TEST_F(LbApplierRuntimeTest, SettleReloadFollowsRuntimeAdds) {
+  LbApplierOptions o = options();
+  o.settle_reload_ms = 3000;
+  LbApplier lb(o, clock_);
+  run({1});
+  ASSERT_TRUE(lb.apply(config()));
+  track(lb);
+  ASSERT_GT(lb.master_pid(), 0) << lb.status().error;
+  const HaproxyRuntimeApi api(dir_ + "/haproxy/haproxy.sock");
+  const auto worker = [&] {
+    auto info = api.send("show info");
+    if (!info.ok()) return std::string();
+    const auto at = info->find("\nPid: ");
+    return at == std::string::npos ? std::string() : info->substr(at + 6, info->find('\n', at + 1) - at - 6);
+  };
+  const std::string first_worker = worker();
+  ASSERT_FALSE(first_worker.empty());
+
+  run({1, 2});
+  ASSERT_TRUE(lb.apply(config()));
+  clock_.advance(2000);
+  run({1, 2, 3});
+  ASSERT_TRUE(lb.apply(config()));  // a later add moves the reload back
+  EXPECT_EQ(lb.status().runtime_updates, 2);
+  clock_.advance(2999);
+  lb.tick();
+  EXPECT_EQ(lb.status().reloads, 0) << "reloaded before the adds had settled";
+  EXPECT_EQ(worker(), first_worker);
+  clock_.advance(1);
+  EXPECT_TRUE(lb.tick());
+  EXPECT_EQ(lb.status().reloads, 1);
+  EXPECT_EQ(lb.status().error, "");
+  EXPECT_TRUE(eventually([&] { return !worker().empty() && worker() != first_worker; })) << "no new worker";
+  EXPECT_TRUE(eventually([&] { return answers(port_, 12) == served({1, 2, 3}); }));
+  clock_.advance(10'000);
+  lb.tick();
+  EXPECT_EQ(lb.status().reloads, 1) << "one reload per settled burst";
+
+  run({1, 3});
+  ASSERT_TRUE(lb.apply(config()));
+  EXPECT_EQ(lb.status().runtime_updates, 3);
+  clock_.advance(10'000);
+  lb.tick();
+  EXPECT_EQ(lb.status().reloads, 1) << "a deletion needs no reload";
+}
+
 TEST_F(LbApplierRuntimeTest, ServerAddedAtRunTimeServesAtOnce) {
   LbApplier lb(options(), clock_);
   run({1});

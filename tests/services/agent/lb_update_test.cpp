@@ -50,15 +50,16 @@ TEST(LbUpdateTest, SameSpecNeedsNoCommand) {
 TEST(LbUpdateTest, NewServerIsAddedWithItsChecksThenEnabledUpWithItsFailOpenTwinInOneRoundTrip) {
   const LbUpdate u = plan_lb_update(spec({kWeb1}), spec({kWeb1, kWeb2}));
   ASSERT_FALSE(u.reload) << u.reason;
-  EXPECT_EQ(lines(u),
-            (std::vector<std::string>{
-                "add server app_web_8000/web-2 127.100.0.3:8000 check inter 500 fastinter 500 rise 2 fall 3 "
-                "pool-max-conn -1 pool-purge-delay 5s; "
-                "enable health app_web_8000/web-2; "
-                "enable server app_web_8000/web-2; "
-                "add server app_web_8000/web-2_failopen 127.100.0.3:8000 backup pool-max-conn -1 pool-purge-delay 5s; "
-                "enable server app_web_8000/web-2_failopen",
-            }));
+  EXPECT_EQ(
+      lines(u),
+      (std::vector<std::string>{
+          "add server app_web_8000/web-2 127.100.0.3:8000 check inter 500 fastinter 500 downinter 500 rise 2 fall 3 "
+          "pool-max-conn -1 pool-purge-delay 5s; "
+          "enable health app_web_8000/web-2; "
+          "enable server app_web_8000/web-2; "
+          "add server app_web_8000/web-2_failopen 127.100.0.3:8000 backup pool-max-conn -1 pool-purge-delay 5s; "
+          "enable server app_web_8000/web-2_failopen",
+      }));
   EXPECT_EQ(u.commands[0].expect, (std::vector<std::string>{"New server registered", "New server registered"}));
   EXPECT_FALSE(u.commands[0].retry_busy);
 }
@@ -69,8 +70,9 @@ TEST(LbUpdateTest, ProxyProtocolServersAreAddedWithIt) {
   const LbUpdate u = plan_lb_update(before, after);
   ASSERT_FALSE(u.reload) << u.reason;
   ASSERT_EQ(u.commands.size(), 1u);
-  EXPECT_NE(u.commands[0].line.find("add server app_web_8000/web-2 127.100.0.3:8000 check inter 500 fastinter 500 rise "
-                                    "2 fall 3 pool-max-conn -1 pool-purge-delay 5s send-proxy-v2; "),
+  EXPECT_NE(u.commands[0].line.find(
+                "add server app_web_8000/web-2 127.100.0.3:8000 check inter 500 fastinter 500 downinter 500 rise "
+                "2 fall 3 pool-max-conn -1 pool-purge-delay 5s send-proxy-v2; "),
             std::string::npos);
   EXPECT_NE(u.commands[0].line.find("add server app_web_8000/web-2_failopen 127.100.0.3:8000 backup pool-max-conn -1 "
                                     "pool-purge-delay 5s send-proxy-v2; "),
@@ -99,10 +101,12 @@ TEST(LbUpdateTest, AddsComeBeforeDeletesAndEveryBackendIsCovered) {
   const auto l = lines(u);
   ASSERT_EQ(l.size(), 4u + 1u + 4u);
   EXPECT_EQ(l[0], "set server app_api_9000/api-1 state maint") << "backends in order: api first";
-  EXPECT_EQ(l[4].rfind("add server app_web_8000/web-3 127.100.0.4:8000 check inter 500 fastinter 500 rise 2 fall 3 "
-                       "pool-max-conn -1 pool-purge-delay 5s; ",
-                       0),
-            0u);
+  EXPECT_EQ(
+      l[4].rfind(
+          "add server app_web_8000/web-3 127.100.0.4:8000 check inter 500 fastinter 500 downinter 500 rise 2 fall 3 "
+          "pool-max-conn -1 pool-purge-delay 5s; ",
+          0),
+      0u);
   EXPECT_EQ(l[5], "set server app_web_8000/web-1 state maint");
 }
 
@@ -114,10 +118,12 @@ TEST(LbUpdateTest, ServerWithANewAddressIsDeletedThenAddedAgain) {
   const auto l = lines(u);
   ASSERT_EQ(l.size(), 5u);
   EXPECT_EQ(l[1], "del server app_web_8000/web-1");
-  EXPECT_EQ(l[4].rfind("add server app_web_8000/web-1 127.100.0.20:8000 check inter 500 fastinter 500 rise 2 fall 3 "
-                       "pool-max-conn -1 pool-purge-delay 5s; ",
-                       0),
-            0u);
+  EXPECT_EQ(
+      l[4].rfind(
+          "add server app_web_8000/web-1 127.100.0.20:8000 check inter 500 fastinter 500 downinter 500 rise 2 fall 3 "
+          "pool-max-conn -1 pool-purge-delay 5s; ",
+          0),
+      0u);
 }
 
 TEST(LbUpdateTest, StructuralChangesReload) {

@@ -9,6 +9,7 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -22,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
@@ -720,6 +722,94 @@ INSTANTIATE_TEST_SUITE_P(Modes, TwoHostsTest, testing::Values("vxlan", "host-gw"
                          [](const testing::TestParamInfo<std::string>& info) {
                            return info.param == "vxlan" ? std::string("Vxlan") : std::string("HostGw");
                          });
+
+// A connection from h1 to an instance of h2 with a request not yet acknowledged when h2 goes down: its
+// route, neighbour and FDB entry leave h1, so the retransmissions fail locally ("network unreachable").
+// The socket's 500 ms TCP_USER_TIMEOUT (HAProxy's tcp-ut) still ends the connection, so HAProxy retries
+// the request elsewhere: removing a down host's entries does not make its connections hang. (Kernels
+// that counted a locally failed retransmission as congestion, never towards the user timeout, would
+// hang here: this is the check.)
+TEST(NetlinkTest, UserTimeoutEndsAConnectionToAPeerThatWentDown) {
+  Netns ns1;
+  Netns ns2;
+  SKIP_UNLESS_NETNS(ns1);
+  SKIP_UNLESS_NETNS(ns2);
+  ns1.run([&] {
+    Kernel k;
+    k.veth("under1", "under2", ns2.fd());
+    k.address("under1", "192.168.78.1", 24);
+    k.up("under1");
+    k.up("lo");
+  });
+  ns2.run([] {
+    Kernel k;
+    k.address("under2", "192.168.78.2", 24);
+    k.up("under2");
+    k.up("lo");
+  });
+  std::unique_ptr<LibnlNetlink> nl1, nl2;
+  std::unique_ptr<Overlay> o1, o2;
+  auto make = [&](const char* host, const char* underlay, std::unique_ptr<LibnlNetlink>& nl,
+                  std::unique_ptr<Overlay>& o) {
+    nl = std::make_unique<LibnlNetlink>();
+    o = std::make_unique<Overlay>(config(host, underlay), *nl, true);
+    auto s = o->setup();
+    ASSERT_TRUE(s.ok()) << s.message();
+  };
+  ns1.run([&] { make("h1", "192.168.78.1", nl1, o1); });
+  ns2.run([&] { make("h2", "192.168.78.2", nl2, o2); });
+  ASSERT_TRUE(o1 && o2);
+  msg::State state;
+  state.hosts = {record("h1", "10.212.1.0/24", o1->info()), record("h2", "10.212.2.0/24", o2->info())};
+  int listener = -1;
+  ns2.run([&] {
+    ASSERT_TRUE(o2->apply(state).ok());
+    listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(8080);
+    ::inet_pton(AF_INET, "10.212.2.5", &a.sin_addr);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+    ASSERT_EQ(::listen(listener, 8), 0);
+  });
+  ns1.run([&] {
+    ASSERT_TRUE(o1->apply(state).ok());
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const unsigned user_timeout_ms = 500;
+    ASSERT_EQ(::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms), 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(8080);
+    ::inet_pton(AF_INET, "10.212.2.5", &a.sin_addr);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+
+    msg::State down = state;
+    down.hosts[1].status = "down";
+    ASSERT_TRUE(o1->apply(down).ok());
+    const char request[] = "GET / HTTP/1.1\r\n\r\n";
+    ASSERT_EQ(::send(fd, request, sizeof request - 1, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof request - 1));
+    const auto sent = std::chrono::steady_clock::now();
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 3000);
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent);
+    int error = 0;
+    socklen_t len = sizeof error;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+    EXPECT_EQ(ready, 1) << "the connection outlived its user timeout by " << waited.count() << " ms";
+    EXPECT_EQ(error, ETIMEDOUT) << std::strerror(error);
+    EXPECT_LT(waited.count(), 2500);
+    ::close(fd);
+  });
+  ns2.run([&] {
+    ::close(listener);
+    o2.reset();
+    nl2.reset();
+  });
+  ns1.run([&] {
+    o1.reset();
+    nl1.reset();
+  });
+}
 
 TEST(PeerProbeTest, ListenerAcceptsMovesAndStops) {
   Netns ns;

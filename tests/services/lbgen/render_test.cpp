@@ -142,16 +142,28 @@ TEST_F(RenderTest, OneHttpApp) {
           "    # answer: that request is sent again to another server, but only when it is safe to repeat.\n"
           "    retry-on conn-failure empty-response\n"
           "    http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS\n"
+          "    # A request sent just before its server's host was cut off waits for an answer that never comes:\n"
+          "    # TCP keepalive probes end that connection after 2-3 s of silence (a slow server's kernel still\n"
+          "    # answers them), and the request is sent again elsewhere (retry-on empty-response).\n"
+          "    option srvtcpka\n"
+          "    srvtcpka-idle 1s\n"
+          "    srvtcpka-intvl 1s\n"
+          "    srvtcpka-cnt 2\n"
           "    # Fail-open: each server has an unchecked backup twin; when every checked server is down,\n"
           "    # HAProxy spreads requests over all the twins (a dead one is retried elsewhere: redispatch).\n"
           "    option allbackups\n"
+          "    # downinter: a server that is down is checked as often as one changing state, so one that comes\n"
+          "    # back (a healed link) serves again within rise x fastinter.\n"
+          "    default-server inter 2000 fastinter 200 downinter 200 rise 2 fall 3\n"
           "    # tcp-ut: a request written to a server that acknowledges nothing for 2 s (its host cut off, mid\n"
           "    # keep-alive) fails the connection, so it is retried elsewhere (retry-on empty-response) instead of\n"
-          "    # waiting out timeout server. (HAProxy 2.6 refuses tcp-ut for servers added at run time: those have\n"
-          "    # it from the next reload on.)\n"
-          "    default-server inter 2000 fastinter 200 rise 2 fall 3 tcp-ut 2s\n"
-          "    server web-1 127.100.0.2:8000 check\n    server web-1_failopen 127.100.0.2:8000 backup\n"
-          "    server web-2 127.100.0.3:8000 check\n    server web-2_failopen 127.100.0.3:8000 backup\n"),
+          "    # waiting out timeout server. On each server line: HAProxy 2.6 does not take it from default-server,\n"
+          "    # and refuses it for servers added at run time (on an overlay the agent reloads once such adds have\n"
+          "    # settled, --lb-settle-reload-ms).\n"
+          "    server web-1 127.100.0.2:8000 check tcp-ut 2s\n"
+          "    server web-1_failopen 127.100.0.2:8000 backup tcp-ut 2s\n"
+          "    server web-2 127.100.0.3:8000 check tcp-ut 2s\n"
+          "    server web-2_failopen 127.100.0.3:8000 backup tcp-ut 2s\n"),
       std::string::npos)
       << cfg;
   EXPECT_EQ(cfg.find("hash-type"), std::string::npos);
@@ -200,7 +212,8 @@ TEST_F(RenderTest, TcpApp) {
   EXPECT_NE(cfg.find("backend app_echo_7000\n    mode tcp\n    balance roundrobin\n    option tcp-check\n"),
             std::string::npos)
       << cfg;
-  EXPECT_NE(cfg.find("    server echo-1 127.100.0.2:7000 check\n    server echo-1_failopen 127.100.0.2:7000 backup\n"),
+  EXPECT_NE(cfg.find("    server echo-1 127.100.0.2:7000 check tcp-ut 2s\n    server echo-1_failopen 127.100.0.2:7000 "
+                     "backup tcp-ut 2s\n"),
             std::string::npos)
       << cfg;
   EXPECT_EQ(cfg.find("forwardfor"), std::string::npos);
@@ -236,11 +249,11 @@ TEST_F(RenderTest, UriHashAndProxyProtocol) {
   EXPECT_NE(cfg.find("backend app_cache_8000\n    mode http\n    balance uri\n    hash-type consistent\n"),
             std::string::npos)
       << cfg;
-  EXPECT_NE(cfg.find("    server db-2 127.100.0.3:5432 check send-proxy-v2\n"
-                     "    server db-2_failopen 127.100.0.3:5432 backup send-proxy-v2\n"),
+  EXPECT_NE(cfg.find("    server db-2 127.100.0.3:5432 check tcp-ut 2s send-proxy-v2\n"
+                     "    server db-2_failopen 127.100.0.3:5432 backup tcp-ut 2s send-proxy-v2\n"),
             std::string::npos)
       << cfg;
-  EXPECT_NE(cfg.find("    server cache-1 127.100.0.2:8000 check\n"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("    server cache-1 127.100.0.2:8000 check tcp-ut 2s\n"), std::string::npos) << cfg;
   expect_haproxy_accepts(cfg);
 }
 
@@ -267,8 +280,10 @@ TEST_F(RenderTest, HealthCheckSettingsOfTheApp) {
   EXPECT_EQ(spec.backends[1].check_rise, 5);
   const std::string cfg = rendered(state);
   EXPECT_NE(cfg.find("    option httpchk GET /a-._~!$&()*+,;=:@%2F/Z9?x=1&y\n"), std::string::npos) << cfg;
-  EXPECT_NE(cfg.find("    default-server inter 250 fastinter 100 rise 5 fall 7 tcp-ut 2s\n"), std::string::npos) << cfg;
-  EXPECT_NE(cfg.find("    default-server inter 3600000 fastinter 360000 rise 2 fall 3 tcp-ut 2s\n"), std::string::npos)
+  EXPECT_NE(cfg.find("    default-server inter 250 fastinter 100 downinter 100 rise 5 fall 7\n"), std::string::npos)
+      << cfg;
+  EXPECT_NE(cfg.find("    default-server inter 3600000 fastinter 360000 downinter 360000 rise 2 fall 3\n"),
+            std::string::npos)
       << cfg;
   expect_haproxy_accepts(cfg);
 }
