@@ -102,9 +102,11 @@ std::vector<std::string> servers_up(const std::vector<StatRow>& rows, const std:
     if (row.type != 2 || instance_of_server(row.server) != row.server) continue;
     std::string_view check = row.check_status;
     if (check.rfind("* ", 0) == 0) check.remove_prefix(2);
-    const bool passed = (check.size() > 2 && check.substr(check.size() - 2) == "OK") ||
-                        (check == "INI" && std::binary_search(previous.begin(), previous.end(), row.server));
-    const bool row_up = row.status.rfind("UP", 0) == 0 && row.status.find('/') == std::string::npos && passed;
+    const bool passed = check.size() > 2 && check.substr(check.size() - 2) == "OK";
+    const bool row_up =
+        check == "INI"  // no check done yet: a fresh worker shows "UP 1/3", which says nothing of the server
+            ? row.status.rfind("UP", 0) == 0 && std::binary_search(previous.begin(), previous.end(), row.server)
+            : row.status.rfind("UP", 0) == 0 && row.status.find('/') == std::string::npos && passed;
     auto [it, fresh] = up.emplace(row.server, row_up);
     if (!fresh) it->second = it->second && row_up;
   }

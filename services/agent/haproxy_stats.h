@@ -40,9 +40,9 @@ Result<std::vector<StatRow>> parse_show_stat(std::string_view csv);
 // The instances whose servers this HAProxy's own checks find answering: every checked server row of
 // the instance (one per backend it serves) has status UP and a last check that passed (L4OK, L6OK,
 // L7OK). Fail-open twins (unchecked) are ignored. Sorted.
-// A row UP whose check has not run yet (INI: a worker that a reload just started) keeps what the
-// previous reading said of its instance (`previous`, sorted), so that a reload does not make every
-// server look down until its first check.
+// A row UP whose check has not run yet (INI: a worker that a reload just started, which shows its
+// servers "UP 1/3" until their first check) keeps what the previous reading said of its instance
+// (`previous`, sorted), so that a reload does not make every server look down until its first check.
 std::vector<std::string> servers_up(const std::vector<StatRow>& rows, const std::vector<std::string>& previous = {});
 
 // "app_<app>_<internal port>" (lbgen's backend names) -> "<app>"; empty for any other name.

@@ -416,12 +416,13 @@ TEST_F(PierFleetTest, PartitionUnderLoad) {
   const auto heal = std::chrono::steady_clock::now();
   // Converged at the start of the first check that finds everything in place (a check reads ps, hosts,
   // the overlay entries and the processes: a few hundred ms).
-  std::string last;
+  std::string last, unmet;  // what the last check found; what the one before it lacked
   int64_t converged_ms = -1, check_ms = 0;
   const bool converged = wait_until(
       [&] {
         const auto check = std::chrono::steady_clock::now();
         converged_ms = ms_since(heal);
+        unmet = last;
         const auto hosts = f().hosts();
         const auto ps = f().ps();
         const auto web = not_draining(ps, "web");
@@ -432,10 +433,12 @@ TEST_F(PierFleetTest, PartitionUnderLoad) {
         last = "h2 " + e2e::host_status(hosts, "h2") + ", web " + std::to_string(web.size()) + " wanted (" +
                std::to_string(e2e::instance_ids(ps, "web").size()) + " listed), " + std::to_string(processes) +
                " processes, h1's entries for h2: " + e1.text() + ", h3's: " + e3.text();
+        const bool serving = everywhere_up(hosts, web);
+        last += std::string(serving ? ", " : ", not ") + "UP in every HAProxy";
         check_ms = ms_since(check);
         return e2e::host_status(hosts, "h2") == "up" && web.size() == kWebReplicas && all_running &&
                e2e::instance_ids(ps, "web").size() == kWebReplicas && processes == kWebReplicas && e1.all() &&
-               e3.all() && everywhere_up(hosts, web);
+               e3.all() && serving;
       },
       30s);
   // Once converged, never more running instances than replicas.
@@ -457,24 +460,14 @@ TEST_F(PierFleetTest, PartitionUnderLoad) {
          ::testing::PrintToString(distinct(h2_answers)) + ", slowest probe " + std::to_string(slowest_probe_ms) +
          " ms");
   report("partition: converged " + std::to_string(converged_ms) + " ms after heal (check took " +
-         std::to_string(check_ms) + " ms; " + last + "); most web processes after: " + std::to_string(most));
+         std::to_string(check_ms) + " ms; " + last + "; the check before: " + unmet +
+         "); most web processes after: " + std::to_string(most));
 
-  // A request h1's HAProxy had written to an h2 instance over a kept-open connection when the link went
-  // is lost with it: HAProxy retries connects and empty answers, not an answer that never comes (it waits
-  // `timeout server`; tcp-ut, which would end it, HAProxy 2.6 refuses for servers added at run time).
-  // Those, and only those, are allowed: reads that time out, of requests sent within 1 s of the cut.
-  int64_t in_flight_at_cut = 0;
-  for (const auto& failure : h1_load.failures) {
-    const int64_t sent_at = failure.at_ms - kLoadTimeoutMs;
-    if (failure.kind == "socket" && failure.detail.find("Read") != std::string::npos &&
-        std::abs(sent_at - cut_at_ms) <= 1000)
-      ++in_flight_at_cut;
-  }
-  report("partition: through h1, " + std::to_string(in_flight_at_cut) +
-         " failed requests were in flight to h2 at the cut");
-  EXPECT_LE(static_cast<std::size_t>(h1_load.failed()), h1_load.failures.size()) << "every failure is kept";
-  EXPECT_EQ(h1_load.failed(), in_flight_at_cut) << "cut at " << cut_at_ms << " ms of the load; " << h1_load.to_text();
-  EXPECT_LE(in_flight_at_cut, 4);
+  // Not one failed request through h1, not even those in flight to h2 at the cut (tcp-ut ends a request
+  // written but unacknowledged, keepalive probes one waiting for its answer: both are retried elsewhere).
+  EXPECT_EQ(h1_load.failed(), 0) << "cut at " << cut_at_ms << " ms of the load; " << h1_load.to_text();
+  // client2 reaches h2 only: while cut off, h2's HAProxy serves it with h2's own instances.
+  EXPECT_EQ(h2_failed_cut, 0) << "client2 -> h2 while cut off: " << summary(h2_load);
   EXPECT_GE(suspect_ms, 0) << "h2 never suspect";
   EXPECT_GE(replaced_ms, 0) << "h2's instances never replaced on h1/h3:\n" << f().ps().dump(2);
   EXPECT_GE(overlay_gone_ms, 0) << "h2's overlay entries stayed on h1 or h3 while it was down (down after " << down_ms
@@ -484,10 +477,7 @@ TEST_F(PierFleetTest, PartitionUnderLoad) {
     EXPECT_TRUE(h2_own.count(id) == 1) << "client2 -> h2 answered by " << id << ", not one of h2's own instances "
                                        << ::testing::PrintToString(h2_own);
   EXPECT_TRUE(converged) << last;
-  // The target is 5 s; measured 3.9-6.2 s (bus reconnect ~1 s, then the retired instances drain
-  // until the connections other hosts' HAProxy had to them are gone, and h2's HAProxy checks the
-  // replacements up). Held to 8 s here so that CI does not flap while the drain is made quicker.
-  EXPECT_LE(converged_ms, 8000) << last;
+  EXPECT_LE(converged_ms, 5000) << last << "; the check before: " << unmet;
   EXPECT_LE(most, kWebReplicas);
 }
 

@@ -100,12 +100,12 @@ TEST(ShowStat, ServersUpAreThoseWhoseEveryCheckedRowPassed) {
   // Just after a reload the new worker's servers are UP with no check run yet (INI): each keeps what
   // the previous reading said of it; a server new to this reading is not up before its first check.
   const std::vector<StatRow> reloaded = {
-      server("app_a_80", "a-1", "UP", "INI"),
-      server("app_a_80", "a-2", "UP", "* INI"),
-      server("app_a_80", "a-3", "UP", "INI"),
-      server("app_a_80", "a-4", "UP", "L7OK"),
+      server("app_a_80", "a-1", "UP", "INI"),   server("app_a_80", "a-2", "UP 1/3", "* INI"),
+      server("app_a_80", "a-3", "UP", "INI"),   server("app_a_80", "a-4", "UP", "L7OK"),
+      server("app_a_80", "a-5", "DOWN", "INI"),
   };
-  EXPECT_EQ(servers_up(reloaded, {"a-1", "a-2"}), (std::vector<std::string>{"a-1", "a-2", "a-4"}));
+  EXPECT_EQ(servers_up(reloaded, {"a-1", "a-2", "a-5"}), (std::vector<std::string>{"a-1", "a-2", "a-4"}))
+      << "a-5 is DOWN";
   EXPECT_EQ(servers_up(reloaded), std::vector<std::string>{"a-4"});
 }
 
