@@ -40,10 +40,12 @@ void add_common(po::options_description& desc, CommonFlags& flags, int extras) {
     desc.add_options()("detach,d", po::bool_switch(&flags.detach), "return once the registry accepted the change");
 }
 
-const std::vector<std::string> kEnvOptions = {"bus-pub", "bus-sub"};
+const std::vector<std::string> kEnvOptions = {"bus-pub", "bus-sub", "curve-secret", "bus-public-key"};
 
 std::string bus_help_text(const std::string& usage, const po::options_description& desc) {
-  return help_text(usage, desc) + "\n--bus-pub and --bus-sub can also be set as PIER_BUS_PUB and PIER_BUS_SUB.\n";
+  return help_text(usage, desc) +
+         "\n--bus-pub, --bus-sub, --curve-secret and --bus-public-key can also be set as PIER_BUS_PUB, "
+         "PIER_BUS_SUB, PIER_CURVE_SECRET and PIER_BUS_PUBLIC_KEY.\n";
 }
 
 // Parses; on --help prints it and returns 0, on error prints it and returns 2, else nullopt.

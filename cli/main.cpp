@@ -42,8 +42,9 @@ int main(int argc, char** argv) {
       {"ps", run_ps},         {"hosts", run_hosts},         {"dev", run_dev},
       {"why", run_why},       {"autoscale", run_autoscale}, {"top", run_top}};
   // Options that take a value may come before the command ("pier --bus-sub X ps"): skip their values.
-  const std::set<std::string> value_options = {"--bus-pub", "--bus-sub",     "--timeout", "--output",
-                                               "-o",        "--metrics-url", "--last",    "-n"};
+  const std::set<std::string> value_options = {
+      "--bus-pub", "--bus-sub", "--curve-secret", "--bus-public-key", "--timeout",
+      "--output",  "-o",        "--metrics-url",  "--last",           "-n"};
   const Io io = standard_io();
   std::vector<std::string> before, after;
   std::string command;
