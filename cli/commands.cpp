@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/deploy_spec.h"
+#include "cli/keys.h"
 #include "cli/listing.h"
 #include "cli/liveness.h"
 #include "cli/registry_client.h"
@@ -343,10 +344,14 @@ int run_ps(const std::vector<std::string>& args, const Io& io) {
 }
 
 int run_hosts(const std::vector<std::string>& args, const Io& io) {
+  if (!args.empty() && args[0] == "add") return run_hosts_add({args.begin() + 1, args.end()}, io);
+  if (!args.empty() && args[0] == "remove") return run_hosts_remove({args.begin() + 1, args.end()}, io);
   CommonFlags common;
   po::options_description desc("pier hosts options");
   add_common(desc, common, kOutput);
-  const std::string usage = "usage: pier hosts [options]\n\nLists hosts: facts, subnet, status and their HAProxy.";
+  const std::string usage =
+      "usage: pier hosts [options]\n       pier hosts add|remove NAME (see pier hosts add --help)\n\nLists hosts: "
+      "facts, subnet, status and their HAProxy.";
   if (auto done = parse_or_return(args, desc, nullptr, usage, io)) return *done;
   if (!check_output(common, io)) return kExitBadInput;
   auto state = read_state(common, io);

@@ -161,10 +161,10 @@ Result<std::string> read_public_key(std::string_view key_or_path) {
   return *line;
 }
 
-Status write_pair(const std::string& dir, std::string_view name, Role role, const KeyPair& pair) {
+Status write_pair(const std::string& dir, std::string_view name, std::string_view what, const KeyPair& pair) {
   if (Status s = check_name("name", name); !s.ok()) return s;
   const std::string base = dir + "/" + std::string(name);
-  const std::string comment = "# pier " + std::string(role_name(role)) + " key " + std::string(name) + "\n";
+  const std::string comment = "# pier " + std::string(what) + " key " + std::string(name) + "\n";
   for (const char* suffix : {".key", ".pub"}) {
     if (::access((base + suffix).c_str(), F_OK) == 0)
       return Status::Invalid(base + suffix, "exists already; keys are never overwritten");
@@ -178,6 +178,17 @@ Status write_pair(const std::string& dir, std::string_view name, Role role, cons
     return s;
   }
   return Status::Ok();
+}
+
+std::string purpose_of(const std::string& pub_path) {
+  auto text = read_text(pub_path);
+  if (!text.ok()) return {};
+  const auto at = text->find("# pier ");
+  if (at == std::string::npos) return {};
+  std::istringstream words(text->substr(at + 7));
+  std::string what;
+  words >> what;
+  return what;
 }
 
 Result<Allowlist> Allowlist::parse(std::string_view text) {

@@ -43,9 +43,12 @@ Result<KeyPair> read_secret_file(const std::string& path);
 // whose first non-comment line is the key.
 Result<std::string> read_public_key(std::string_view key_or_path);
 
-// Writes `<dir>/<name>.key` (mode 0600: the secret, then a comment with the public key) and
-// `<dir>/<name>.pub` (mode 0644: the public key). Refuses to overwrite either, and a bad name.
-Status write_pair(const std::string& dir, std::string_view name, Role role, const KeyPair& pair);
+// Writes `<dir>/<name>.key` (mode 0600: the secret, then comments: `what`, the public key) and
+// `<dir>/<name>.pub` (mode 0644: the public key, then `# pier <what> key <name>`). Refuses to
+// overwrite either, and a bad name. `what` is a role's name, or "bus" for the bus's own key.
+Status write_pair(const std::string& dir, std::string_view name, std::string_view what, const KeyPair& pair);
+// What a .pub file written by write_pair says its key is for ("agent", "bus"), empty when it does not say.
+std::string purpose_of(const std::string& pub_path);
 
 struct AllowedKey {
   std::string public_key;

@@ -37,7 +37,7 @@ TEST(Keys, RolesParseByNameAndRefuseOthersNamingTheList) {
 TEST(Keys, WritePairMakesA0600SecretAndRefusesToOverwrite) {
   testing::TempDir dir;
   auto pair = *generate();
-  ASSERT_TRUE(write_pair(dir.path(), "web-1", Role::agent, pair).ok());
+  ASSERT_TRUE(write_pair(dir.path(), "web-1", "agent", pair).ok());
   struct stat st {};
   ASSERT_EQ(::stat((dir.path() + "/web-1.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -47,11 +47,11 @@ TEST(Keys, WritePairMakesA0600SecretAndRefusesToOverwrite) {
   EXPECT_EQ(read->public_key, pair.public_key);
   EXPECT_EQ(*read_public_key(dir.path() + "/web-1.pub"), pair.public_key);
 
-  auto again = write_pair(dir.path(), "web-1", Role::agent, *generate());
+  auto again = write_pair(dir.path(), "web-1", "agent", *generate());
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.message().find("never overwritten"), std::string::npos);
   EXPECT_EQ(read_secret_file(dir.path() + "/web-1.key")->secret_key, pair.secret_key);
-  EXPECT_EQ(write_pair(dir.path(), "Bad_Name", Role::agent, pair).field(), "name");
+  EXPECT_EQ(write_pair(dir.path(), "Bad_Name", "agent", pair).field(), "name");
 }
 
 TEST(Keys, SecretFileReadableByOthersIsRefusedNamingTheFileAndRule) {

@@ -28,8 +28,8 @@ struct KeyFiles {
   keys::KeyPair client = *keys::generate();
   keys::KeyPair server = *keys::generate();
   KeyFiles() {
-    EXPECT_TRUE(keys::write_pair(dir.path(), "web-1", keys::Role::agent, client).ok());
-    EXPECT_TRUE(keys::write_pair(dir.path(), "bus", keys::Role::reader, server).ok());
+    EXPECT_TRUE(keys::write_pair(dir.path(), "web-1", "agent", client).ok());
+    EXPECT_TRUE(keys::write_pair(dir.path(), "bus", "bus", server).ok());
   }
 };
 
