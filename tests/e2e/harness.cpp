@@ -1,7 +1,5 @@
 #include "tests/e2e/harness.h"
 
-#include "common/keys.h"
-
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -19,6 +17,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/keys.h"
 #include "common/process.h"
 #include "common/version.h"
 
