@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/deploy_spec.h"
+#include "cli/keys.h"
 #include "cli/listing.h"
 #include "cli/liveness.h"
 #include "cli/registry_client.h"
@@ -40,10 +41,12 @@ void add_common(po::options_description& desc, CommonFlags& flags, int extras) {
     desc.add_options()("detach,d", po::bool_switch(&flags.detach), "return once the registry accepted the change");
 }
 
-const std::vector<std::string> kEnvOptions = {"bus-pub", "bus-sub"};
+const std::vector<std::string> kEnvOptions = {"bus-pub", "bus-sub", "curve-secret", "bus-public-key"};
 
 std::string bus_help_text(const std::string& usage, const po::options_description& desc) {
-  return help_text(usage, desc) + "\n--bus-pub and --bus-sub can also be set as PIER_BUS_PUB and PIER_BUS_SUB.\n";
+  return help_text(usage, desc) +
+         "\n--bus-pub, --bus-sub, --curve-secret and --bus-public-key can also be set as PIER_BUS_PUB, "
+         "PIER_BUS_SUB, PIER_CURVE_SECRET and PIER_BUS_PUBLIC_KEY.\n";
 }
 
 // Parses; on --help prints it and returns 0, on error prints it and returns 2, else nullopt.
@@ -341,10 +344,14 @@ int run_ps(const std::vector<std::string>& args, const Io& io) {
 }
 
 int run_hosts(const std::vector<std::string>& args, const Io& io) {
+  if (!args.empty() && args[0] == "add") return run_hosts_add({args.begin() + 1, args.end()}, io);
+  if (!args.empty() && args[0] == "remove") return run_hosts_remove({args.begin() + 1, args.end()}, io);
   CommonFlags common;
   po::options_description desc("pier hosts options");
   add_common(desc, common, kOutput);
-  const std::string usage = "usage: pier hosts [options]\n\nLists hosts: facts, subnet, status and their HAProxy.";
+  const std::string usage =
+      "usage: pier hosts [options]\n       pier hosts add|remove NAME (see pier hosts add --help)\n\nLists hosts: "
+      "facts, subnet, status and their HAProxy.";
   if (auto done = parse_or_return(args, desc, nullptr, usage, io)) return *done;
   if (!check_output(common, io)) return kExitBadInput;
   auto state = read_state(common, io);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli/args.h"
+#include "cli/keys.h"
 #include "common/clock.h"
 #include "common/process.h"
 #include "common/validate.h"
@@ -204,24 +205,47 @@ std::vector<ChildSpec> dev_children(const DevOptions& o, const std::string& bin_
     bus_argv.insert(bus_argv.end(),
                     {"--allow-fault-injection", "--drop-share", std::to_string(o.bus_drop_share), "--drop-seed",
                      std::to_string(o.bus_drop_seed), "--drop-for-ms", std::to_string(o.bus_drop_for_ms)});
+  const std::string keys = dev_keys_dir(o);
+  if (!o.insecure_bus)
+    bus_argv.insert(bus_argv.end(), {"--curve-secret", keys + "/bus.key", "--allow", keys + "/allow"});
+  // Each client speaks CURVE with the key named after it.
+  auto keyed = [&](std::vector<std::string> argv, const std::string& key) {
+    if (!o.insecure_bus)
+      argv.insert(argv.end(), {"--curve-secret", keys + "/" + key + ".key", "--bus-public-key", keys + "/bus.pub"});
+    return argv;
+  };
   return {
       {"bus", bus_argv},
-      {"registry", with_bus({program(bin_dir, "pier-registry"), "--db", o.state_dir + "/registry.db",
-                             "--platform-network", o.platform_network, "--docker-network", o.docker_network})},
-      {"scheduler", with_bus({program(bin_dir, "pier-scheduler")})},
-      {"lbgen", with_bus({program(bin_dir, "pier-lbgen")})},
-      {"metrics",
-       with_bus({program(bin_dir, "pier-metrics"), "--db", o.state_dir + "/metrics.db", "--listen", o.metrics_listen})},
-      {"agent", with_bus({program(bin_dir, "pier-agent"), "--host-id", host_id, "--address", "127.0.0.1", "--state-dir",
-                          o.state_dir + "/agent", "--runtime", o.runtime, "--stats-port", std::to_string(o.stats_port),
-                          "--stop-on-exit"})},
+      {"registry", keyed(with_bus({program(bin_dir, "pier-registry"), "--db", o.state_dir + "/registry.db",
+                                   "--platform-network", o.platform_network, "--docker-network", o.docker_network}),
+                         "registry")},
+      {"scheduler", keyed(with_bus({program(bin_dir, "pier-scheduler")}), "scheduler")},
+      {"lbgen", keyed(with_bus({program(bin_dir, "pier-lbgen")}), "lbgen")},
+      {"metrics", keyed(with_bus({program(bin_dir, "pier-metrics"), "--db", o.state_dir + "/metrics.db", "--listen",
+                                  o.metrics_listen}),
+                        "metrics")},
+      {"agent", keyed(with_bus({program(bin_dir, "pier-agent"), "--host-id", host_id, "--address", "127.0.0.1",
+                                "--state-dir", o.state_dir + "/agent", "--runtime", o.runtime, "--stats-port",
+                                std::to_string(o.stats_port), "--stop-on-exit"}),
+                      host_id)},
   };
+}
+
+std::string dev_keys_dir(const DevOptions& o) { return o.state_dir + "/keys"; }
+
+std::vector<std::pair<std::string, keys::Role>> dev_key_names(const std::string& host_id) {
+  return {{"registry", keys::Role::registry}, {"scheduler", keys::Role::scheduler},
+          {"lbgen", keys::Role::lbgen},       {"metrics", keys::Role::metrics},
+          {host_id, keys::Role::agent},       {"operator", keys::Role::operator_}};
 }
 
 std::string dev_env_text(const DevOptions& o, bool demo_live) {
   std::string text = "PIER_BUS_PUB=" + o.bus.pub + "\nPIER_BUS_SUB=" + o.bus.sub + "\nPIER_METRICS_URL=http://" +
                      o.metrics_listen + "/metrics\nPIER_STATS_URL=http://127.0.0.1:" + std::to_string(o.stats_port) +
                      "/stats\n";
+  if (!o.insecure_bus)
+    text += "PIER_CURVE_SECRET=" + dev_keys_dir(o) + "/operator.key\nPIER_BUS_PUBLIC_KEY=" + dev_keys_dir(o) +
+            "/bus.pub\nPIER_KEYS_DIR=" + dev_keys_dir(o) + "\n";
   if (demo_live) text += "PIER_DEMO_URL=http://127.0.0.1:" + std::to_string(o.demo_port) + "/\n";
   return text;
 }
@@ -260,7 +284,9 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
       "bus-drop-seed", po::value(&o.bus_drop_seed)->default_value(o.bus_drop_seed), "tests only: seed of the drops")(
       "bus-drop-for-ms", po::value(&o.bus_drop_for_ms)->default_value(o.bus_drop_for_ms),
       "tests only: drop for this long after the bus starts (0: always)")(
-      "log-level", po::value(&o.log_level)->default_value(o.log_level), "the children's log level");
+      "log-level", po::value(&o.log_level)->default_value(o.log_level), "the children's log level")(
+      "insecure-bus", po::bool_switch(&o.insecure_bus),
+      "a plaintext bus (default: CURVE with keys made in <state-dir>/keys, an allowlist, a role per key)");
   auto parsed = parse_args(args, desc, nullptr, {"state-dir", "bus-pub", "bus-sub"});
   if (!parsed.ok()) {
     io.err("error: " + parsed.status().message() + " (see --help)");
@@ -313,6 +339,24 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
              ")");
       return kExitNotDone;
     }
+  }
+
+  const std::string keys_dir = dev_keys_dir(o);
+  char host_name[256] = {};
+  ::gethostname(host_name, sizeof host_name - 1);
+  const std::string key_host = o.host_id.empty() ? host_id_from(host_name) : o.host_id;
+  if (!o.insecure_bus) {
+    if (Status s = ensure_dev_keys(keys_dir, dev_key_names(key_host)); !s.ok()) {
+      io.err("error: keys: " + s.message());
+      return kExitNotDone;
+    }
+    auto op = keys::read_secret_file(keys_dir + "/operator.key");
+    auto bus_key = keys::read_public_key(keys_dir + "/bus.pub");
+    if (!op.ok() || !bus_key.ok()) {
+      io.err("error: keys: " + (op.ok() ? bus_key.status() : op.status()).message());
+      return kExitNotDone;
+    }
+    o.bus.curve = bus::CurveKeys{op->public_key, op->secret_key, *bus_key};  // the demo's deploy, as operator
   }
 
   struct sigaction action {};

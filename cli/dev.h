@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "common/bus.h"
+#include "common/keys.h"
 
 namespace pier::cli {
 
@@ -21,6 +22,8 @@ struct DevOptions {
   std::string docker_network = "10.213.0.0/16";     // the registry's pool of docker subnets
   std::string runtime = "exec";                     // the agent's runtime: exec | docker
   std::string host_id;                              // empty: from the hostname
+  // Off: keys in <state_dir>/keys (made on first start), a CURVE bus that admits them only. On: plaintext.
+  bool insecure_bus = false;
   // Fault injection on the bus, for tests (pier-bus --allow-fault-injection --drop-*); 0: off.
   double bus_drop_share = 0;
   int64_t bus_drop_seed = 1;
@@ -38,9 +41,15 @@ std::string default_state_dir(bool root, const char* xdg_state_home, const char*
 std::string host_id_from(const std::string& hostname);
 // The children in start order (bus first, agent last), with their flags.
 std::vector<ChildSpec> dev_children(const DevOptions& options, const std::string& bin_dir, const std::string& host_id);
-// dev.env: PIER_BUS_PUB, PIER_BUS_SUB, PIER_METRICS_URL, PIER_STATS_URL and, once the demo is live,
-// PIER_DEMO_URL; one NAME=value per line.
+// dev.env: PIER_BUS_PUB, PIER_BUS_SUB, PIER_METRICS_URL, PIER_STATS_URL, with keys PIER_CURVE_SECRET
+// (the operator key), PIER_BUS_PUBLIC_KEY and PIER_KEYS_DIR, and once the demo is live PIER_DEMO_URL;
+// one NAME=value per line.
 std::string dev_env_text(const DevOptions& options, bool demo_live);
+// Where pier dev keeps its keys: <state_dir>/keys.
+std::string dev_keys_dir(const DevOptions& options);
+// The keys pier dev makes: one per service (named after it), the agent's (named `host_id`), and the
+// operator key for the CLI ("operator").
+std::vector<std::pair<std::string, keys::Role>> dev_key_names(const std::string& host_id);
 // The demo app `pier dev --demo` deploys.
 msg::AppSpec demo_spec(int demo_port);
 

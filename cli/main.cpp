@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/dev.h"
 #include "cli/explain.h"
+#include "cli/keys.h"
 #include "cli/top.h"
 #include "common/version.h"
 
@@ -26,6 +27,8 @@ constexpr const char* kUsage =
     "  why      the autoscaler's recent decisions for an app: pier why APP [--last N]\n"
     "  autoscale  what the autoscaler would do now and why: pier autoscale APP --dry-run\n"
     "  dev      run the whole stack on this machine\n"
+    "  keys     CURVE keys for the bus: pier keys new NAME --role ROLE, pier keys list\n"
+    "  hosts add|remove NAME  join a host to the bus (its key, the allowlist, the command to run there) or revoke it\n"
     "\n"
     "`pier <command> --help` shows a command's options. --bus-pub/--bus-sub (or PIER_BUS_PUB/PIER_BUS_SUB)\n"
     "say where the bus is; --metrics-url (or PIER_METRICS_URL) where pier-metrics is (why, autoscale).\n"
@@ -38,12 +41,13 @@ int main(int argc, char** argv) {
   using namespace pier::cli;
   using Command = int (*)(const std::vector<std::string>&, const Io&);
   const std::map<std::string, Command> commands = {
-      {"deploy", run_deploy}, {"scale", run_scale},         {"rm", run_rm},
-      {"ps", run_ps},         {"hosts", run_hosts},         {"dev", run_dev},
-      {"why", run_why},       {"autoscale", run_autoscale}, {"top", run_top}};
+      {"deploy", run_deploy}, {"scale", run_scale}, {"rm", run_rm},   {"ps", run_ps},
+      {"hosts", run_hosts},   {"dev", run_dev},     {"why", run_why}, {"autoscale", run_autoscale},
+      {"top", run_top},       {"keys", run_keys}};
   // Options that take a value may come before the command ("pier --bus-sub X ps"): skip their values.
-  const std::set<std::string> value_options = {"--bus-pub", "--bus-sub",     "--timeout", "--output",
-                                               "-o",        "--metrics-url", "--last",    "-n"};
+  const std::set<std::string> value_options = {
+      "--bus-pub", "--bus-sub", "--curve-secret", "--bus-public-key", "--timeout",
+      "--output",  "-o",        "--metrics-url",  "--last",           "-n"};
   const Io io = standard_io();
   std::vector<std::string> before, after;
   std::string command;

@@ -19,8 +19,8 @@ RegistryClient::RegistryClient(zmq::context_t& context, const bus::Endpoints& en
     : clock_(clock),
       cancelled_(std::move(cancelled)),
       sender_(bus::unique_sender("cli")),
-      subscriber_(context, endpoints.sub, {topic::reply_to(sender_), std::string(topic::kStateFull)}),
-      publisher_(context, endpoints.pub, sender_, clock) {}
+      subscriber_(context, endpoints, {topic::reply_to(sender_), std::string(topic::kStateFull)}),
+      publisher_(context, endpoints, sender_, clock) {}
 
 std::optional<msg::State> RegistryClient::snapshot(int64_t timeout_ms) {
   const int64_t deadline = clock_.steady_ms() + timeout_ms;

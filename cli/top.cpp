@@ -101,7 +101,7 @@ int run_top(const std::vector<std::string>& args, const Io& io) {
   all.add_options()("extra", po::value(&extra));
   po::positional_options_description positional;
   positional.add("extra", -1);
-  auto parsed = parse_args(args, all, &positional, {"bus-pub", "bus-sub"});
+  auto parsed = parse_args(args, all, &positional, {"bus-pub", "bus-sub", "curve-secret", "bus-public-key"});
   if (!parsed.ok()) {
     io.err("error: " + parsed.status().message() + " (see --help)");
     return kExitBadInput;
@@ -125,7 +125,7 @@ int run_top(const std::vector<std::string>& args, const Io& io) {
 
   SystemClock clock;
   zmq::context_t context;
-  bus::Subscriber subscriber(context, f.endpoints.sub, {std::string(topic::kAppMetricsPrefix)});
+  bus::Subscriber subscriber(context, f.endpoints, {std::string(topic::kAppMetricsPrefix)});
   TopBoard board;
   const auto show = [&](const std::vector<msg::AppMetrics>& apps, bool live) {
     if (f.output == "json") {

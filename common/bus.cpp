@@ -33,13 +33,24 @@ void set_liveness(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::tcp_keepalive_cnt, 2);
 }
 
-Publisher::Publisher(zmq::context_t& context, const std::string& endpoint, std::string sender, const Clock& clock)
+void set_curve(zmq::socket_t& socket, const std::optional<CurveKeys>& curve) {
+  if (!curve) return;
+  socket.set(zmq::sockopt::curve_serverkey, curve->server_key);
+  socket.set(zmq::sockopt::curve_publickey, curve->public_key);
+  socket.set(zmq::sockopt::curve_secretkey, curve->secret_key);
+}
+
+Publisher::Publisher(zmq::context_t& context, const Endpoints& endpoints, std::string sender, const Clock& clock)
     : socket_(context, zmq::socket_type::pub), sender_(std::move(sender)), clock_(clock) {
   socket_.set(zmq::sockopt::sndhwm, kHighWaterMark);
   socket_.set(zmq::sockopt::linger, 2000);
   set_liveness(socket_);
-  socket_.connect(endpoint);
+  set_curve(socket_, endpoints.curve);
+  socket_.connect(endpoints.pub);
 }
+
+Publisher::Publisher(zmq::context_t& context, const std::string& endpoint, std::string sender, const Clock& clock)
+    : Publisher(context, Endpoints{endpoint, {}, std::nullopt}, std::move(sender), clock) {}
 
 void Publisher::publish_encoded(std::string_view topic, const std::string& body, const std::string& request_id) {
   msg::Header header;
@@ -60,15 +71,19 @@ void Publisher::publish_raw(const std::vector<std::string>& frames) {
   }
 }
 
-Subscriber::Subscriber(zmq::context_t& context, const std::string& endpoint, const std::vector<std::string>& prefixes)
+Subscriber::Subscriber(zmq::context_t& context, const Endpoints& endpoints, const std::vector<std::string>& prefixes)
     : socket_(context, zmq::socket_type::sub) {
   socket_.set(zmq::sockopt::rcvhwm, kHighWaterMark);
   socket_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
   socket_.set(zmq::sockopt::linger, 0);
   set_liveness(socket_);
+  set_curve(socket_, endpoints.curve);
   for (const auto& p : prefixes) subscribe(p);
-  socket_.connect(endpoint);
+  socket_.connect(endpoints.sub);
 }
+
+Subscriber::Subscriber(zmq::context_t& context, const std::string& endpoint, const std::vector<std::string>& prefixes)
+    : Subscriber(context, Endpoints{{}, endpoint, std::nullopt}, prefixes) {}
 
 void Subscriber::subscribe(std::string_view prefix) { socket_.set(zmq::sockopt::subscribe, prefix); }
 

@@ -18,12 +18,24 @@
 
 namespace pier::bus {
 
+// A client's CURVE keys (Z85): its own pair and the bus's public key. docs/SECURITY.md.
+struct CurveKeys {
+  std::string public_key;
+  std::string secret_key;
+  std::string server_key;
+};
+
 // Where a process reaches the bus: publishers connect to the proxy's XSUB side, subscribers to its
-// XPUB side.
+// XPUB side; with `curve`, as a CURVE client of the bus (options::add_bus fills it from --curve-secret
+// and --bus-public-key).
 struct Endpoints {
   std::string pub = "tcp://127.0.0.1:7701";
   std::string sub = "tcp://127.0.0.1:7702";
+  std::optional<CurveKeys> curve;
 };
+
+// Makes `socket` a CURVE client of the bus when keys are given; before it connects.
+void set_curve(zmq::socket_t& socket, const std::optional<CurveKeys>& curve);
 
 // High-water marks are set before connect (set after, they do not apply and PUB/SUB drops silently).
 inline constexpr int kHighWaterMark = 100'000;
@@ -49,6 +61,8 @@ struct Envelope {
 
 class Publisher {
  public:
+  Publisher(zmq::context_t& context, const Endpoints& endpoints, std::string sender, const Clock& clock);
+  // A plaintext publisher (tests).
   Publisher(zmq::context_t& context, const std::string& endpoint, std::string sender, const Clock& clock);
 
   template <typename T>
@@ -70,6 +84,8 @@ class Publisher {
 
 class Subscriber {
  public:
+  Subscriber(zmq::context_t& context, const Endpoints& endpoints, const std::vector<std::string>& prefixes);
+  // A plaintext subscriber (tests).
   Subscriber(zmq::context_t& context, const std::string& endpoint, const std::vector<std::string>& prefixes);
 
   void subscribe(std::string_view prefix);

@@ -12,8 +12,16 @@ namespace pier::options {
 
 namespace po = boost::program_options;
 
-// Adds --bus-pub and --bus-sub (defaults: the local pier-bus) writing into `endpoints`.
-void add_bus(po::options_description& desc, bus::Endpoints& endpoints);
+// Whether a process may use a plaintext bus on an address other than loopback.
+enum class PlaintextBus { allowed, loopback_only };
+
+// Adds --bus-pub and --bus-sub (defaults: the local pier-bus), --curve-secret FILE and --bus-public-key
+// KEY|FILE writing into `endpoints` (the key files are read when the options are parsed: a missing,
+// malformed or group-readable key is an option error naming the file and the rule). With
+// `loopback_only`, also --insecure-bus: without it a bus endpoint off 127.0.0.0/8 needs keys.
+void add_bus(po::options_description& desc, bus::Endpoints& endpoints, PlaintextBus plaintext = PlaintextBus::allowed);
+// Whether a ZeroMQ endpoint stays on this machine: tcp:// on 127.0.0.0/8 or localhost, ipc://, inproc://.
+bool local_endpoint(std::string_view endpoint);
 // Adds --log-level writing into `level`.
 void add_log_level(po::options_description& desc, std::string& level);
 

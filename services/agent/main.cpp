@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
       "servers added at run time get tcp-ut (a request to a host cut off is retried elsewhere); 0: never")(
       "stop-on-exit", po::bool_switch(&stop_on_exit),
       "stop instances and HAProxy when the agent exits (default: leave them serving)");
-  options::add_bus(desc, endpoints);
+  options::add_bus(desc, endpoints, options::PlaintextBus::loopback_only);
   options::add_log_level(desc, level);
   options::parse_or_exit(argc, argv, desc,
                          "usage: pier-agent [options]\n\nRuns this host's instances and HAProxy as pier's state says.");
@@ -222,9 +222,8 @@ int main(int argc, char** argv) {
   agent::Agent agent(options, facts, runtime->kind(), lb->socket_path(), handoff, clock);
 
   zmq::context_t context;
-  bus::Publisher publisher(context, endpoints.pub, "agent/" + options.host_id, clock);
-  bus::Subscriber subscriber(context, endpoints.sub,
-                             {std::string(topic::kStateFull), topic::lb_config(options.host_id)});
+  bus::Publisher publisher(context, endpoints, "agent/" + options.host_id, clock);
+  bus::Subscriber subscriber(context, endpoints, {std::string(topic::kStateFull), topic::lb_config(options.host_id)});
   stop_signal::install();
   spdlog::info(
       "agent up: host {} ({}, {} cpus, {} MiB), address {}, state {}, runtime {}, {} adopted instances, overlay {}",

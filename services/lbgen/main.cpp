@@ -40,8 +40,8 @@ int main(int argc, char** argv) {
 
   SystemClock clock;
   zmq::context_t context;
-  bus::Publisher publisher(context, endpoints.pub, "lbgen", clock);
-  bus::Subscriber subscriber(context, endpoints.sub, {std::string(topic::kStateFull)});
+  bus::Publisher publisher(context, endpoints, "lbgen", clock);
+  bus::Subscriber subscriber(context, endpoints, {std::string(topic::kStateFull)});
   stop_signal::install();
   spdlog::info("lbgen up (template: {})", template_path.empty() ? "built-in" : template_path);
 

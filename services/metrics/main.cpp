@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   metrics::LatestFigures figures(*stale);
   zmq::context_t context;
   const std::string sender = "metrics";
-  bus::Publisher publisher(context, endpoints.pub, sender, clock);
+  bus::Publisher publisher(context, endpoints, sender, clock);
   metrics::DecisionStore decisions((*store)->db());
   metrics::AutoscaleOptions autoscale_options;
   autoscale_options.interval_ms = autoscale_interval_ms;
@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
 
   auto prefixes = metrics::subscriptions();
   prefixes.push_back(topic::reply_to(sender));
-  bus::Subscriber subscriber(context, endpoints.sub, prefixes);
+  bus::Subscriber subscriber(context, endpoints, prefixes);
   metrics::CollectorOptions options;
   options.retention_ms = *retention;
   options.prune_every_ms = std::clamp<int64_t>(*retention / 10, 1000, 60'000);

@@ -54,6 +54,12 @@ Handled dispatch(Registry& registry, const bus::Envelope& envelope) {
       handled.rejected = Status::Invalid("host_id", "must match the topic's host");
       return handled;
     }
+    // On a CURVE bus only the key named <host> may publish agent.heartbeat.<host> (services/bus/access.h),
+    // so host_id, topic and sender all name the key.
+    if (envelope.header.sender != "agent/" + decoded->host_id) {
+      handled.rejected = Status::Invalid("sender", "must be agent/<host_id> for a heartbeat");
+      return handled;
+    }
     auto changed = registry.heartbeat(*decoded);
     if (!changed.ok())
       handled.rejected = changed.status();

@@ -60,8 +60,8 @@ int main(int argc, char** argv) {
                loaded.hosts.size(), loaded.apps.size(), loaded.instances.size());
 
   zmq::context_t context;
-  bus::Publisher publisher(context, endpoints.pub, "registry", clock);
-  bus::Subscriber subscriber(context, endpoints.sub,
+  bus::Publisher publisher(context, endpoints, "registry", clock);
+  bus::Subscriber subscriber(context, endpoints,
                              {std::string(topic::kCommandPrefix), std::string(topic::kHeartbeatPrefix)});
   stop_signal::install();
 

@@ -33,8 +33,8 @@ int main(int argc, char** argv) {
 
   SystemClock clock;
   zmq::context_t context;
-  bus::Publisher publisher(context, endpoints.pub, "scheduler", clock);
-  bus::Subscriber subscriber(context, endpoints.sub, {std::string(topic::kStateFull)});
+  bus::Publisher publisher(context, endpoints, "scheduler", clock);
+  bus::Subscriber subscriber(context, endpoints, {std::string(topic::kStateFull)});
   stop_signal::install();
   spdlog::info("scheduler up");
 

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 
+#include "cli/keys.h"
 #include "common/validate.h"
 
 namespace pier::cli {
@@ -24,7 +26,7 @@ TEST(Dev, HostIdIsADnsLabel) {
 TEST(Dev, ChildrenInStartOrderWithTheirFlags) {
   DevOptions o;
   o.state_dir = "/s";
-  o.bus = {"tcp://127.0.0.1:1", "tcp://127.0.0.1:2"};
+  o.bus = {"tcp://127.0.0.1:1", "tcp://127.0.0.1:2", std::nullopt};
   o.stats_port = 9999;
   auto children = dev_children(o, "/nonexistent-bin", "h");
   std::vector<std::string> names;
@@ -41,6 +43,40 @@ TEST(Dev, ChildrenInStartOrderWithTheirFlags) {
   EXPECT_TRUE(has("--host-id", "h"));
   EXPECT_TRUE(has("--stats-port", "9999"));
   EXPECT_TRUE(has("--bus-sub", "tcp://127.0.0.1:2"));
+  EXPECT_TRUE(has("--curve-secret", "/s/keys/h.key"));  // the agent's key is named after its host
+  EXPECT_TRUE(has("--bus-public-key", "/s/keys/bus.pub"));
+  const auto& bus = children.front().argv;
+  EXPECT_NE(std::find(bus.begin(), bus.end(), "/s/keys/allow"), bus.end());
+  o.insecure_bus = true;
+  const auto plain = dev_children(o, "/nonexistent-bin", "h");
+  for (const auto& c : plain)
+    EXPECT_EQ(std::find(c.argv.begin(), c.argv.end(), "--curve-secret"), c.argv.end()) << c.name;
+}
+
+TEST(Dev, KeysAreMadeOnceAndAllowed) {
+  char tmpl[] = "/tmp/pier-dev-keys-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = std::string(tmpl) + "/keys";
+  ASSERT_TRUE(ensure_dev_keys(dir, dev_key_names("h")).ok());
+  const auto first = keys::Allowlist::read_file(dir + "/allow");
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(first->keys().size(), 6u);
+  EXPECT_EQ(first->find_name("h")->role, keys::Role::agent);
+  EXPECT_EQ(first->find_name("operator")->role, keys::Role::operator_);
+  EXPECT_EQ(first->find_name("bus"), nullptr);                 // the bus's own key is no client's
+  ASSERT_TRUE(ensure_dev_keys(dir, dev_key_names("h")).ok());  // a second start keeps them
+  EXPECT_EQ(keys::Allowlist::read_file(dir + "/allow")->keys()[0].public_key, first->keys()[0].public_key);
+  EXPECT_EQ(keys::Allowlist::read_file(dir + "/allow")->keys().size(), 6u);
+
+  // pier hosts add/remove's allowlist edits: refused twice, removed once.
+  const auto extra = *keys::generate();
+  EXPECT_TRUE(allow_key(dir + "/allow", {extra.public_key, "web-2", keys::Role::agent}).ok());
+  EXPECT_EQ(allow_key(dir + "/allow", {keys::generate()->public_key, "web-2", keys::Role::agent}).field(), "name");
+  EXPECT_TRUE(revoke_key(dir + "/allow", "web-2").ok());
+  EXPECT_EQ(revoke_key(dir + "/allow", "web-2").field(), "name");
+  EXPECT_EQ(keys::Allowlist::read_file(dir + "/allow")->keys().size(), 6u);
+  EXPECT_EQ(make_key(dir, "h", "agent").field(), dir + "/h.key");  // never overwritten
+  std::filesystem::remove_all(tmpl);
 }
 
 TEST(Dev, BusFaultInjectionOnlyWhenAsked) {
@@ -54,17 +90,25 @@ TEST(Dev, BusFaultInjectionOnlyWhenAsked) {
   const auto lossy = dev_children(o, "/nonexistent-bin", "h").front().argv;
   const auto at = std::find(lossy.begin(), lossy.end(), "--allow-fault-injection");
   ASSERT_NE(at, lossy.end());
-  EXPECT_EQ(std::vector<std::string>(at, lossy.end()),
+  ASSERT_GE(lossy.end() - at, 7);
+  EXPECT_EQ(std::vector<std::string>(at, at + 7),
             (std::vector<std::string>{"--allow-fault-injection", "--drop-share", "0.200000", "--drop-seed", "7",
                                       "--drop-for-ms", "30000"}));
 }
 
 TEST(Dev, EnvFile) {
   DevOptions o;
-  o.bus = {"tcp://127.0.0.1:1", "tcp://127.0.0.1:2"};
+  o.bus = {"tcp://127.0.0.1:1", "tcp://127.0.0.1:2", std::nullopt};
   o.metrics_listen = "127.0.0.1:3";
   o.stats_port = 4;
   o.demo_port = 5;
+  o.state_dir = "/s";
+  EXPECT_EQ(
+      dev_env_text(o, false),
+      "PIER_BUS_PUB=tcp://127.0.0.1:1\nPIER_BUS_SUB=tcp://127.0.0.1:2\nPIER_METRICS_URL=http://127.0.0.1:3/metrics\n"
+      "PIER_STATS_URL=http://127.0.0.1:4/stats\nPIER_CURVE_SECRET=/s/keys/operator.key\n"
+      "PIER_BUS_PUBLIC_KEY=/s/keys/bus.pub\nPIER_KEYS_DIR=/s/keys\n");
+  o.insecure_bus = true;
   EXPECT_EQ(
       dev_env_text(o, false),
       "PIER_BUS_PUB=tcp://127.0.0.1:1\nPIER_BUS_SUB=tcp://127.0.0.1:2\nPIER_METRICS_URL=http://127.0.0.1:3/metrics\n"

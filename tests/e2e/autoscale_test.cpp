@@ -73,7 +73,7 @@ CommandResult deploy_with_policy(const Stack& s, const std::string& app, int por
 // test's thread.
 class AppWatch {
  public:
-  AppWatch(const std::string& bus_sub, const std::string& app)
+  AppWatch(const bus::Endpoints& bus_sub, const std::string& app)
       : app_(app), subscriber_(context_, bus_sub, {topic::app_metrics(app), topic::decision(app)}) {}
 
   // Reads what arrives for `for_ms`.
@@ -151,7 +151,7 @@ TEST(AutoscaleLoadTest, LoadScalesUpWithinTenSecondsOfCrossingAndDownOnlyAfterTh
   policy << "  min: 1\n  max: 4\n  targets: {requests_per_second: " << kTargetRps << ", cpu_percent: " << kTargetCpu
          << "}\n  up_window_s: " << kUpWindowS << "\n  down_window_s: " << kDownWindowS
          << "\n  cooldown_s: " << kCooldownS << "\n  max_step: 2\n  stale_after_s: 10\n";
-  AppWatch watch(s->dev_env("PIER_BUS_SUB"), app);
+  AppWatch watch(s->bus_endpoints(), app);
   auto deployed = deploy_with_policy(*s, app, port, policy.str());
   ASSERT_EQ(deployed.exit_code, 0) << deployed.output << deployed.error << s->log("agent");
   ASSERT_TRUE(wait_until([&] { return distinct(answers(port, "/", 3)).size() == 1; }, 20s));
@@ -359,7 +359,7 @@ TEST(AutoscalePrewarmTest, TheFloorOfAComingPeriodIsReachedBeforeItBegins) {
   policy << "  min: 1\n  max: 4\n  timezone: " << zone_name << "\n  prewarm_s: " << prewarm_s
          << "\n  schedule: [{start_hour: " << start_hour << ", end_hour: " << (start_hour + 1) % 24
          << ", min: 3, max: 4}]\n";
-  AppWatch watch(s->dev_env("PIER_BUS_SUB"), app);
+  AppWatch watch(s->bus_endpoints(), app);
   auto deployed = deploy_with_policy(*s, app, port, policy.str());
   ASSERT_EQ(deployed.exit_code, 0) << deployed.output << deployed.error << s->log("agent");
   ASSERT_LT(wall_ms() / 1000, raise_at_s) << "deployed too late to watch the floor rise";

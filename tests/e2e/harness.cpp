@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/keys.h"
 #include "common/process.h"
 #include "common/version.h"
 
@@ -239,7 +240,14 @@ Stack::Stack(const std::vector<std::string>& extra) {
   auto pid = process::spawn(options);
   if (!pid.ok()) throw std::runtime_error(pid.status().message());
   dev_ = *pid;
-  env_ = {{"PIER_BUS_PUB", bus_pub}, {"PIER_BUS_SUB", bus_sub}};
+  // pier dev makes its keys in <state>/keys (unless --insecure-bus): the CLI speaks as its operator.
+  env_ = {{"PIER_BUS_PUB", bus_pub},
+          {"PIER_BUS_SUB", bus_sub},
+          {"PIER_CURVE_SECRET", dir_ + "/keys/operator.key"},
+          {"PIER_BUS_PUBLIC_KEY", dir_ + "/keys/bus.pub"},
+          {"PIER_KEYS_DIR", dir_ + "/keys"}};
+  if (std::find(extra.begin(), extra.end(), "--insecure-bus") != extra.end())
+    for (const char* name : {"PIER_CURVE_SECRET", "PIER_BUS_PUBLIC_KEY", "PIER_KEYS_DIR"}) env_.erase(name);
 }
 
 Stack::~Stack() {
@@ -314,6 +322,18 @@ std::string Stack::dev_env(const std::string& name) const {
   return {};
 }
 
+bus::Endpoints Stack::bus_endpoints() const {
+  bus::Endpoints e;
+  e.pub = dev_env("PIER_BUS_PUB");
+  e.sub = dev_env("PIER_BUS_SUB");
+  if (!dev_env("PIER_CURVE_SECRET").empty()) {
+    auto op = keys::read_secret_file(dev_env("PIER_CURVE_SECRET"));
+    auto server = keys::read_public_key(dev_env("PIER_BUS_PUBLIC_KEY"));
+    if (op.ok() && server.ok()) e.curve = bus::CurveKeys{op->public_key, op->secret_key, *server};
+  }
+  return e;
+}
+
 SecondHost::SecondHost(const Stack& stack, std::string dir) : dir_(std::move(dir)), stats_port_(free_port()) {
   argv_ = {std::string(PIER_BIN_DIR) + "/pier-agent",
            "--host-id",
@@ -331,6 +351,13 @@ SecondHost::SecondHost(const Stack& stack, std::string dir) : dir_(std::move(dir
            "--bus-sub",
            stack.dev_env("PIER_BUS_SUB"),
            "--stop-on-exit"};
+  // On a secured stack the second host joins as an operator would: pier hosts add (its key, the
+  // allowlist, SIGHUP to the bus). A key made by an earlier SecondHost of this stack is kept.
+  const std::string keys = stack.dev_env("PIER_KEYS_DIR");
+  if (!keys.empty()) {
+    stack.pier({"hosts", "add", "second"}, 30);
+    argv_.insert(argv_.end() - 1, {"--curve-secret", keys + "/second.key", "--bus-public-key", keys + "/bus.pub"});
+  }
 }
 
 SecondHost::~SecondHost() {

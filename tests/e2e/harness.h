@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bench/loadgen/loadgen.h"
+#include "common/bus.h"
 #include "tests/support/free_port.h"
 
 namespace pier::e2e {
@@ -96,6 +97,9 @@ class Stack {
   std::string dev_output() const;                  // what `pier dev` printed
   // A variable from <state>/dev.env once `pier dev` has written it, else "".
   std::string dev_env(const std::string& name) const;
+  // The bus as the operator reaches it (dev.env's endpoints and pier dev's operator key), for tests
+  // that read the bus themselves.
+  bus::Endpoints bus_endpoints() const;
 
  private:
   std::string dir_;

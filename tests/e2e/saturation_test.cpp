@@ -102,7 +102,7 @@ class Sampler {
 // (the header's time, set when the agent published), so the watcher's own delays do not count.
 class HeartbeatWatch {
  public:
-  HeartbeatWatch(std::string bus_sub, std::chrono::milliseconds max)
+  HeartbeatWatch(bus::Endpoints bus_sub, std::chrono::milliseconds max)
       : thread_([this, endpoint = std::move(bus_sub), max] { run(endpoint, max); }) {}
   ~HeartbeatWatch() { stop(); }
   HeartbeatWatch(const HeartbeatWatch&) = delete;
@@ -127,7 +127,7 @@ class HeartbeatWatch {
   struct Seen {
     int64_t last_ms = 0, longest_gap_ms = -1, count = 0;
   };
-  void run(const std::string& endpoint, std::chrono::milliseconds max) {
+  void run(const bus::Endpoints& endpoint, std::chrono::milliseconds max) {
     zmq::context_t context(1);
     bus::Subscriber heartbeats(context, endpoint, {std::string(topic::kHeartbeatPrefix)});
     const auto end = Steady::now() + max;
@@ -302,7 +302,7 @@ TEST(SaturationTest, OneHostThroughScalingRedeploysAndAKillUnderUnpacedLoadFails
   const auto spacing = std::chrono::milliseconds(scenario) / static_cast<int64_t>(plan.size());
   const auto overrun = 120s;  // no step starts later than this after the load started
 
-  HeartbeatWatch beats(s.dev_env("PIER_BUS_SUB"), 300s);
+  HeartbeatWatch beats(s.bus_endpoints(), 300s);
   Sampler hosts_seen([&] { return s.hosts(); }, 300s);
   loadgen::LoadGenerator load(saturating_load(port, 280'000));
   const auto started = Steady::now();
@@ -455,7 +455,7 @@ TEST(SaturationTest, ASigstoppedAgentIsSuspectedReplacedAndItsReturnLeavesTheRep
   ASSERT_LT(on_second.size(), replicas);
   ASSERT_TRUE(wait_until([&] { return distinct(answers(port, "/", 9)).size() == replicas; }, 20s));
 
-  HeartbeatWatch beats(s.dev_env("PIER_BUS_SUB"), 180s);
+  HeartbeatWatch beats(s.bus_endpoints(), 180s);
   Sampler ps_seen([&] { return s.ps(); }, 180s);
   Sampler hosts_seen([&] { return s.hosts(); }, 180s);
   loadgen::LoadGenerator load(saturating_load(port, 170'000));

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
+#include <map>
 #include <set>
 #include <thread>
 #include <zmq.hpp>
 
+#include "common/keys.h"
 #include "common/process.h"
 #include "common/version.h"
 #include "tests/e2e/harness.h"
@@ -165,22 +168,42 @@ TEST_F(StackTest, GarbageOnTheBusIsDroppedAndEveryServiceKeepsRunning) {
   std::map<std::string, pid_t> pids;
   for (const char* name : {"bus", "registry", "scheduler", "lbgen", "metrics", "agent"}) pids[name] = s.child_pid(name);
   {
+    // On pier dev's CURVE bus each topic's garbage comes from a key whose role may publish it (the bus
+    // refuses the rest before any service sees it: tests/e2e/security_test.cpp).
+    const std::string keys_dir = s.dev_env("PIER_KEYS_DIR");
+    std::string agent_key = "x";
+    for (const auto& entry : std::filesystem::directory_iterator(keys_dir))
+      if (entry.path().extension() == ".pub" && keys::purpose_of(entry.path().string()) == "agent")
+        agent_key = entry.path().stem().string();
     zmq::context_t context;
-    zmq::socket_t pub(context, zmq::socket_type::pub);
-    pub.connect(std::string(s.bus_pub()));
+    std::map<std::string, zmq::socket_t> pubs;
+    auto pub_as = [&](const std::string& key) -> zmq::socket_t& {
+      auto it = pubs.find(key);
+      if (it != pubs.end()) return it->second;
+      zmq::socket_t pub(context, zmq::socket_type::pub);
+      auto pair = keys::read_secret_file(keys_dir + "/" + key + ".key");
+      if (pair.ok())
+        bus::set_curve(
+            pub, bus::CurveKeys{pair->public_key, pair->secret_key, *keys::read_public_key(keys_dir + "/bus.pub")});
+      pub.connect(std::string(s.bus_pub()));
+      return pubs.emplace(key, std::move(pub)).first->second;
+    };
+    const std::vector<std::pair<std::string, std::vector<std::string>>> garbage = {
+        {"operator", {"cmd.deploy"}},
+        {"operator", {"cmd.deploy", "\xc1", "x"}},
+        {"operator", {"cmd.scale", "\x80", "\xdf\xff\xff\xff\xff"}},
+        {"registry", {"state.full", "\x80", "\x91\x91\x91"}},
+        {agent_key, {"agent.heartbeat." + agent_key, "\x80", "garbage"}},
+        {agent_key, {"agent.sample." + agent_key, "\x80", "\xc1\xc1"}},
+        {"lbgen", {"lb.config.x", "\x80", "\x01"}}};
+    for (const auto& [key, frames] : garbage) pub_as(key);
     std::this_thread::sleep_for(
-        300ms);  // let the subscriptions reach this publisher (not a sync point for the assertion)
-    const std::vector<std::vector<std::string>> garbage = {{"cmd.deploy"},
-                                                           {"cmd.deploy", "\xc1", "x"},
-                                                           {"cmd.scale", "\x80", "\xdf\xff\xff\xff\xff"},
-                                                           {"state.full", "\x80", "\x91\x91\x91"},
-                                                           {"agent.heartbeat.x", "\x80", "garbage"},
-                                                           {"agent.sample.x", "\x80", "\xc1\xc1"},
-                                                           {"lb.config.x", "\x80", "\x01"}};
+        300ms);  // let the subscriptions reach these publishers (not a sync point for the assertion)
     for (int round = 0; round < 20; ++round)
-      for (const auto& frames : garbage)
+      for (const auto& [key, frames] : garbage)
         for (std::size_t i = 0; i < frames.size(); ++i)
-          pub.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+          pub_as(key).send(zmq::buffer(frames[i]),
+                           i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
   }
   // Everything still answers and no process was replaced.
   EXPECT_TRUE(s.ps().is_array());

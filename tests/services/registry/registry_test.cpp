@@ -1117,5 +1117,18 @@ TEST_F(HostLivenessTest, HostsLoadedAtStartGetTheLimitFromTheStart) {
   std::filesystem::remove(path);
 }
 
+TEST_F(RegistryTest, HeartbeatOnlyFromTheAgentOfItsOwnHost) {
+  const std::string before = codec::encode(reg.state());
+  const std::string body = codec::encode(host("h1"));
+  for (const std::string sender : {"agent/h2", "h1", "cli-1", "agent/", "registry"}) {
+    auto handled = dispatch(reg, envelope("agent.heartbeat.h1", body, sender));
+    ASSERT_FALSE(handled.rejected.ok()) << sender;
+    EXPECT_EQ(handled.rejected.field(), "sender");
+  }
+  EXPECT_EQ(codec::encode(reg.state()), before);
+  EXPECT_TRUE(dispatch(reg, envelope("agent.heartbeat.h1", body, "agent/h1")).rejected.ok());
+  EXPECT_EQ(reg.state().hosts.size(), 1u);
+}
+
 }  // namespace
 }  // namespace pier::registry

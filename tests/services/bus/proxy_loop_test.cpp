@@ -1,6 +1,6 @@
 // pier-bus's own poll loop over inproc sockets: subscriptions flow upstream, messages arrive whole or
 // not at all, and the dropper's count matches what went missing. Every wait is bounded.
-#include "services/bus/lossy_proxy.h"
+#include "services/bus/proxy_loop.h"
 
 #include <gtest/gtest.h>
 
@@ -41,7 +41,11 @@ class LossyProxyTest : public ::testing::Test {
     pub.connect("inproc://in");
     sub.set(zmq::sockopt::subscribe, "t.");
     sub.connect("inproc://out");
-    proxy = std::thread([&] { run_lossy_proxy(xsub, xpub, dropper, clock, [&] { return stop.load(); }); });
+    proxy = std::thread([&] {
+      ProxyParts parts;
+      parts.dropper = &dropper;
+      run_proxy(xsub, xpub, parts, clock, [&] { return stop.load(); });
+    });
   }
   void finish() {
     stop = true;
