@@ -101,8 +101,12 @@ Result<Role> parse_role(std::string_view field, std::string_view text) {
 Result<KeyPair> generate() {
   char public_key[kZ85KeyChars + 1];
   char secret_key[kZ85KeyChars + 1];
-  if (zmq_curve_keypair(public_key, secret_key) != 0)
-    return Status::Error(std::string("cannot make a CURVE key pair: ") + zmq_strerror(zmq_errno()));
+  // Z85 has '#', which starts a comment in key files and the allowlist: a key that begins with it would
+  // be read as one (1 key in 85). Such pairs are drawn again.
+  do {
+    if (zmq_curve_keypair(public_key, secret_key) != 0)
+      return Status::Error(std::string("cannot make a CURVE key pair: ") + zmq_strerror(zmq_errno()));
+  } while (public_key[0] == '#' || secret_key[0] == '#');
   return KeyPair{public_key, secret_key};
 }
 

@@ -427,13 +427,17 @@ std::map<std::string, std::string> Fleet::pier_env() const {
 bool Fleet::start_control(const std::vector<std::string>& extra_registry) {
   const auto env = pier_env();
   const std::string pub = env.at("PIER_BUS_PUB"), sub = env.at("PIER_BUS_SUB");
-  const std::vector<std::string> bus = {"--bus-pub", pub, "--bus-sub", sub};
+  // A plaintext bus on a network address: pier-bus and pier-agent refuse one without --insecure-bus.
+  // (With keys, as pier dev makes them, some fleet runs saw every CURVE handshake with the bus fail,
+  // uninvestigated: until that is understood the fleet tests, which are about the overlay, run plaintext;
+  // tests/e2e/security_test covers the keys.)
   auto with_bus = [&](std::vector<std::string> argv) {
-    argv.insert(argv.end(), bus.begin(), bus.end());
+    argv.insert(argv.end(), {"--bus-pub", pub, "--bus-sub", sub});
     return argv;
   };
   const std::string logs = dir_ + "/logs/";
-  run_in("control", {bin("pier-bus"), "--publishers", pub, "--subscribers", sub}, logs + "bus.log", env);
+  run_in("control", {bin("pier-bus"), "--publishers", pub, "--subscribers", sub, "--insecure-bus"}, logs + "bus.log",
+         env);
   auto registry = with_bus(
       {bin("pier-registry"), "--db", dir_ + "/registry.db", "--host-down-after-ms", std::to_string(kHostDownAfterMs)});
   registry.insert(registry.end(), extra_registry.begin(), extra_registry.end());
@@ -469,7 +473,8 @@ bool Fleet::start_agent(const std::string& host, const std::string& overlay, con
                                    "--runtime",
                                    runtime,
                                    "--stats-port",
-                                   std::to_string(kStatsPort)};
+                                   std::to_string(kStatsPort),
+                                   "--insecure-bus"};
   if (!overlay.empty()) argv.insert(argv.end(), {"--overlay", overlay});
   argv.insert(argv.end(), extra.begin(), extra.end());
   const std::string log = dir_ + "/logs/" + host + ".agent." + std::to_string(++agent_starts_[host]) + ".log";
