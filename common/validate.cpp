@@ -1,5 +1,6 @@
 #include "common/validate.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -24,6 +25,43 @@ bool has_control(std::string_view s) {
   return false;
 }
 
+// Docker's reference grammar (distribution/reference), read in one pass: a std::regex of it backtracks
+// exponentially ("a/" then 80 digits and a bad character held the registry's thread for minutes; found
+// by tests/fuzz). path-component: [a-z0-9]+ runs joined by one separator: '.', '_', '__' or '-'+.
+bool is_path_component(std::string_view part) {
+  if (part.empty() || !is_lower_alnum(part.front()) || !is_lower_alnum(part.back())) return false;
+  std::size_t i = 0;
+  while (i < part.size()) {
+    while (i < part.size() && is_lower_alnum(part[i])) ++i;
+    if (i == part.size()) break;
+    const std::size_t start = i;
+    while (i < part.size() && !is_lower_alnum(part[i])) ++i;
+    const std::string_view separator = part.substr(start, i - start);
+    const bool dashes = separator.find_first_not_of('-') == std::string_view::npos;
+    if (separator != "." && separator != "_" && separator != "__" && !dashes) return false;
+  }
+  return true;
+}
+
+// domain: components of [A-Za-z0-9-] (alphanumeric at both ends) joined by '.', then an optional :port.
+bool is_registry_host(std::string_view host) {
+  if (const std::size_t colon = host.find(':'); colon != std::string_view::npos) {
+    const std::string_view port = host.substr(colon + 1);
+    if (port.empty() || port.find_first_not_of("0123456789") != std::string_view::npos) return false;
+    host = host.substr(0, colon);
+  }
+  const auto alnum = [](char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); };
+  for (std::size_t start = 0;;) {
+    const std::size_t dot = host.find('.', start);
+    const std::string_view part = host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (part.empty() || !alnum(part.front()) || !alnum(part.back())) return false;
+    for (char c : part)
+      if (!alnum(c) && c != '-') return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
 }  // namespace
 
 Status dns_label(std::string_view field, std::string_view value) {
@@ -37,17 +75,22 @@ Status dns_label(std::string_view field, std::string_view value) {
 }
 
 Status image(std::string_view field, std::string_view value) {
-  // Docker's reference grammar (distribution/reference), name part: [domain/]path-component(/path-component)*
-  static const std::regex kName(
-      R"(^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*)*$)");
   static const std::string rule =
       "must be a Docker image name: lowercase path components of a-z, 0-9 separated by '.', '_', '__' or "
       "'-', joined by '/', optionally after a registry host[:port]/, at most 255 characters, no tag";
-  if (value.empty() || value.size() > 255 || !std::regex_match(value.begin(), value.end(), kName))
-    return invalid(field, rule);
-  // A domain component needs a '.' or ':' or to be "localhost"; otherwise it is a path component and
-  // must be lowercase, which the regex already required of path components.
-  return Status::Ok();
+  if (value.empty() || value.size() > 255) return invalid(field, rule);
+  std::vector<std::string_view> parts;
+  for (std::size_t start = 0;;) {
+    const std::size_t slash = value.find('/', start);
+    parts.push_back(value.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  // The first part is a registry host when it can only be one, or when it is one and the rest are paths.
+  const bool rest_are_paths = std::all_of(parts.begin() + 1, parts.end(), is_path_component);
+  if (!rest_are_paths) return invalid(field, rule);
+  if (is_path_component(parts.front()) || (parts.size() > 1 && is_registry_host(parts.front()))) return Status::Ok();
+  return invalid(field, rule);
 }
 
 Status tag(std::string_view field, std::string_view value) {

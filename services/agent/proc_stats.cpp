@@ -161,8 +161,8 @@ std::string host_id_from_hostname(const std::string& hostname) {
     if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') id += c;
   }
   while (!id.empty() && id.front() == '-') id.erase(0, 1);
+  if (id.size() > 63) id.resize(63);  // before trimming the end: the cut may leave a '-' last (fuzzing)
   while (!id.empty() && id.back() == '-') id.pop_back();
-  if (id.size() > 63) id.resize(63);
   return id.empty() ? "localhost" : id;
 }
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "common/validate.h"
+
 namespace pier::agent {
 namespace {
 
@@ -72,6 +74,10 @@ TEST(ProcStats, HostIdFromHostname) {
   EXPECT_EQ(host_id_from_hostname("_x_"), "x");
   EXPECT_EQ(host_id_from_hostname(""), "localhost");
   EXPECT_EQ(host_id_from_hostname("-a-"), "a");
+  // Found by tests/fuzz (proc_stats): cut to 63 characters, the id ended in '-' and was no DNS label.
+  const std::string cut = host_id_from_hostname("6--" + std::string(46, 'N') + std::string(14, '-') + "X");
+  EXPECT_EQ(cut, "6--" + std::string(46, 'n'));
+  EXPECT_TRUE(validate::dns_label("host_id", cut).ok()) << cut;
 }
 
 TEST(ProcStats, RealHostFactsAndSample) {
