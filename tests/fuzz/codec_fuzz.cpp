@@ -1,5 +1,7 @@
 // The codec on every message type of common/messages.h: decoding never crashes and, when it succeeds,
 // encode -> decode gives the same value back (compared by its encoding, the structs have no ==).
+#include <iterator>
+
 #include "common/codec.h"
 #include "common/messages.h"
 #include "tests/fuzz/fuzz_support.h"
@@ -18,16 +20,22 @@ void round_trip(std::string_view bytes) {
   fuzz::require(codec::encode(*again) == once, "encode -> decode -> encode changed the message");
 }
 
-template <typename... T>
-void round_trip_all(std::string_view bytes) {
-  (round_trip<T>(bytes), ...);
-}
+using RoundTrip = void (*)(std::string_view);
+
+// The first byte of an input picks the type (tests/fuzz/seeds/make_seeds.cpp writes seeds in this order),
+// the rest is the message: one decode per input instead of one per type keeps the run fast.
+constexpr RoundTrip kTypes[] = {
+    round_trip<msg::Header>,       round_trip<msg::AppSpec>,         round_trip<msg::DeployCommand>,
+    round_trip<msg::ScaleCommand>, round_trip<msg::RemoveCommand>,   round_trip<msg::PlaceCommand>,
+    round_trip<msg::SnapshotRequest>, round_trip<msg::Reply>,        round_trip<msg::State>,
+    round_trip<msg::HostStatus>,   round_trip<msg::HostSample>,      round_trip<msg::LbConfig>,
+    round_trip<msg::AppMetrics>,   round_trip<msg::AutoscaleDecision>,
+};
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  round_trip_all<msg::Header, msg::AppSpec, msg::DeployCommand, msg::ScaleCommand, msg::RemoveCommand,
-                 msg::PlaceCommand, msg::SnapshotRequest, msg::Reply, msg::State, msg::HostStatus, msg::HostSample,
-                 msg::LbConfig, msg::AppMetrics, msg::AutoscaleDecision>(fuzz::text(data, size));
+  if (size == 0) return 0;
+  kTypes[data[0] % std::size(kTypes)](fuzz::text(data + 1, size - 1));
   return 0;
 }

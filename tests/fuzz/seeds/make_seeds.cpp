@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 
 #include "common/codec.h"
@@ -191,21 +192,32 @@ int main(int argc, char** argv) {
       {"decision", codec::encode(decision)},
       {"deploy_memory_lots", deploy_with_memory("lots")},
   };
-  for (const auto& [name, bytes] : messages) write("codec", name, bytes);
-  write("validate", "app_spec", codec::encode(full_spec()));
+  // codec_fuzz.cpp's kTypes: the first byte picks the type.
+  const std::map<std::string, char> type_of = {
+      {"header", 0},       {"app_spec", 1}, {"deploy", 2},       {"scale", 3},       {"remove", 4},
+      {"place", 5},        {"snapshot", 6}, {"reply", 7},        {"state", 8},       {"host_status", 9},
+      {"host_sample", 10}, {"lb_config", 11}, {"app_metrics", 12}, {"decision", 13}, {"deploy_memory_lots", 2}};
+  for (const auto& [name, bytes] : messages) write("codec", name, type_of.at(name) + bytes);
+  // validate_fuzz.cpp: 0 an AppSpec, then its kChecks in order.
+  write("validate", "app_spec", '\0' + codec::encode(full_spec()));
   msg::AppSpec tcp = full_spec();
   tcp.protocol = "tcp";
   tcp.context_path = "/";
   tcp.health_path = "/";
   tcp.proxy_protocol = true;
   tcp.algorithm = "source";
-  write("validate", "app_spec_tcp", codec::encode(tcp));
-  write("validate", "deploy_memory_lots", deploy_with_memory("lots"));
-  for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
-           {"dns_label", "web-01"}, {"image", "registry.local:5000/pier/demo-app"}, {"memory", "1.5g"},
-           {"port_mapping", "8080:80"}, {"env", "GREETING=hello=world"}, {"mac", "0a:1b:2c:3d:4e:5f"},
-           {"path", "/api/v1;x=1"}})
-    write("validate", name, text);
+  write("validate", "app_spec_tcp", '\0' + codec::encode(tcp));
+  const std::vector<std::pair<std::string, std::string>> values = {
+      {"dns_label", "web-01"},      {"image", "registry.local:5000/pier/demo-app"},
+      {"tag", "v1.2.3_rc-1"},       {"context_path", "/api/v1;x=1"},
+      {"health_path", "/healthz?full=1"}, {"env_key", "GREETING"},
+      {"env_value", "s3cr=t $x"},   {"ipv4", "10.0.0.5"},
+      {"mac", "0a:1b:2c:3d:4e:5f"}, {"time_zone", "Europe/Berlin"},
+      {"memory", "1.5g"},           {"cpu", "0.25"},
+      {"int", "-42"},               {"port_mapping", "8080:80"},
+      {"env", "GREETING=hello=world"}};
+  for (std::size_t i = 0; i < values.size(); ++i)
+    write("validate", values[i].first, static_cast<char>(i + 1) + values[i].second);
   const std::string split("\xff\x00", 2);
   write("bus_header", "deploy", "cmd.deploy" + split + messages[0].second + split + codec::encode(deploy));
   write("bus_header", "heartbeat",

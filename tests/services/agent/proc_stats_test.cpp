@@ -69,6 +69,16 @@ TEST(ProcStats, CpuinfoCount) {
   EXPECT_EQ(parse_cpuinfo_count(""), 0);
 }
 
+TEST(ProcStats, MeminfoRefusesSizesThatOverflow) {
+  // Found by tests/fuzz (proc_stats): MemTotal in kB times 1024 overflowed int64 (undefined behaviour).
+  EXPECT_FALSE(parse_meminfo("MemTotal: 8759340051707694648 kB\nMemAvailable: 1 kB\n"));
+  EXPECT_FALSE(parse_meminfo("MemTotal: -5 kB\nMemAvailable: 1 kB\n"));
+  EXPECT_FALSE(parse_status_rss("VmRSS: 9223372036854775807 kB\n"));
+  auto ok = parse_meminfo("MemTotal: 16303428 kB\nMemAvailable: 1024 kB\n");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->total_bytes, 16303428LL * 1024);
+}
+
 TEST(ProcStats, HostIdFromHostname) {
   EXPECT_EQ(host_id_from_hostname("Web-01.example.com"), "web-01");
   EXPECT_EQ(host_id_from_hostname("_x_"), "x");
