@@ -11,8 +11,8 @@ Status unpack(std::string_view bytes, msgpack::object_handle& handle, const Limi
     std::size_t offset = 0;
     // msgpack-c reserves an array's or map's entries when it reads the count, before their bytes: every
     // entry takes at least one byte (a map's two), so no count may exceed what the frame holds. Without
-    // this, 32 nested headers of 5 bytes each claiming 100,000 entries reserved ~150 MB for a 160-byte
-    // frame (tests/fuzz, codec).
+    // this, 32 nested map headers of 5 bytes each claiming 100,000 entries reserved ~150 MB for a 160-byte
+    // frame (seen profiling tests/fuzz's codec target).
     const std::size_t array = std::min(limits.array, bytes.size());
     const std::size_t map = std::min(limits.map, bytes.size() / 2);
     msgpack::unpack_limit limit(array, map, limits.str, limits.bin, limits.ext, limits.depth);
@@ -145,7 +145,8 @@ Status find_mismatch(const msgpack::object& input, const msgpack::object& defaul
         path.push_back({nullptr, i});
         if (!converts(wrap(path, current->via.array.ptr[i], zone))) {
           current = &current->via.array.ptr[i];
-          const bool known = expected != nullptr && expected->type == msgpack::type::ARRAY && expected->via.array.size > 0;
+          const bool known =
+              expected != nullptr && expected->type == msgpack::type::ARRAY && expected->via.array.size > 0;
           expected = known ? &expected->via.array.ptr[0] : nullptr;
           deeper = true;
         } else {

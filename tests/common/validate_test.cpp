@@ -108,7 +108,8 @@ TEST(Validate, ContextPath) {
   for (const char* good : {"/", "/api", "/api/v1", "/a-b_c.d~e", "/%20x"}) {
     EXPECT_TRUE(validate::context_path("context_path", good).ok()) << good;
   }
-  for (const char* bad : {"", "api", "/a b", "/a\nb", "/a#b", "/a\"b", "/a'b", "/a\\b", "/api/", "//", "/a?b"}) {
+  for (const char* bad : {"", "api", "/a b", "/a\nb", "/a#b", "/a\"b", "/a'b", "/a\\b", "/api/", "//", "/a?b",
+                          "/${HOME}", "/$x", "/..", "/a/./b", "/a/.."}) {
     auto spec = good_spec();
     spec.context_path = bad;
     expect_rejected(spec, "context_path");
@@ -180,11 +181,13 @@ TEST(Validate, HealthCheck) {
   EXPECT_EQ(spec.check_rise, 2);
   EXPECT_EQ(spec.check_fall, 3);
   EXPECT_EQ(spec.check_inter_ms, 2000);
-  for (const char* good : {"/", "/health", "/healthz/", "/a-._~!$&()*+,;=:@%2F?x=1&y"}) {
+  for (const char* good : {"/", "/health", "/healthz/", "/a-._~!&()*+,;=:@%2F?x=1&y", "/a?next=/../x"}) {
     spec.health_path = good;
     EXPECT_TRUE(validate::app_spec(spec).ok()) << good;
   }
-  for (const char* bad : {"", "health", "/a b", "/a\"b", "/a#b", "/a\nb", "/a\\b"}) {
+  // '$' would expand in a template that double-quotes the path; a dot segment never matches a real path.
+  for (const char* bad :
+       {"", "health", "/a b", "/a\"b", "/a#b", "/a\nb", "/a\\b", "/$HOME", "/a/../b", "/.", "/..?x"}) {
     spec.health_path = bad;
     expect_rejected(spec, "health_path");
   }

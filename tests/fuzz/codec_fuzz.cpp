@@ -25,11 +25,13 @@ using RoundTrip = void (*)(std::string_view);
 // The first byte of an input picks the type (tests/fuzz/seeds/make_seeds.cpp writes seeds in this order),
 // the rest is the message: one decode per input instead of one per type keeps the run fast.
 constexpr RoundTrip kTypes[] = {
-    round_trip<msg::Header>,       round_trip<msg::AppSpec>,         round_trip<msg::DeployCommand>,
-    round_trip<msg::ScaleCommand>, round_trip<msg::RemoveCommand>,   round_trip<msg::PlaceCommand>,
-    round_trip<msg::SnapshotRequest>, round_trip<msg::Reply>,        round_trip<msg::State>,
-    round_trip<msg::HostStatus>,   round_trip<msg::HostSample>,      round_trip<msg::LbConfig>,
-    round_trip<msg::AppMetrics>,   round_trip<msg::AutoscaleDecision>,
+    round_trip<msg::Header>,          round_trip<msg::AppSpec>,
+    round_trip<msg::DeployCommand>,   round_trip<msg::ScaleCommand>,
+    round_trip<msg::RemoveCommand>,   round_trip<msg::PlaceCommand>,
+    round_trip<msg::SnapshotRequest>, round_trip<msg::Reply>,
+    round_trip<msg::State>,           round_trip<msg::HostStatus>,
+    round_trip<msg::HostSample>,      round_trip<msg::LbConfig>,
+    round_trip<msg::AppMetrics>,      round_trip<msg::AutoscaleDecision>,
 };
 
 }  // namespace

@@ -9,9 +9,7 @@
 
 namespace pier::fuzz {
 
-inline std::string_view text(const uint8_t* data, size_t size) {
-  return {reinterpret_cast<const char*>(data), size};
-}
+inline std::string_view text(const uint8_t* data, size_t size) { return {reinterpret_cast<const char*>(data), size}; }
 
 inline void require(bool holds, const char* what) {
   if (holds) return;

@@ -16,7 +16,8 @@ using namespace pier;
 // escaping or sample-expression characters.
 bool is_config_word(std::string_view value) {
   for (unsigned char c : value)
-    if (c <= 0x20 || c >= 0x7f || std::string_view("#\"'\\{}[]<>`").find(static_cast<char>(c)) != std::string_view::npos)
+    if (c <= 0x20 || c >= 0x7f ||
+        std::string_view("#\"'\\{}[]<>`").find(static_cast<char>(c)) != std::string_view::npos)
       return false;
   return true;
 }
@@ -43,7 +44,8 @@ void check_accepted(const msg::AppSpec& spec) {
 }
 
 void check_refusal(const Status& status) {
-  if (!status.ok()) fuzz::require(!status.field().empty() && !status.rule().empty(), "a refusal names no field or rule");
+  if (!status.ok())
+    fuzz::require(!status.field().empty() && !status.rule().empty(), "a refusal names no field or rule");
 }
 
 using Check = Status (*)(std::string_view);

@@ -170,8 +170,12 @@ int main(int argc, char** argv) {
   root = argv[1];
   msg::DeployCommand deploy{full_spec()};
   msg::PlaceCommand place{42, {{"web-1", "host-a"}}, {{"web-2", "no host with room"}}};
-  msg::Reply reply{"0123456789abcdef0123456789abcdef", false, "ports[0].external", "must be between 1 and 65535",
-                   "ports[0].external: must be between 1 and 65535", 42};
+  msg::Reply reply{"0123456789abcdef0123456789abcdef",
+                   false,
+                   "ports[0].external",
+                   "must be between 1 and 65535",
+                   "ports[0].external: must be between 1 and 65535",
+                   42};
   msg::AppMetrics metrics{"web", 1'760'000'000'000, 3, 45.5, 120, 17, 3, 3};
   msg::AutoscaleDecision decision{
       "web", 1'760'000'000'000, 3, 5, "up-window", {{"cpu_percent", 91}, {"target", 60}}, "cpu 91% > 60%"};
@@ -194,8 +198,8 @@ int main(int argc, char** argv) {
   };
   // codec_fuzz.cpp's kTypes: the first byte picks the type.
   const std::map<std::string, char> type_of = {
-      {"header", 0},       {"app_spec", 1}, {"deploy", 2},       {"scale", 3},       {"remove", 4},
-      {"place", 5},        {"snapshot", 6}, {"reply", 7},        {"state", 8},       {"host_status", 9},
+      {"header", 0},       {"app_spec", 1},   {"deploy", 2},       {"scale", 3},     {"remove", 4},
+      {"place", 5},        {"snapshot", 6},   {"reply", 7},        {"state", 8},     {"host_status", 9},
       {"host_sample", 10}, {"lb_config", 11}, {"app_metrics", 12}, {"decision", 13}, {"deploy_memory_lots", 2}};
   for (const auto& [name, bytes] : messages) write("codec", name, type_of.at(name) + bytes);
   // validate_fuzz.cpp: 0 an AppSpec, then its kChecks in order.
@@ -207,15 +211,21 @@ int main(int argc, char** argv) {
   tcp.proxy_protocol = true;
   tcp.algorithm = "source";
   write("validate", "app_spec_tcp", '\0' + codec::encode(tcp));
-  const std::vector<std::pair<std::string, std::string>> values = {
-      {"dns_label", "web-01"},      {"image", "registry.local:5000/pier/demo-app"},
-      {"tag", "v1.2.3_rc-1"},       {"context_path", "/api/v1;x=1"},
-      {"health_path", "/healthz?full=1"}, {"env_key", "GREETING"},
-      {"env_value", "s3cr=t $x"},   {"ipv4", "10.0.0.5"},
-      {"mac", "0a:1b:2c:3d:4e:5f"}, {"time_zone", "Europe/Berlin"},
-      {"memory", "1.5g"},           {"cpu", "0.25"},
-      {"int", "-42"},               {"port_mapping", "8080:80"},
-      {"env", "GREETING=hello=world"}};
+  const std::vector<std::pair<std::string, std::string>> values = {{"dns_label", "web-01"},
+                                                                   {"image", "registry.local:5000/pier/demo-app"},
+                                                                   {"tag", "v1.2.3_rc-1"},
+                                                                   {"context_path", "/api/v1;x=1"},
+                                                                   {"health_path", "/healthz?full=1"},
+                                                                   {"env_key", "GREETING"},
+                                                                   {"env_value", "s3cr=t $x"},
+                                                                   {"ipv4", "10.0.0.5"},
+                                                                   {"mac", "0a:1b:2c:3d:4e:5f"},
+                                                                   {"time_zone", "Europe/Berlin"},
+                                                                   {"memory", "1.5g"},
+                                                                   {"cpu", "0.25"},
+                                                                   {"int", "-42"},
+                                                                   {"port_mapping", "8080:80"},
+                                                                   {"env", "GREETING=hello=world"}};
   for (std::size_t i = 0; i < values.size(); ++i)
     write("validate", values[i].first, static_cast<char>(i + 1) + values[i].second);
   const std::string split("\xff\x00", 2);
@@ -223,7 +233,7 @@ int main(int argc, char** argv) {
   write("bus_header", "heartbeat",
         "agent.heartbeat.host-a" + split + codec::encode(header("agent/host-a", 7)) + split +
             codec::encode(host_status()));
-  write("bus_header", "state", "state.full" + split + codec::encode(header("registry", 99)) + split +
-                                   codec::encode(state()));
+  write("bus_header", "state",
+        "state.full" + split + codec::encode(header("registry", 99)) + split + codec::encode(state()));
   return 0;
 }
