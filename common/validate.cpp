@@ -1,5 +1,6 @@
 #include "common/validate.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -24,6 +25,102 @@ bool has_control(std::string_view s) {
   return false;
 }
 
+// Every '%' starts a percent-encoded byte (RFC 3986: '%' and two hex digits): "%ci", "%[src]" are
+// HAProxy log-format and sample expressions, which a template that puts the path into a log-format
+// string (an operator's own) would evaluate.
+bool percent_encoded(std::string_view path) {
+  const auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  for (std::size_t i = path.find('%'); i != std::string_view::npos; i = path.find('%', i + 1))
+    if (i + 2 >= path.size() || !hex(path[i + 1]) || !hex(path[i + 2])) return false;
+  return true;
+}
+
+// A "." or ".." segment of a '/'-separated path ("/a/../b", "/.."). In a URL path a client resolves them
+// away (RFC 3986 5.2.4), so a route on one never matches; in a file path it climbs out of a folder.
+bool has_dot_segment(std::string_view path) {
+  for (std::size_t start = 0; start <= path.size();) {
+    std::size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    const std::string_view segment = path.substr(start, slash - start);
+    if (segment == "." || segment == "..") return true;
+    start = slash + 1;
+  }
+  return false;
+}
+
+// Well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF): what a JSON encoder
+// (the Docker Engine API's) accepts; nlohmann::json throws on anything else.
+bool is_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+// Docker's reference grammar (distribution/reference), read in one pass: a std::regex of it backtracks
+// exponentially ("a/" then 80 digits and a bad character held the registry's thread for minutes; found
+// by tests/fuzz). path-component: [a-z0-9]+ runs joined by one separator: '.', '_', '__' or '-'+.
+bool is_path_component(std::string_view part) {
+  if (part.empty() || !is_lower_alnum(part.front()) || !is_lower_alnum(part.back())) return false;
+  std::size_t i = 0;
+  while (i < part.size()) {
+    while (i < part.size() && is_lower_alnum(part[i])) ++i;
+    if (i == part.size()) break;
+    const std::size_t start = i;
+    while (i < part.size() && !is_lower_alnum(part[i])) ++i;
+    const std::string_view separator = part.substr(start, i - start);
+    const bool dashes = separator.find_first_not_of('-') == std::string_view::npos;
+    if (separator != "." && separator != "_" && separator != "__" && !dashes) return false;
+  }
+  return true;
+}
+
+// domain: components of [A-Za-z0-9-] (alphanumeric at both ends) joined by '.', then an optional :port.
+bool is_registry_host(std::string_view host) {
+  if (const std::size_t colon = host.find(':'); colon != std::string_view::npos) {
+    const std::string_view port = host.substr(colon + 1);
+    if (port.empty() || port.find_first_not_of("0123456789") != std::string_view::npos) return false;
+    host = host.substr(0, colon);
+  }
+  const auto alnum = [](char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); };
+  for (std::size_t start = 0;;) {
+    const std::size_t dot = host.find('.', start);
+    const std::string_view part =
+        host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (part.empty() || !alnum(part.front()) || !alnum(part.back())) return false;
+    for (char c : part)
+      if (!alnum(c) && c != '-') return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
 }  // namespace
 
 Status dns_label(std::string_view field, std::string_view value) {
@@ -37,17 +134,22 @@ Status dns_label(std::string_view field, std::string_view value) {
 }
 
 Status image(std::string_view field, std::string_view value) {
-  // Docker's reference grammar (distribution/reference), name part: [domain/]path-component(/path-component)*
-  static const std::regex kName(
-      R"(^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*)*$)");
   static const std::string rule =
       "must be a Docker image name: lowercase path components of a-z, 0-9 separated by '.', '_', '__' or "
       "'-', joined by '/', optionally after a registry host[:port]/, at most 255 characters, no tag";
-  if (value.empty() || value.size() > 255 || !std::regex_match(value.begin(), value.end(), kName))
-    return invalid(field, rule);
-  // A domain component needs a '.' or ':' or to be "localhost"; otherwise it is a path component and
-  // must be lowercase, which the regex already required of path components.
-  return Status::Ok();
+  if (value.empty() || value.size() > 255) return invalid(field, rule);
+  std::vector<std::string_view> parts;
+  for (std::size_t start = 0;;) {
+    const std::size_t slash = value.find('/', start);
+    parts.push_back(value.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  // The first part is a registry host when it can only be one, or when it is one and the rest are paths.
+  const bool rest_are_paths = std::all_of(parts.begin() + 1, parts.end(), is_path_component);
+  if (!rest_are_paths) return invalid(field, rule);
+  if (is_path_component(parts.front()) || (parts.size() > 1 && is_registry_host(parts.front()))) return Status::Ok();
+  return invalid(field, rule);
 }
 
 Status tag(std::string_view field, std::string_view value) {
@@ -113,10 +215,12 @@ Status algorithm(std::string_view field, std::string_view value) {
 
 Status context_path(std::string_view field, std::string_view value) {
   static const std::string rule =
-      "must start with '/' and contain only letters, digits and - . _ ~ ! $ & ( ) * + , ; = : @ % / "
-      "(no spaces, quotes, '#' or newlines), at most 256 characters, no trailing '/' except for \"/\" itself";
-  if (value.empty() || value.front() != '/' || value.size() > 256) return invalid(field, rule);
-  static const std::string_view kAllowed = "-._~!$&()*+,;=:@%/";
+      "must start with '/' and contain only letters, digits and - . _ ~ ! & ( ) * + , ; = : @ % / "
+      "(no spaces, quotes, '$', '#' or newlines), '%' only before two hex digits, no '.' or '..' segment, "
+      "at most 256 characters, no trailing '/' except for \"/\" itself";
+  if (value.empty() || value.front() != '/' || value.size() > 256 || has_dot_segment(value) || !percent_encoded(value))
+    return invalid(field, rule);
+  static const std::string_view kAllowed = "-._~!&()*+,;=:@%/";
   for (char c : value) {
     const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     if (!alnum && kAllowed.find(c) == std::string_view::npos) return invalid(field, rule);
@@ -128,14 +232,30 @@ Status context_path(std::string_view field, std::string_view value) {
 
 Status health_path(std::string_view field, std::string_view value) {
   static const std::string rule =
-      "must start with '/' and contain only letters, digits and - . _ ~ ! $ & ( ) * + , ; = : @ % / ? "
-      "(no spaces, quotes, '#' or newlines), at most 256 characters";
-  if (value.empty() || value.front() != '/' || value.size() > 256) return invalid(field, rule);
-  static const std::string_view kAllowed = "-._~!$&()*+,;=:@%/?";
+      "must start with '/' and contain only letters, digits and - . _ ~ ! & ( ) * + , ; = : @ % / ? "
+      "(no spaces, quotes, '$', '#' or newlines), '%' only before two hex digits, no '.' or '..' segment, "
+      "at most 256 characters";
+  if (value.empty() || value.front() != '/' || value.size() > 256 ||
+      has_dot_segment(value.substr(0, value.find('?'))) || !percent_encoded(value))
+    return invalid(field, rule);
+  static const std::string_view kAllowed = "-._~!&()*+,;=:@%/?";
   for (char c : value) {
     const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     if (!alnum && kAllowed.find(c) == std::string_view::npos) return invalid(field, rule);
   }
+  return Status::Ok();
+}
+
+Status socket_path(std::string_view field, std::string_view value) {
+  if (value.empty()) return Status::Ok();
+  const bool plain = std::all_of(value.begin(), value.end(), [](char c) {
+    return is_lower_alnum(c) || (c >= 'A' && c <= 'Z') || std::string_view("/._-@:").find(c) != std::string_view::npos;
+  });
+  // 107: what a unix socket address holds (sun_path, with its NUL).
+  if (!plain || value.size() > 107 || has_dot_segment(value))
+    return invalid(field,
+                   "must be a path of letters, digits and / . _ - @ : only, without '.' or '..' segments, at most 107 "
+                   "characters");
   return Status::Ok();
 }
 
@@ -165,9 +285,10 @@ Status env_key(std::string_view field, std::string_view key) {
 
 Status env_value(std::string_view field, std::string_view value) {
   if (value.size() > 32768) return invalid(field, "value must be at most 32768 bytes");
-  if (value.find('\n') != std::string_view::npos || value.find('\r') != std::string_view::npos ||
-      value.find('\0') != std::string_view::npos)
-    return invalid(field, "value must not contain newlines or NUL");
+  // Control characters as in command: a tab or an escape sequence is no more wanted in the environment
+  // than in argv, and reaches every log and terminal that prints the value.
+  if (has_control(value)) return invalid(field, "value must not contain newlines, NUL or other control characters");
+  if (!is_utf8(value)) return invalid(field, "value must be UTF-8 text");
   return Status::Ok();
 }
 
@@ -178,6 +299,7 @@ Status command(std::string_view field, const std::vector<std::string>& argv) {
     if (argv[i].empty() && i == 0) return invalid(f, "program must not be empty");
     if (argv[i].size() > 4096) return invalid(f, "must be at most 4096 bytes");
     if (has_control(argv[i])) return invalid(f, "must not contain newlines or control characters");
+    if (!is_utf8(argv[i])) return invalid(f, "must be UTF-8 text");
   }
   return Status::Ok();
 }

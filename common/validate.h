@@ -28,8 +28,11 @@ Status protocol(std::string_view field, std::string_view value);
 Status algorithm(std::string_view field, std::string_view value);
 Status context_path(std::string_view field, std::string_view value);
 Status health_path(std::string_view field, std::string_view value);  // a URL path, '?' and query allowed
-Status check_count(std::string_view field, int value);               // 1..kMaxCheckCount
-Status check_interval(std::string_view field, int value_ms);         // kMinCheckInterMs..kMaxCheckInterMs
+// A unix socket's path as it goes into haproxy.cfg (`stats socket`): empty (none), or plain characters
+// without '.' or '..' segments.
+Status socket_path(std::string_view field, std::string_view value);
+Status check_count(std::string_view field, int value);        // 1..kMaxCheckCount
+Status check_interval(std::string_view field, int value_ms);  // kMinCheckInterMs..kMaxCheckInterMs
 Status env_key(std::string_view field, std::string_view key);
 Status env_value(std::string_view field, std::string_view value);
 Status command(std::string_view field, const std::vector<std::string>& argv);

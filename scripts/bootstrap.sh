@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building, testing and running pier needs.
 # Idempotent: when everything is present it only checks (dpkg-query) and returns in well under a second.
+# Arguments name more packages a script needs besides these (scripts/fuzz.sh: clang, libclang-rt-dev).
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,7 @@ packages=(
   clang-format
   docker.io docker-compose debootstrap busybox-static libcurl4-openssl-dev
   libnl-3-dev libnl-route-3-dev iptables
+  "$@"
 )
 
 missing=()

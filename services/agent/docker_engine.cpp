@@ -2,9 +2,9 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
-#include <sstream>
 
 namespace pier::agent {
 namespace {
@@ -60,7 +60,11 @@ Result<EngineResponse> DockerEngine::request(const std::string& method, const st
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
   if (!body.is_null()) {
-    payload = body.dump();
+    try {
+      payload = body.dump();
+    } catch (const nlohmann::json::exception& e) {  // a string that is not UTF-8 (validation refuses those)
+      return Status::Error(std::string("docker: cannot encode the request to ") + path + ": " + e.what());
+    }
     headers = curl_slist_append(headers, "Content-Type: application/json");
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload.c_str());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
@@ -78,9 +82,7 @@ Result<EngineResponse> DockerEngine::request(const std::string& method, const st
 }
 
 std::string DockerEngine::error_text(const EngineResponse& response) {
-  auto parsed = nlohmann::json::parse(response.body, nullptr, false);
-  if (parsed.is_object() && parsed.contains("message") && parsed["message"].is_string())
-    return parsed["message"].get<std::string>();
+  if (std::string message = read_error_message(response.body); !message.empty()) return message;
   std::string text = response.body.substr(0, 300);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   return text.empty() ? "HTTP " + std::to_string(response.status) : text;
@@ -111,12 +113,7 @@ Status DockerEngine::pull(const std::string& image, const std::string& tag) cons
   const std::string what = "pull " + image + ":" + tag;
   if (response->status != 200) return Status::Error(what + ": " + error_text(*response));
   // A 200 streams progress lines; a failure part-way shows as a line with "error".
-  std::istringstream lines(response->body);
-  for (std::string line; std::getline(lines, line);) {
-    auto event = nlohmann::json::parse(line, nullptr, false);
-    if (event.is_object() && event.contains("error") && event["error"].is_string())
-      return Status::Error(what + ": " + event["error"].get<std::string>());
-  }
+  if (auto error = read_pull_error(response->body)) return Status::Error(what + ": " + *error);
   return Status::Ok();
 }
 
@@ -125,16 +122,13 @@ Status DockerEngine::ensure_network(const std::string& name, const std::string& 
   auto existing = request("GET", "/networks/" + url_encode(name));
   if (!existing.ok()) return existing.status();
   if (existing->status == 200) {
-    auto network = nlohmann::json::parse(existing->body, nullptr, false);
-    if (!network.is_object()) return Status::Error("inspect network " + name + ": unreadable answer");
-    const auto& configs = network["IPAM"]["Config"];
-    if (configs.is_array())
-      for (const auto& config : configs)
-        if (config.is_object() && config.value("Subnet", "") == subnet) return Status::Ok();
+    auto network = read_network(existing->body);
+    if (!network) return Status::Error("inspect network " + name + ": unreadable answer");
+    if (std::find(network->subnets.begin(), network->subnets.end(), subnet) != network->subnets.end())
+      return Status::Ok();
     // The registry's subnet is the truth: an unused network of that name made for another subnet (an
     // earlier registry database) is replaced; one that containers still use is not touched.
-    const auto& attached = network["Containers"];
-    if (attached.is_object() && !attached.empty())
+    if (network->containers_attached)
       return Status::Error("docker network " + name + " has another subnet than " + subnet +
                            " and containers attached; stop them or give the host another id");
     if (Status s = expect(request("DELETE", "/networks/" + url_encode(name)), {204, 404}, "remove network " + name);
@@ -153,10 +147,9 @@ Status DockerEngine::ensure_network(const std::string& name, const std::string& 
 Result<std::string> DockerEngine::create_container(const std::string& name, const nlohmann::json& config) const {
   auto response = request("POST", "/containers/create?name=" + url_encode(name), config);
   if (Status s = expect(response, {201}, "create container " + name); !s.ok()) return s;
-  auto created = nlohmann::json::parse(response->body, nullptr, false);
-  if (!created.is_object() || !created.contains("Id") || !created["Id"].is_string())
-    return Status::Error("create container " + name + ": no id in the daemon's answer");
-  return created["Id"].get<std::string>();
+  auto created = read_created_id(response->body);
+  if (!created) return Status::Error("create container " + name + ": no id in the daemon's answer");
+  return *created;
 }
 
 Status DockerEngine::start_container(const std::string& id) const {
@@ -186,24 +179,9 @@ Result<std::vector<ContainerSummary>> DockerEngine::list_containers(const std::s
   const nlohmann::json filters = {{"label", nlohmann::json::array({label})}};
   auto response = request("GET", "/containers/json?all=true&filters=" + url_encode(filters.dump()));
   if (Status s = expect(response, {200}, "list containers"); !s.ok()) return s;
-  auto parsed = nlohmann::json::parse(response->body, nullptr, false);
-  if (!parsed.is_array()) return Status::Error("list containers: unreadable answer");
-  std::vector<ContainerSummary> out;
-  for (const auto& item : parsed) {
-    if (!item.is_object()) continue;
-    ContainerSummary c;
-    c.id = item.value("Id", "");
-    c.state = item.value("State", "");
-    if (item.contains("Names") && item["Names"].is_array() && !item["Names"].empty() && item["Names"][0].is_string()) {
-      c.name = item["Names"][0].get<std::string>();
-      if (!c.name.empty() && c.name.front() == '/') c.name.erase(0, 1);
-    }
-    if (item.contains("Labels") && item["Labels"].is_object())
-      for (const auto& [k, v] : item["Labels"].items())
-        if (v.is_string()) c.labels[k] = v.get<std::string>();
-    out.push_back(std::move(c));
-  }
-  return out;
+  auto listed = read_container_list(response->body);
+  if (!listed) return Status::Error("list containers: unreadable answer");
+  return *listed;
 }
 
 Result<nlohmann::json> DockerEngine::stats(const std::string& id) const {

@@ -9,19 +9,13 @@
 #include <vector>
 
 #include "common/status.h"
+#include "services/agent/docker_json.h"
 
 namespace pier::agent {
 
 struct EngineResponse {
   long status = 0;
   std::string body;
-};
-
-struct ContainerSummary {
-  std::string id;
-  std::string name;   // without the leading "/"
-  std::string state;  // created | running | exited | dead | ...
-  std::map<std::string, std::string> labels;
 };
 
 class DockerEngine {

@@ -104,7 +104,7 @@ void DockerRuntime::adopt() {
     spec.port = std::atoi(label(kLabelPort).c_str());
     spec.revision = std::atoll(label(kLabelRevision).c_str());
     if (auto inspected = engine_.inspect_container(c.id); inspected.ok())
-      container.instance.pid = (*inspected)["State"].value("Pid", 0);
+      container.instance.pid = read_inspect(*inspected).pid;
     spdlog::info("adopted container {} for instance {} of app {} (revision {})", c.id.substr(0, 12), id, spec.app,
                  spec.revision);
     containers_[id] = std::move(container);
@@ -125,16 +125,15 @@ Result<DockerRuntime::Started> DockerRuntime::make_and_start(const InstanceSpec&
     // A container of this instance exists. Made for this very spec and running (left by an agent that
     // could not list it at its start), it is taken over as it runs; otherwise it is a leftover.
     if (auto existing = engine_.inspect_container(name); existing.ok()) {
-      const auto& labels = (*existing)["Config"]["Labels"];
-      const auto label = [&labels](const char* key) {
-        return labels.is_object() && labels.contains(key) && labels[key].is_string() ? labels[key].get<std::string>()
-                                                                                     : std::string();
+      const ContainerFacts facts = read_inspect(*existing);
+      const auto label = [&facts](const char* key) {
+        auto it = facts.labels.find(key);
+        return it == facts.labels.end() ? std::string() : it->second;
       };
-      if ((*existing)["State"].value("Running", false) && label(kLabelRevision) == std::to_string(spec.revision) &&
-          label(kLabelIp) == spec.ip && label(kLabelHost) == host_id_) {
-        spdlog::info("took over running container {} for instance {}", existing->value("Id", "").substr(0, 12),
-                     spec.id);
-        return Started{existing->value("Id", ""), (*existing)["State"].value("Pid", 0)};
+      if (facts.running && label(kLabelRevision) == std::to_string(spec.revision) && label(kLabelIp) == spec.ip &&
+          label(kLabelHost) == host_id_) {
+        spdlog::info("took over running container {} for instance {}", facts.id.substr(0, 12), spec.id);
+        return Started{facts.id, facts.pid};
       }
       if (label(kLabelHost) != host_id_)
         return Status::Error("container name " + name + " is taken by a container that is not this host's");
@@ -205,7 +204,7 @@ InstanceExit DockerRuntime::finish(const std::string& id, const Container& conta
     return exit;
   }
   if (auto inspected = engine_.inspect_container(container.container_id); inspected.ok())
-    exit.code = (*inspected)["State"].value("ExitCode", -1);
+    exit.code = read_inspect(*inspected).exit_code;
   auto logs = engine_.request("GET", "/containers/" + container.container_id + "/logs?stdout=true&stderr=true&tail=20");
   if (logs.ok() && logs->status == 200) exit.last_output = last_log_line(logs->body);
   engine_.remove_container(container.container_id);
@@ -242,7 +241,7 @@ std::vector<InstanceExit> DockerRuntime::poll() {
     if (!gone && (found->second == "running" || found->second == "created" || found->second == "restarting")) {
       if (container.instance.pid == 0 && found->second == "running")
         if (auto inspected = engine_.inspect_container(container.container_id); inspected.ok())
-          container.instance.pid = (*inspected)["State"].value("Pid", 0);
+          container.instance.pid = read_inspect(*inspected).pid;
       if (container.kill_at_ms >= 0 && clock_.steady_ms() >= container.kill_at_ms) {
         engine_.request("POST", "/containers/" + container.container_id + "/kill?signal=SIGKILL");
         container.kill_at_ms = clock_.steady_ms() + 1000;

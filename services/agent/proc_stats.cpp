@@ -48,8 +48,11 @@ std::optional<int64_t> kb_field(std::string_view line, std::string_view key) {
   auto fields = fields_of(line.substr(key.size() + 1));
   if (fields.empty()) return std::nullopt;
   auto value = number<int64_t>(fields[0]);
-  if (!value) return std::nullopt;
-  return fields.size() > 1 && fields[1] == "kB" ? *value * 1024 : *value;
+  // Above 1 EiB is no memory size, and would overflow in bytes or in a sum of three (found by tests/fuzz).
+  constexpr int64_t kMaxBytes = int64_t{1} << 60;
+  const bool kb = fields.size() > 1 && fields[1] == "kB";
+  if (!value || *value < 0 || *value > (kb ? kMaxBytes / 1024 : kMaxBytes)) return std::nullopt;
+  return kb ? *value * 1024 : *value;
 }
 
 }  // namespace
@@ -161,8 +164,8 @@ std::string host_id_from_hostname(const std::string& hostname) {
     if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') id += c;
   }
   while (!id.empty() && id.front() == '-') id.erase(0, 1);
+  if (id.size() > 63) id.resize(63);  // before trimming the end: the cut may leave a '-' last (fuzzing)
   while (!id.empty() && id.back() == '-') id.pop_back();
-  if (id.size() > 63) id.resize(63);
   return id.empty() ? "localhost" : id;
 }
 

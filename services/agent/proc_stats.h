@@ -47,7 +47,8 @@ struct HostFacts {
 };
 HostFacts read_host_facts();
 
-// A host id from a hostname: lower case, up to the first dot, characters outside [a-z0-9-] dropped.
+// A host id from a hostname: lower case, up to the first dot, characters outside [a-z0-9-] dropped; always
+// a DNS label (at most 63 characters, no '-' at either end).
 std::string host_id_from_hostname(const std::string& hostname);
 
 std::string read_text(const std::string& path);

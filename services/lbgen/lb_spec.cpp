@@ -11,16 +11,6 @@ namespace {
 
 std::string backend_name(const std::string& app, int internal) { return "app_" + app + "_" + std::to_string(internal); }
 
-bool is_plain_path(const std::string& path) {
-  if (path.size() > 1024) return false;
-  for (char c : path) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
-                    c == '.' || c == '_' || c == '-' || c == '@' || c == ':';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 // Why `app` cannot join the frontend `fe`, or empty when it can.
 std::string conflict(const msg::LbFrontend& fe, const msg::AppSpec& app,
                      const std::map<std::string, std::string>& app_of_backend) {
@@ -43,8 +33,7 @@ Status check_host(const msg::HostRecord& host) {
     return Status::Invalid("address", "must be an IPv4 address");
   if (host.stats_port != 0)
     if (Status s = validate::port("stats_port", host.stats_port); !s.ok()) return s;
-  if (!is_plain_path(host.haproxy_socket))
-    return Status::Invalid("haproxy_socket", "must be a path of letters, digits and / . _ - @ : only");
+  if (Status s = validate::socket_path("haproxy_socket", host.haproxy_socket); !s.ok()) return s;
   return Status::Ok();
 }
 

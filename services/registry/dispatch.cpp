@@ -6,12 +6,30 @@
 namespace pier::registry {
 namespace {
 
+// The refusal of a command whose body does not decode: without it the sender hears nothing and retries
+// until it gives up. It names the field that did not decode ("app.memory_bytes"), or "body" when the
+// bytes are no msgpack map at all. Nothing is applied, so nothing is recorded: a retry is judged again.
+msg::Reply undecodable(const Registry& registry, const bus::Envelope& envelope, const Status& why) {
+  const Status named = why.field().empty() ? Status::Invalid("body", why.message()) : why;
+  msg::Reply reply;
+  reply.request_id = envelope.header.request_id;
+  reply.field = named.field();
+  reply.rule = named.rule();
+  reply.message = named.message();
+  reply.revision = registry.state().revision;
+  return reply;
+}
+
 template <typename Command, typename Apply>
-Handled command(const bus::Envelope& envelope, Apply apply) {
+Handled command(Registry& registry, const bus::Envelope& envelope, Apply apply) {
   Handled handled;
   auto decoded = codec::decode<Command>(envelope.body);
   if (!decoded.ok()) {
     handled.rejected = decoded.status();
+    if (!envelope.header.request_id.empty())
+      handled.out.push_back({topic::reply_to(envelope.header.sender),
+                             codec::encode(undecodable(registry, envelope, decoded.status())),
+                             envelope.header.request_id});
     return handled;
   }
   msg::Reply reply = apply(*decoded);
@@ -28,20 +46,19 @@ Handled dispatch(Registry& registry, const bus::Envelope& envelope) {
   const std::string& t = envelope.topic;
   const std::string& id = envelope.header.request_id;
   if (t == topic::kDeploy)
-    return command<msg::DeployCommand>(envelope, [&](const auto& c) { return registry.deploy(id, c); });
+    return command<msg::DeployCommand>(registry, envelope, [&](const auto& c) { return registry.deploy(id, c); });
   if (t == topic::kScale)
-    return command<msg::ScaleCommand>(envelope, [&](const auto& c) { return registry.scale(id, c); });
+    return command<msg::ScaleCommand>(registry, envelope, [&](const auto& c) { return registry.scale(id, c); });
   if (t == topic::kRemove)
-    return command<msg::RemoveCommand>(envelope, [&](const auto& c) { return registry.remove(id, c); });
+    return command<msg::RemoveCommand>(registry, envelope, [&](const auto& c) { return registry.remove(id, c); });
   if (t == topic::kPlace)
-    return command<msg::PlaceCommand>(envelope, [&](const auto& c) { return registry.place(id, c); });
+    return command<msg::PlaceCommand>(registry, envelope, [&](const auto& c) { return registry.place(id, c); });
   Handled handled;
   if (t == topic::kSnapshot) {
+    // Answered by a state.full, not a reply: one that does not decode is still a request for the state.
     auto decoded = codec::decode<msg::SnapshotRequest>(envelope.body);
-    if (!decoded.ok())
-      handled.rejected = decoded.status();
-    else
-      handled.snapshot_requested = true;
+    if (!decoded.ok()) handled.rejected = decoded.status();
+    handled.snapshot_requested = true;
     return handled;
   }
   if (t.rfind(topic::kHeartbeatPrefix, 0) == 0) {

@@ -21,7 +21,9 @@ struct Handled {
   std::vector<Outgoing> out;
   bool state_changed = false;
   bool snapshot_requested = false;
-  Status rejected;  // the message was malformed or invalid: count and log it, send nothing
+  // The message was malformed or invalid: count and log it. A command whose header decodes (it has a
+  // request id) but whose body does not is still answered, in `out`: a refusal naming the field.
+  Status rejected;
 };
 
 Handled dispatch(Registry& registry, const bus::Envelope& envelope);

@@ -90,11 +90,9 @@ int main(int argc, char** argv) {
       if (!durable) db->exec("PRAGMA synchronous=NORMAL");
       registry::Handled handled = registry::dispatch(*reg, *envelope);
       if (!durable) db->exec("PRAGMA synchronous=FULL");
-      if (!handled.rejected.ok()) {
-        subscriber.reject(*envelope, handled.rejected);
-        continue;
-      }
+      // A rejected command may still carry its refusal (a body that does not decode): sent, and counted.
       for (const auto& out : handled.out) publisher.publish_encoded(out.topic, out.body, out.request_id);
+      if (!handled.rejected.ok()) subscriber.reject(*envelope, handled.rejected);
       publish = publish || handled.state_changed || handled.snapshot_requested;
     }
     // A registry that falls behind (a CPU spike here too) still has heartbeats waiting: it judges hosts

@@ -532,6 +532,8 @@ msg::Reply Registry::deploy(const std::string& request_id, const msg::DeployComm
 
 msg::Reply Registry::scale(const std::string& request_id, const msg::ScaleCommand& command) {
   return run_command(std::string(topic::kScale), request_id, [&]() -> Status {
+    // A name that is no DNS label is refused as one, rather than echoed back in "no app named ...".
+    if (Status s = validate::dns_label("app", command.app); !s.ok()) return s;
     const msg::AppRecord* existing = find_app(command.app);
     if (existing == nullptr) return Status::Invalid("app", "no app named '" + command.app.substr(0, 64) + "'");
     if (Status s = validate::replicas("replicas", command.replicas); !s.ok()) return s;
@@ -556,6 +558,7 @@ msg::Reply Registry::scale(const std::string& request_id, const msg::ScaleComman
 
 msg::Reply Registry::remove(const std::string& request_id, const msg::RemoveCommand& command) {
   return run_command(std::string(topic::kRemove), request_id, [&]() -> Status {
+    if (Status s = validate::dns_label("app", command.app); !s.ok()) return s;
     if (find_app(command.app) == nullptr)
       return Status::Invalid("app", "no app named '" + command.app.substr(0, 64) + "'");
     SQLite::Statement drop(db_, "DELETE FROM apps WHERE name = ?");
@@ -814,6 +817,8 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
     return Status::Invalid("address", "must be an IPv4 address");
   if (status.stats_port != 0)
     if (Status s = validate::port("stats_port", status.stats_port); !s.ok()) return s;
+  // It goes into that host's haproxy.cfg (`stats socket`): lbgen would refuse the host's config.
+  if (Status s = validate::socket_path("haproxy_socket", status.haproxy_socket); !s.ok()) return s;
   if (Status s = validate::overlay("overlay", status.overlay); !s.ok()) return s;
   for (std::size_t i = 0; i < status.peers.size(); ++i)
     if (Status s = validate::dns_label("peers[" + std::to_string(i) + "].host", status.peers[i].host); !s.ok())

@@ -121,6 +121,84 @@ TEST(Codec, HugeDeclaredSizesAreRejectedWithoutAllocating) {
   EXPECT_FALSE(codec::decode<msg::State>(huge_str).ok());
 }
 
+TEST(Codec, CountsLargerThanTheFrameAreRejected) {
+  // An array32 header claiming 100,000 entries in a 5-byte frame: msgpack-c would reserve 2.4 MB for it
+  // before reading one; nested 32 deep, ~77 MB for 160 bytes (maps: ~150 MB; seen profiling tests/fuzz's codec).
+  std::string nested;
+  for (int i = 0; i < 32; ++i) nested += std::string("\xdd\x00\x01\x86\xa0", 5);
+  EXPECT_FALSE(codec::decode<msg::State>(nested).ok());
+  // A frame that really holds that many entries still decodes.
+  std::map<std::string, std::vector<int>> big{{"revision_list", std::vector<int>(100'000, 1)}};
+  EXPECT_TRUE(codec::decode<msg::State>(codec::encode(big)).ok());
+}
+
+// A map {"app": {<key>: <value>, "name": "web"}} as a hostile publisher sends it.
+template <typename V>
+std::string deploy_with(const std::string& key, const V& value) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_map(1);
+  pk.pack(std::string("app"));
+  pk.pack_map(2);
+  pk.pack(std::string("name"));
+  pk.pack(std::string("web"));
+  pk.pack(key);
+  pk.pack(value);
+  return std::string(buffer.data(), buffer.size());
+}
+
+TEST(Codec, AValueOfTheWrongTypeIsNamed) {
+  auto lots = codec::decode<msg::DeployCommand>(deploy_with("memory_bytes", std::string("lots")));
+  ASSERT_FALSE(lots.ok());
+  EXPECT_EQ(lots.status().field(), "app.memory_bytes");
+  EXPECT_EQ(lots.status().rule(), "must be an integer, not a string");
+
+  auto cpu = codec::decode<msg::DeployCommand>(deploy_with("cpu", true));
+  ASSERT_FALSE(cpu.ok());
+  EXPECT_EQ(cpu.status().field(), "app.cpu");
+  EXPECT_EQ(cpu.status().rule(), "must be a number, not a boolean");
+
+  // Beyond an int's range: the type is right, the value is not.
+  auto replicas = codec::decode<msg::DeployCommand>(deploy_with("replicas", int64_t{1} << 40));
+  ASSERT_FALSE(replicas.ok());
+  EXPECT_EQ(replicas.status().field(), "app.replicas");
+  EXPECT_EQ(replicas.status().rule(), "is out of range for this field");
+
+  auto env = codec::decode<msg::DeployCommand>(deploy_with("env", std::map<std::string, int>{{"A", 1}}));
+  ASSERT_FALSE(env.ok());
+  EXPECT_EQ(env.status().field(), "app.env.A");
+
+  auto not_a_map = codec::decode<msg::DeployCommand>(deploy_with("autoscale", std::string("on")));
+  ASSERT_FALSE(not_a_map.ok());
+  EXPECT_EQ(not_a_map.status().field(), "app.autoscale");
+  EXPECT_EQ(not_a_map.status().rule(), "must be a map, not a string");
+}
+
+TEST(Codec, AnElementOfTheWrongTypeIsNamedWithItsIndex) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_map(1);
+  pk.pack(std::string("app"));
+  pk.pack_map(1);
+  pk.pack(std::string("ports"));
+  pk.pack_array(2);
+  pk.pack(msg::PortMapping{8080, 80});
+  pk.pack_map(1);
+  pk.pack(std::string("external"));
+  pk.pack(std::string("8081"));
+  auto decoded = codec::decode<msg::DeployCommand>(std::string_view(buffer.data(), buffer.size()));
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().field(), "app.ports[1].external");
+  EXPECT_NE(decoded.status().rule().find("a string"), std::string::npos) << decoded.status().rule();
+}
+
+TEST(Codec, AHostileKeyIsNamedPrintablyAndShort) {
+  const std::string key = "A\nB" + std::string(200, 'x');
+  auto decoded = codec::decode<msg::DeployCommand>(deploy_with("env", std::map<std::string, int>{{key, 1}}));
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().field(), "app.env.A?B" + std::string(61, 'x'));
+}
+
 TEST(Codec, DeepNestingIsRejected) {
   std::string bytes(1000, '\x91');  // 1000 nested one-element arrays
   bytes.push_back('\x00');

@@ -52,6 +52,23 @@ TEST(Validate, Image) {
   }
 }
 
+TEST(Validate, ImageGrammarAsDockersReference) {
+  for (const char* good : {"a--b", "a---b/c", "Registry.Example.COM:443/team/app", "localhost/app", "a/b/c/d",
+                           "x1.y2/z", "host-1:5000/a__b.c"})
+    EXPECT_TRUE(validate::image("image", good).ok()) << good;
+  for (const char* bad : {"a...b", "a___b", "a_.b", "a-", "host:port/a", "host:/a", "a:5000", "-host/a", "Host/App",
+                          "host./a", ".a", "a/B", "a/b:c/d"})
+    EXPECT_FALSE(validate::image("image", bad).ok()) << bad;
+}
+
+TEST(Validate, ImageRefusesInLinearTime) {
+  // Found by tests/fuzz (validate): the std::regex this replaced backtracked exponentially on a long run
+  // of alphanumerics followed by a character outside the grammar, and held the registry's thread.
+  const std::string hostile = "ter/" + std::string(200, '3') + "de\x8amo-app";
+  EXPECT_FALSE(validate::image("image", hostile).ok());
+  EXPECT_FALSE(validate::image("image", std::string(250, 'l') + "\x8a=").ok());
+}
+
 TEST(Validate, Tag) {
   EXPECT_TRUE(validate::tag("tag", "v1.2.3_rc-1").ok());
   for (const std::string& bad : std::vector<std::string>{"", ".hidden", "-x", "a b", "a:b", std::string(129, 'a')}) {
@@ -91,7 +108,8 @@ TEST(Validate, ContextPath) {
   for (const char* good : {"/", "/api", "/api/v1", "/a-b_c.d~e", "/%20x"}) {
     EXPECT_TRUE(validate::context_path("context_path", good).ok()) << good;
   }
-  for (const char* bad : {"", "api", "/a b", "/a\nb", "/a#b", "/a\"b", "/a'b", "/a\\b", "/api/", "//", "/a?b"}) {
+  for (const char* bad : {"", "api", "/a b", "/a\nb", "/a#b", "/a\"b", "/a'b", "/a\\b", "/api/", "//", "/a?b",
+                          "/${HOME}", "/$x", "/..", "/a/./b", "/a/.."}) {
     auto spec = good_spec();
     spec.context_path = bad;
     expect_rejected(spec, "context_path");
@@ -163,11 +181,13 @@ TEST(Validate, HealthCheck) {
   EXPECT_EQ(spec.check_rise, 2);
   EXPECT_EQ(spec.check_fall, 3);
   EXPECT_EQ(spec.check_inter_ms, 2000);
-  for (const char* good : {"/", "/health", "/healthz/", "/a-._~!$&()*+,;=:@%2F?x=1&y"}) {
+  for (const char* good : {"/", "/health", "/healthz/", "/a-._~!&()*+,;=:@%2F?x=1&y", "/a?next=/../x"}) {
     spec.health_path = good;
     EXPECT_TRUE(validate::app_spec(spec).ok()) << good;
   }
-  for (const char* bad : {"", "health", "/a b", "/a\"b", "/a#b", "/a\nb", "/a\\b"}) {
+  // '$' would expand in a template that double-quotes the path; a dot segment never matches a real path.
+  for (const char* bad :
+       {"", "health", "/a b", "/a\"b", "/a#b", "/a\nb", "/a\\b", "/$HOME", "/a/../b", "/.", "/..?x"}) {
     spec.health_path = bad;
     expect_rejected(spec, "health_path");
   }

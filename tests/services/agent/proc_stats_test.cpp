@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "common/validate.h"
+
 namespace pier::agent {
 namespace {
 
@@ -67,11 +69,25 @@ TEST(ProcStats, CpuinfoCount) {
   EXPECT_EQ(parse_cpuinfo_count(""), 0);
 }
 
+TEST(ProcStats, MeminfoRefusesSizesThatOverflow) {
+  // Found by tests/fuzz (proc_stats): MemTotal in kB times 1024 overflowed int64 (undefined behaviour).
+  EXPECT_FALSE(parse_meminfo("MemTotal: 8759340051707694648 kB\nMemAvailable: 1 kB\n"));
+  EXPECT_FALSE(parse_meminfo("MemTotal: -5 kB\nMemAvailable: 1 kB\n"));
+  EXPECT_FALSE(parse_status_rss("VmRSS: 9223372036854775807 kB\n"));
+  auto ok = parse_meminfo("MemTotal: 16303428 kB\nMemAvailable: 1024 kB\n");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->total_bytes, 16303428LL * 1024);
+}
+
 TEST(ProcStats, HostIdFromHostname) {
   EXPECT_EQ(host_id_from_hostname("Web-01.example.com"), "web-01");
   EXPECT_EQ(host_id_from_hostname("_x_"), "x");
   EXPECT_EQ(host_id_from_hostname(""), "localhost");
   EXPECT_EQ(host_id_from_hostname("-a-"), "a");
+  // Found by tests/fuzz (proc_stats): cut to 63 characters, the id ended in '-' and was no DNS label.
+  const std::string cut = host_id_from_hostname("6--" + std::string(46, 'N') + std::string(14, '-') + "X");
+  EXPECT_EQ(cut, "6--" + std::string(46, 'n'));
+  EXPECT_TRUE(validate::dns_label("host_id", cut).ok()) << cut;
 }
 
 TEST(ProcStats, RealHostFactsAndSample) {

@@ -1,9 +1,13 @@
-// Which messages the registry commits with a disk flush before it goes on.
+// The registry's message handler: which messages it commits durably, and what it answers to commands
+// whose body does not decode.
 #include "services/registry/dispatch.h"
 
 #include <gtest/gtest.h>
 
+#include "common/codec.h"
+#include "common/store.h"
 #include "common/topics.h"
+#include "services/registry/schema.h"
 
 namespace pier::registry {
 namespace {
@@ -13,6 +17,104 @@ TEST(DispatchTest, CommandsAreCommittedDurablyHeartbeatsAreNot) {
     EXPECT_TRUE(needs_durable_commit(t)) << t;
   EXPECT_TRUE(needs_durable_commit("cmd.unknown"));
   EXPECT_FALSE(needs_durable_commit(topic::heartbeat("h1")));
+}
+
+// {key: value} as msgpack, or {outer: {key: value}} when `outer` is given.
+template <typename V>
+std::string body_with(const std::string& key, const V& value, const std::string& outer = "") {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  if (!outer.empty()) {
+    pk.pack_map(1);
+    pk.pack(outer);
+  }
+  pk.pack_map(1);
+  pk.pack(key);
+  pk.pack(value);
+  return std::string(buffer.data(), buffer.size());
+}
+
+class UndecodableCommandTest : public ::testing::Test {
+ protected:
+  ManualClock clock;
+  std::unique_ptr<SQLite::Database> db = store::open(":memory:", migrations());
+  Registry reg{*db, clock, Config{}};
+
+  bus::Envelope envelope(std::string_view topic, std::string body, std::string request_id = "req-1") {
+    bus::Envelope e;
+    e.topic = std::string(topic);
+    e.header.sender = "cli-42-abcd0123";
+    e.header.seq = 1;
+    e.header.request_id = std::move(request_id);
+    e.body = std::move(body);
+    return e;
+  }
+
+  // The one reply `handled` carries, decoded, after checking it goes to the sender with the request id.
+  msg::Reply only_reply(const Handled& handled) {
+    EXPECT_EQ(handled.out.size(), 1u);
+    if (handled.out.empty()) return {};
+    EXPECT_EQ(handled.out[0].topic, "reply.cli-42-abcd0123");
+    EXPECT_EQ(handled.out[0].request_id, "req-1");
+    auto reply = codec::decode<msg::Reply>(handled.out[0].body);
+    EXPECT_TRUE(reply.ok()) << reply.status().message();
+    return reply.ok() ? *reply : msg::Reply{};
+  }
+};
+
+TEST_F(UndecodableCommandTest, DeployWhoseMemoryIsAStringIsRefusedNamingTheField) {
+  const int64_t before = reg.state().revision;
+  Handled handled = dispatch(reg, envelope(topic::kDeploy, body_with("memory_bytes", std::string("lots"), "app")));
+  EXPECT_FALSE(handled.rejected.ok()) << "still counted and logged as malformed";
+  EXPECT_FALSE(handled.state_changed);
+  const msg::Reply reply = only_reply(handled);
+  EXPECT_FALSE(reply.ok);
+  EXPECT_EQ(reply.request_id, "req-1");
+  EXPECT_EQ(reply.field, "app.memory_bytes");
+  EXPECT_EQ(reply.rule, "must be an integer, not a string");
+  EXPECT_EQ(reply.message, "app.memory_bytes: must be an integer, not a string");
+  EXPECT_EQ(reply.revision, before);
+  EXPECT_TRUE(reg.state().apps.empty());
+  EXPECT_EQ(reg.state().revision, before);
+}
+
+TEST_F(UndecodableCommandTest, EveryCommandTopicAnswersNamingTheField) {
+  const struct {
+    std::string_view topic;
+    std::string body;
+    std::string field;
+  } cases[] = {
+      {topic::kScale, body_with("replicas", std::string("three")), "replicas"},
+      {topic::kScale, body_with("remove_first", 7), "remove_first"},
+      {topic::kRemove, body_with("app", 5), "app"},
+      {topic::kPlace, body_with("assignments", std::string("all of them")), "assignments"},
+      {topic::kPlace, body_with("state_revision", 1.5), "state_revision"},
+      {topic::kDeploy, body_with("ports", std::vector<std::string>{"8080:80"}, "app"), "app.ports[0]"},
+      {topic::kDeploy, std::string("\xc1garbage"), "body"},  // 0xc1 is never valid msgpack
+      {topic::kDeploy, codec::encode(std::vector<int>{1, 2}), "body"},
+  };
+  for (const auto& c : cases) {
+    Handled handled = dispatch(reg, envelope(c.topic, c.body));
+    EXPECT_FALSE(handled.rejected.ok()) << c.topic;
+    const msg::Reply reply = only_reply(handled);
+    EXPECT_FALSE(reply.ok) << c.topic;
+    EXPECT_EQ(reply.field, c.field) << c.topic << ": " << reply.message;
+    EXPECT_FALSE(reply.rule.empty()) << c.topic;
+  }
+  EXPECT_EQ(reg.state().revision, 0);
+}
+
+TEST_F(UndecodableCommandTest, WithoutARequestIdThereIsNoOneToAnswer) {
+  Handled handled = dispatch(reg, envelope(topic::kDeploy, body_with("memory_bytes", std::string("lots"), "app"), ""));
+  EXPECT_FALSE(handled.rejected.ok());
+  EXPECT_TRUE(handled.out.empty());
+}
+
+TEST_F(UndecodableCommandTest, ASnapshotRequestThatDoesNotDecodeStillAsksForTheState) {
+  Handled handled = dispatch(reg, envelope(topic::kSnapshot, body_with("reason", 12)));
+  EXPECT_FALSE(handled.rejected.ok());
+  EXPECT_TRUE(handled.snapshot_requested);
+  EXPECT_TRUE(handled.out.empty());
 }
 
 }  // namespace

@@ -755,7 +755,12 @@ TEST_F(RegistryTest, DispatchRejectsGarbageWithoutChangingState) {
     for (auto t : {topic::kDeploy, topic::kScale, topic::kRemove, topic::kPlace}) {
       auto handled = dispatch(reg, envelope(std::string(t), bad));
       EXPECT_FALSE(handled.rejected.ok()) << t;
-      EXPECT_TRUE(handled.out.empty());
+      // Counted as malformed, and still answered: the sender hears why instead of retrying in silence.
+      ASSERT_EQ(handled.out.size(), 1u) << t;
+      auto reply = codec::decode<msg::Reply>(handled.out[0].body);
+      ASSERT_TRUE(reply.ok());
+      EXPECT_FALSE(reply->ok) << t;
+      EXPECT_FALSE(reply->field.empty()) << t;
     }
     EXPECT_FALSE(dispatch(reg, envelope("agent.heartbeat.h1", bad)).rejected.ok());
   }
