@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "services/metrics/sample_store.h"
-#include "tests/services/metrics/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::metrics {
 namespace {
@@ -23,7 +23,7 @@ Decision decision(int64_t time_ms, int current, int desired, const std::string& 
 
 TEST(DecisionStore, StoresReadsAndDeletesPastTheRetentionOnAFile) {
   testing::TempDir dir;
-  const std::string path = (dir.path() / "metrics.db").string();
+  const std::string path = (std::filesystem::path(dir.path()) / "metrics.db").string();
   {
     auto db = SampleStore::open(path);
     ASSERT_TRUE(db.ok()) << db.status().message();

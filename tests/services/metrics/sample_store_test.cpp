@@ -4,7 +4,7 @@
 
 #include "common/clock.h"
 #include "common/store.h"
-#include "tests/services/metrics/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::metrics {
 namespace {
@@ -25,7 +25,7 @@ struct SampleStoreTest : ::testing::Test {
   testing::TempDir dir;
   std::unique_ptr<SampleStore> store;
   void SetUp() override {
-    auto opened = SampleStore::open((dir.path() / "metrics.db").string());
+    auto opened = SampleStore::open((std::filesystem::path(dir.path()) / "metrics.db").string());
     ASSERT_TRUE(opened.ok()) << opened.status().message();
     store = std::move(*opened);
   }
@@ -81,7 +81,7 @@ TEST_F(SampleStoreTest, DeletesRowsOlderThanTheCutoff) {
 TEST_F(SampleStoreTest, ReopeningKeepsRowsAndSchema) {
   ASSERT_TRUE(store->insert(sample("h1", 0, 10), 1000).ok());
   store.reset();
-  auto again = SampleStore::open((dir.path() / "metrics.db").string());
+  auto again = SampleStore::open((std::filesystem::path(dir.path()) / "metrics.db").string());
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_EQ((*again)->host_rows("h1", 0)->size(), 1u);
   EXPECT_EQ((*again)->db().execAndGet("PRAGMA user_version").getInt(), static_cast<int>(migrations().size()));
@@ -105,7 +105,7 @@ struct SampleStoreAgingTest : ::testing::Test {
   Retention retention{kHour, 2 * kHour};
   std::unique_ptr<SampleStore> store;
   void SetUp() override {
-    auto opened = SampleStore::open((dir.path() / "metrics.db").string(), retention);
+    auto opened = SampleStore::open((std::filesystem::path(dir.path()) / "metrics.db").string(), retention);
     ASSERT_TRUE(opened.ok()) << opened.status().message();
     store = std::move(*opened);
   }
@@ -239,7 +239,7 @@ TEST_F(SampleStoreAgingTest, HostsAndInstancesAreAggregatedApart) {
 // its raw rows, which then age like any others.
 TEST(SampleStoreMigration, AnOlderDatabaseGainsTheAggregateTables) {
   testing::TempDir dir;
-  const std::string path = (dir.path() / "metrics.db").string();
+  const std::string path = (std::filesystem::path(dir.path()) / "metrics.db").string();
   const std::vector<std::string> older(migrations().begin(), migrations().begin() + 2);
   {
     auto db = store::open(path, older);
