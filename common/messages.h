@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/states.h"
+
 namespace pier::msg {
 
 inline constexpr int kSchemaVersion = 1;
@@ -223,7 +225,7 @@ struct HostRecord {
   std::string haproxy_socket;  // agent-local path of HAProxy's admin socket
   int stats_port = 0;          // HAProxy stats + Prometheus exporter port on this host
   int64_t last_seen_ms = 0;
-  std::string status = "up";  // up | suspect (not heard from: replaced, not removed) | down
+  std::string status = states::host::kUp;  // states::host: up | suspect (not heard from: replaced, not removed) | down
   LbStatus lb;
   OverlayInfo overlay;
   std::vector<PeerReach> peers;  // the other hosts it reaches through the overlay, or not (and why)
@@ -234,10 +236,11 @@ struct HostRecord {
 struct InstanceRecord {
   std::string id;  // unique forever: "<app>-<n>"
   std::string app;
-  std::string host;               // empty until placed
-  std::string ip;                 // from the host's subnet, set when placed
-  std::string state = "pending";  // pending | placed | starting | running | failed | stopped | draining
-  std::string reason;             // why pending or failed
+  std::string host;                                // empty until placed
+  std::string ip;                                  // from the host's subnet, set when placed
+  std::string state = states::instance::kPending;  // states::instance (pending | placed | starting | running | failed |
+                                                   // stopped | draining)
+  std::string reason;                              // why pending or failed
   int pid = 0;
   int64_t updated_ms = 0;
   // Hosts that could not start it (runtime errors, not the app's own exits); it is not placed on them again.
@@ -268,7 +271,7 @@ struct Rollout {
   int ready = 0;              // instances of to_revision that pass their health check, at the last step
   MSGPACK_DEFINE_MAP(state, from_revision, to_revision, reason, started_ms, progress_ms, ready);
 
-  bool under_way() const { return state == "rolling" || state == "rolling_back"; }
+  bool under_way() const { return state == states::rollout::kRolling || state == states::rollout::kRollingBack; }
 };
 
 struct AppRecord {

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "common/states.h"
+
 namespace pier::metrics {
 namespace {
 
@@ -264,19 +266,9 @@ Decision decide(const msg::AutoscalePolicy& policy, const TimeZone& zone, int cu
 }
 
 std::vector<std::string> least_busy(std::vector<InstanceLoad> instances, int n) {
-  const auto serial = [](const std::string& id) -> long long {
-    const auto dash = id.rfind('-');
-    if (dash == std::string::npos || dash + 1 >= id.size() || id.size() - dash > 18) return -1;
-    long long v = 0;
-    for (std::size_t i = dash + 1; i < id.size(); ++i) {
-      if (id[i] < '0' || id[i] > '9') return -1;
-      v = v * 10 + (id[i] - '0');
-    }
-    return v;
-  };
   std::sort(instances.begin(), instances.end(), [&](const InstanceLoad& a, const InstanceLoad& b) {
     if (a.sessions != b.sessions) return a.sessions < b.sessions;
-    const long long sa = serial(a.id), sb = serial(b.id);
+    const long long sa = states::instance_serial(a.id), sb = states::instance_serial(b.id);
     if (sa != sb) return sa > sb;
     return a.id > b.id;
   });
