@@ -40,8 +40,6 @@ Handled command(Registry& registry, const bus::Envelope& envelope, Apply apply) 
 
 }  // namespace
 
-bool needs_durable_commit(std::string_view topic) { return !topic.starts_with(topic::kHeartbeatPrefix); }
-
 Handled dispatch(Registry& registry, const bus::Envelope& envelope) {
   const std::string& t = envelope.topic;
   const std::string& id = envelope.header.request_id;

@@ -31,12 +31,4 @@ Handled dispatch(Registry& registry, const bus::Envelope& envelope);
 // At most this many waiting messages are handled before the state is published.
 inline constexpr int kMaxBatch = 32;
 
-// Whether what a message on `topic` changes must be on disk when its transaction ends (SQLite
-// synchronous=FULL): commands, yes (a reply promises them). Agents' heartbeats, no: an agent sends
-// its whole status again every second, so a power cut can cost at most the last second of reports,
-// which the next heartbeat restores; the next durable commit syncs them too (one log, in order). This
-// keeps a disk flush, whose tail reaches tens of milliseconds, off the path from "instance running" to
-// "in HAProxy".
-bool needs_durable_commit(std::string_view topic);
-
 }  // namespace pier::registry

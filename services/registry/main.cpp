@@ -6,10 +6,9 @@
 #include "common/log.h"
 #include "common/options.h"
 #include "common/stop_signal.h"
-#include "common/store.h"
 #include "common/topics.h"
 #include "services/registry/dispatch.h"
-#include "services/registry/schema.h"
+#include "services/registry/sqlite_store.h"
 
 int main(int argc, char** argv) {
   using namespace pier;
@@ -43,14 +42,16 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  std::unique_ptr<SQLite::Database> db;
+  std::unique_ptr<registry::SqliteStore> store;
   std::unique_ptr<registry::Registry> reg;
   SystemClock clock;
   try {
     const auto parent = std::filesystem::path(db_path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
-    db = store::open(db_path, registry::migrations());
-    reg = std::make_unique<registry::Registry>(*db, clock, config);
+    auto opened = registry::SqliteStore::open(db_path);
+    if (!opened.ok()) throw std::runtime_error(opened.status().message());
+    store = std::move(*opened);
+    reg = std::make_unique<registry::Registry>(*store, clock, config);
   } catch (const std::exception& e) {
     spdlog::error("cannot open the registry database {}: {}", db_path, e.what());
     return 1;
@@ -69,11 +70,8 @@ int main(int argc, char** argv) {
   int64_t last_forget = 0;
   while (!stop_signal::requested()) {
     if (clock.steady_ms() - last_forget >= 60'000) {
-      try {
-        reg->forget_requests_older_than(24LL * 3600 * 1000);
-      } catch (const SQLite::Exception& e) {
-        spdlog::warn("cannot prune applied request ids: {}", e.what());
-      }
+      if (Status s = reg->forget_requests_older_than(24LL * 3600 * 1000); !s.ok())
+        spdlog::warn("cannot prune applied request ids: {}", s.message());
       last_forget = clock.steady_ms();
     }
     bool publish = clock.steady_ms() - last_publish >= publish_ms;
@@ -86,10 +84,7 @@ int main(int argc, char** argv) {
         caught_up = true;
         break;
       }
-      const bool durable = registry::needs_durable_commit(envelope->topic);
-      if (!durable) db->exec("PRAGMA synchronous=NORMAL");
       registry::Handled handled = registry::dispatch(*reg, *envelope);
-      if (!durable) db->exec("PRAGMA synchronous=FULL");
       // A rejected command may still carry its refusal (a body that does not decode): sent, and counted.
       for (const auto& out : handled.out) publisher.publish_encoded(out.topic, out.body, out.request_id);
       if (!handled.rejected.ok()) subscriber.reject(*envelope, handled.rejected);

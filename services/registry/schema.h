@@ -78,6 +78,24 @@ ALTER TABLE apps ADD COLUMN rollout BLOB;                  -- msgpack Rollout
 ALTER TABLE hosts ADD COLUMN overlay BLOB;                 -- msgpack OverlayInfo
 ALTER TABLE hosts ADD COLUMN peers BLOB;                   -- msgpack {"peers": [PeerReach]}
 )sql",
+      // The hosts that could not start an instance, a row each (they were comma-joined text).
+      R"sql(
+CREATE TABLE instance_failed_hosts(
+  instance TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  host TEXT NOT NULL,
+  PRIMARY KEY(instance, position)
+);
+WITH RECURSIVE split(instance, position, host, rest) AS (
+  SELECT id, -1, '', failed_hosts || ',' FROM instances WHERE failed_hosts != ''
+  UNION ALL
+  SELECT instance, position + 1, substr(rest, 1, instr(rest, ',') - 1), substr(rest, instr(rest, ',') + 1)
+  FROM split WHERE rest != ''
+)
+INSERT INTO instance_failed_hosts(instance, position, host)
+SELECT instance, position, host FROM split WHERE position >= 0 AND host != '';
+ALTER TABLE instances DROP COLUMN failed_hosts;
+)sql",
   };
   return kMigrations;
 }

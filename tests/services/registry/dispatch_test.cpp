@@ -1,23 +1,14 @@
-// The registry's message handler: which messages it commits durably, and what it answers to commands
-// whose body does not decode.
+// The registry's message handler: what it answers to commands whose body does not decode.
 #include "services/registry/dispatch.h"
 
 #include <gtest/gtest.h>
 
 #include "common/codec.h"
-#include "common/store.h"
 #include "common/topics.h"
-#include "services/registry/schema.h"
+#include "tests/services/registry/fixture.h"
 
 namespace pier::registry {
 namespace {
-
-TEST(DispatchTest, CommandsAreCommittedDurablyHeartbeatsAreNot) {
-  for (auto t : {topic::kDeploy, topic::kScale, topic::kRemove, topic::kPlace, topic::kSnapshot})
-    EXPECT_TRUE(needs_durable_commit(t)) << t;
-  EXPECT_TRUE(needs_durable_commit("cmd.unknown"));
-  EXPECT_FALSE(needs_durable_commit(topic::heartbeat("h1")));
-}
 
 // {key: value} as msgpack, or {outer: {key: value}} when `outer` is given.
 template <typename V>
@@ -37,8 +28,8 @@ std::string body_with(const std::string& key, const V& value, const std::string&
 class UndecodableCommandTest : public ::testing::Test {
  protected:
   ManualClock clock;
-  std::unique_ptr<SQLite::Database> db = store::open(":memory:", migrations());
-  Registry reg{*db, clock, Config{}};
+  std::unique_ptr<SqliteStore> store = open_store();
+  Registry reg{*store, clock, Config{}};
 
   bus::Envelope envelope(std::string_view topic, std::string body, std::string request_id = "req-1") {
     bus::Envelope e;

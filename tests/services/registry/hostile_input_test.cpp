@@ -5,12 +5,11 @@
 #include <gtest/gtest.h>
 
 #include "common/codec.h"
-#include "common/store.h"
 #include "common/topics.h"
 #include "services/lbgen/lb_spec.h"
 #include "services/lbgen/render.h"
 #include "services/registry/dispatch.h"
-#include "services/registry/schema.h"
+#include "tests/services/registry/fixture.h"
 #include "tests/support/hostile_values.h"
 
 namespace pier::registry {
@@ -42,8 +41,8 @@ msg::HostStatus good_host(const std::string& id) {
 class HostileInputBus : public ::testing::Test {
  protected:
   ManualClock clock;
-  std::unique_ptr<SQLite::Database> db = store::open(":memory:", migrations());
-  Registry reg{*db, clock, Config{}};
+  std::unique_ptr<SqliteStore> store = open_store();
+  Registry reg{*store, clock, Config{}};
   int request = 0;
 
   bus::Envelope envelope(const std::string& topic, std::string body) {
