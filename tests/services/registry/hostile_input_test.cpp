@@ -16,25 +16,14 @@ namespace pier::registry {
 namespace {
 
 msg::AppSpec good_spec(const std::string& name) {
-  msg::AppSpec spec;
-  spec.name = name;
-  spec.image = "pier/demo-app";
-  spec.command = {"pier-demo-app"};
-  spec.ports = {{8080, 8000}};
+  msg::AppSpec spec = demo(name);
   spec.context_path = "/" + name;
   return spec;
 }
 
 msg::HostStatus good_host(const std::string& id) {
-  msg::HostStatus h;
-  h.host_id = id;
-  h.hostname = id;
-  h.address = "127.0.0.1";
-  h.cpus = 4;
-  h.memory_bytes = 8LL << 30;
-  h.runtime = "exec";
+  msg::HostStatus h = host(id);
   h.haproxy_socket = "/run/pier/" + id + "/haproxy.sock";
-  h.stats_port = 8404;
   return h;
 }
 
