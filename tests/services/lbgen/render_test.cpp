@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/process.h"
+#include "common/states.h"
 #include "services/lbgen/lb_spec.h"
 #include "tests/services/lbgen/state_builder.h"
 #include "tests/support/free_port.h"
@@ -303,7 +304,7 @@ TEST_F(RenderTest, ManyAppsOnManyPortsWithSeveralHosts) {
     for (const char* h : {"h1", "h2"}) {
       ++n;
       const std::string ip = std::string("127.100.") + (h[1] == '1' ? "0." : "1.") + std::to_string(n + 1);
-      state.instances.push_back(instance(std::string(a) + "-" + std::to_string(n), a, h, ip));
+      state.instances.push_back(instance(states::instance_id(a, n), a, h, ip));
     }
   for (const auto& h : state.hosts) {
     auto cfg = render(build_spec(state, h), default_template());
