@@ -20,11 +20,14 @@ struct Flags {
 };
 
 void add_flags(po::options_description& desc, Flags& f) {
-  desc.add_options()("app", po::value(&f.app), "app name")(
-      "metrics-url", po::value(&f.metrics_url)->default_value(f.metrics_url),
-      "pier-metrics' HTTP endpoint (PIER_METRICS_URL; dev.env's value with /metrics works too)")(
-      "output,o", po::value(&f.output)->default_value(f.output), "table | json")(
-      "timeout", po::value(&f.timeout_s)->default_value(f.timeout_s), "seconds to wait for pier-metrics");
+  // clang-format off
+  desc.add_options()
+      ("app", po::value(&f.app), "app name")
+      ("metrics-url", po::value(&f.metrics_url)->default_value(f.metrics_url),
+       "pier-metrics' HTTP endpoint (PIER_METRICS_URL; dev.env's value with /metrics works too)")
+      ("output,o", po::value(&f.output)->default_value(f.output), "table | json")
+      ("timeout", po::value(&f.timeout_s)->default_value(f.timeout_s), "seconds to wait for pier-metrics");
+  // clang-format on
 }
 
 const std::vector<std::string> kEnv = {"metrics-url"};

@@ -86,10 +86,13 @@ int run_top(const std::vector<std::string>& args, const Io& io) {
   Flags f;
   po::options_description desc("pier top options");
   options::add_bus(desc, f.endpoints);
-  desc.add_options()("output,o", po::value(&f.output)->default_value(f.output), "table | json")(
-      "once", po::bool_switch(&f.once), "print one table after the first round of figures and exit")(
-      "timeout", po::value(&f.timeout_s)->default_value(f.timeout_s),
-      "with --once: seconds to wait for figures (pier-metrics sends them every autoscale interval, 5 s)");
+  // clang-format off
+  desc.add_options()
+      ("output,o", po::value(&f.output)->default_value(f.output), "table | json")
+      ("once", po::bool_switch(&f.once), "print one table after the first round of figures and exit")
+      ("timeout", po::value(&f.timeout_s)->default_value(f.timeout_s),
+       "with --once: seconds to wait for figures (pier-metrics sends them every autoscale interval, 5 s)");
+  // clang-format on
   const std::string usage =
       "usage: pier top [--once] [--output table|json] [options]\n\nShows each app's figures as pier-metrics "
       "publishes them (metrics.app.<app>): replicas wanted and\nrunning, instances measured, average CPU % of one "
