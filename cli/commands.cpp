@@ -54,14 +54,7 @@ std::optional<int> parse_or_return(const std::vector<std::string>& args, const p
                                    const po::positional_options_description* positional, const std::string& usage,
                                    const Io& io, po::variables_map* values = nullptr) {
   auto parsed = parse_args(args, desc, positional, kEnvOptions);
-  if (!parsed.ok()) {
-    io.err("error: " + parsed.status().message() + " (see --help)");
-    return kExitBadInput;
-  }
-  if (parsed->help) {
-    io.out(bus_help_text(usage, desc));
-    return kExitOk;
-  }
+  if (auto code = exit_after_parse(parsed, bus_help_text(usage, desc), io)) return code;
   if (values != nullptr) *values = std::move(parsed->values);
   return std::nullopt;
 }
@@ -158,6 +151,18 @@ Io standard_io() {
                                                     << std::flush; },
             [](const std::string& line) { std::cerr << line << "\n"
                                                     << std::flush; }};
+}
+
+std::optional<int> exit_after_parse(const Result<ParsedArgs>& parsed, const std::string& help, const Io& io) {
+  if (!parsed.ok()) {
+    io.err("error: " + parsed.status().message() + " (see --help)");
+    return kExitBadInput;
+  }
+  if (parsed->help) {
+    io.out(help);
+    return kExitOk;
+  }
+  return std::nullopt;
 }
 
 int deploy(const msg::AppSpec& spec, const ChangeOptions& options, const Io& io) {

@@ -289,19 +289,12 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
       ("insecure-bus", po::bool_switch(&o.insecure_bus),
        "a plaintext bus (default: CURVE with keys made in <state-dir>/keys, an allowlist, a role per key)");
   // clang-format on
+  const std::string usage =
+      "usage: pier dev [--demo] [options]\n\nRuns pier-bus, pier-registry, pier-scheduler, pier-lbgen, pier-metrics "
+      "and an exec-runtime pier-agent\nas children (found beside `pier`, else in PATH), restarts any that dies, stops "
+      "them all on Ctrl-C.";
   auto parsed = parse_args(args, desc, nullptr, {"state-dir", "bus-pub", "bus-sub"});
-  if (!parsed.ok()) {
-    io.err("error: " + parsed.status().message() + " (see --help)");
-    return kExitBadInput;
-  }
-  if (parsed->help) {
-    io.out(
-        help_text("usage: pier dev [--demo] [options]\n\nRuns pier-bus, pier-registry, pier-scheduler, pier-lbgen, "
-                  "pier-metrics and an exec-runtime pier-agent\nas children (found beside `pier`, else in PATH), "
-                  "restarts any that dies, stops them all on Ctrl-C.",
-                  desc));
-    return kExitOk;
-  }
+  if (auto code = exit_after_parse(parsed, help_text(usage, desc), io)) return *code;
   if (!(o.bus_drop_share >= 0 && o.bus_drop_share <= 1) || o.bus_drop_for_ms < 0) {
     io.err("error: bus-drop-share: must be between 0 and 1, and bus-drop-for-ms at least 0");
     return kExitBadInput;

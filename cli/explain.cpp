@@ -37,15 +37,7 @@ std::optional<int> parse(const std::vector<std::string>& args, const po::options
                          const std::string& usage, Flags& f, const Io& io) {
   po::positional_options_description positional;
   positional.add("app", 1);
-  auto parsed = parse_args(args, desc, &positional, kEnv);
-  if (!parsed.ok()) {
-    io.err("error: " + parsed.status().message() + " (see --help)");
-    return kExitBadInput;
-  }
-  if (parsed->help) {
-    io.out(help_text(usage, desc));
-    return kExitOk;
-  }
+  if (auto code = exit_after_parse(parse_args(args, desc, &positional, kEnv), help_text(usage, desc), io)) return code;
   if (f.app.empty()) {
     io.err("error: APP is missing (see --help)");
     return kExitBadInput;

@@ -174,15 +174,7 @@ int run_keys(const std::vector<std::string>& args, const Io& io) {
   // clang-format on
   po::positional_options_description positional;
   positional.add("verb", 1).add("name", 1);
-  auto parsed = parse_args(args, desc, &positional);
-  if (!parsed.ok()) {
-    io.err("error: " + parsed.status().message() + " (see --help)");
-    return kExitBadInput;
-  }
-  if (parsed->help) {
-    io.out(help_text(usage, desc));
-    return kExitOk;
-  }
+  if (auto code = exit_after_parse(parse_args(args, desc, &positional), help_text(usage, desc), io)) return *code;
   if (dir.empty()) dir = default_keys_dir();
   if (verb == "new") {
     if (Status s = keys::check_name("name", name); !s.ok()) {
@@ -252,14 +244,7 @@ std::optional<int> parse_host_flags(const std::vector<std::string>& args, const 
   positional.add("name", 1);
   auto parsed =
       parse_args(args, desc, &positional, {"bus-pub", "bus-sub", "curve-secret", "bus-public-key", "keys-dir"});
-  if (!parsed.ok()) {
-    io.err("error: " + parsed.status().message() + " (see --help)");
-    return kExitBadInput;
-  }
-  if (parsed->help) {
-    io.out(help_text(usage, desc));
-    return kExitOk;
-  }
+  if (auto code = exit_after_parse(parsed, help_text(usage, desc), io)) return code;
   if (Status s = keys::check_name("name", f.name); !s.ok()) {
     io.err("error: " + s.message());
     return kExitBadInput;

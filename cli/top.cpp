@@ -105,14 +105,7 @@ int run_top(const std::vector<std::string>& args, const Io& io) {
   po::positional_options_description positional;
   positional.add("extra", -1);
   auto parsed = parse_args(args, all, &positional, {"bus-pub", "bus-sub", "curve-secret", "bus-public-key"});
-  if (!parsed.ok()) {
-    io.err("error: " + parsed.status().message() + " (see --help)");
-    return kExitBadInput;
-  }
-  if (parsed->help) {
-    io.out(help_text(usage, desc));
-    return kExitOk;
-  }
+  if (auto code = exit_after_parse(parsed, help_text(usage, desc), io)) return *code;
   if (!extra.empty()) {
     io.err("error: unexpected argument '" + extra[0] + "' (pier top takes no APP; see --help)");
     return kExitBadInput;
