@@ -54,14 +54,7 @@ std::optional<int> parse_or_return(const std::vector<std::string>& args, const p
                                    const po::positional_options_description* positional, const std::string& usage,
                                    const Io& io, po::variables_map* values = nullptr) {
   auto parsed = parse_args(args, desc, positional, kEnvOptions);
-  if (!parsed.ok()) {
-    io.err("error: " + parsed.status().message() + " (see --help)");
-    return kExitBadInput;
-  }
-  if (parsed->help) {
-    io.out(bus_help_text(usage, desc));
-    return kExitOk;
-  }
+  if (auto code = exit_after_parse(parsed, bus_help_text(usage, desc), io)) return code;
   if (values != nullptr) *values = std::move(parsed->values);
   return std::nullopt;
 }
@@ -160,6 +153,18 @@ Io standard_io() {
                                                     << std::flush; }};
 }
 
+std::optional<int> exit_after_parse(const Result<ParsedArgs>& parsed, const std::string& help, const Io& io) {
+  if (!parsed.ok()) {
+    io.err("error: " + parsed.status().message() + " (see --help)");
+    return kExitBadInput;
+  }
+  if (parsed->help) {
+    io.out(help);
+    return kExitOk;
+  }
+  return std::nullopt;
+}
+
 int deploy(const msg::AppSpec& spec, const ChangeOptions& options, const Io& io) {
   return change(topic::kDeploy, codec::encode(msg::DeployCommand{spec}), spec.name, spec.replicas, options, io);
 }
@@ -169,34 +174,36 @@ int run_deploy(const std::vector<std::string>& args, const Io& io) {
   DeployFlags flags;
   std::string file;
   po::options_description desc("pier deploy options");
-  desc.add_options()("file,f", po::value(&file), "app file (YAML) with the same fields; flags override it")(
-      "name", po::value<std::string>(), "app name (DNS label)")("image", po::value<std::string>(),
-                                                                "image name (Docker reference; may end in :tag)")(
-      "tag", po::value<std::string>(), "image tag (default latest)")(
-      "command", po::value<std::vector<std::string>>()->composing(),
-      "argv for the exec runtime, split on blanks (repeatable; words are appended)")(
-      "port", po::value<std::vector<std::string>>()->composing(), "EXTERNAL:INTERNAL (repeatable)")(
-      "protocol", po::value<std::string>(), "http | tcp (default http)")(
-      "replicas", po::value<std::string>(), "instances wanted, 0-1000 (default 1)")("cpu", po::value<std::string>(),
-                                                                                    "cores per instance (default 0.1)")(
-      "memory", po::value<std::string>(), "memory per instance, e.g. 64m (default 64m)")(
-      "env", po::value<std::vector<std::string>>()->composing(), "KEY=VALUE (repeatable)")(
-      "context-path", po::value<std::string>(), "http: path prefix routed to this app (default /)")(
-      "algorithm", po::value<std::string>(), "roundrobin | leastconn | source | uri (http) (default roundrobin)")(
-      "health-path", po::value<std::string>(), "http: HAProxy checks GET on this path (default /)")(
-      "check-rise", po::value<std::string>(), "passed checks before an instance takes traffic (default 2)")(
-      "check-fall", po::value<std::string>(), "failed checks before it stops taking traffic (default 3)")(
-      "check-inter", po::value<std::string>(), "time between checks: 2000, 500ms or 2s (default 2s)")(
-      "proxy-protocol", po::bool_switch(&flags.proxy_protocol),
-      "tcp apps: start each connection to an instance with a PROXY protocol v2 header (the client's address)")(
-      "drain-timeout", po::value<std::string>(),
-      "before an instance stops, how long its connections may take to finish (default 30s)")(
-      "max-surge", po::value<std::string>(), "rolling redeploy: instances above replicas at most (default 1)")(
-      "max-unavailable", po::value<std::string>(),
-      "rolling redeploy: healthy instances below replicas at most (default 0)")(
-      "rollout-timeout", po::value<std::string>(),
-      "rolling redeploy: roll back when new instances are not healthy this long after the last step (default "
-      "60s)");
+  // clang-format off
+  desc.add_options()
+      ("file,f", po::value(&file), "app file (YAML) with the same fields; flags override it")
+      ("name", po::value<std::string>(), "app name (DNS label)")
+      ("image", po::value<std::string>(), "image name (Docker reference; may end in :tag)")
+      ("tag", po::value<std::string>(), "image tag (default latest)")
+      ("command", po::value<std::vector<std::string>>()->composing(),
+       "argv for the exec runtime, split on blanks (repeatable; words are appended)")
+      ("port", po::value<std::vector<std::string>>()->composing(), "EXTERNAL:INTERNAL (repeatable)")
+      ("protocol", po::value<std::string>(), "http | tcp (default http)")
+      ("replicas", po::value<std::string>(), "instances wanted, 0-1000 (default 1)")
+      ("cpu", po::value<std::string>(), "cores per instance (default 0.1)")
+      ("memory", po::value<std::string>(), "memory per instance, e.g. 64m (default 64m)")
+      ("env", po::value<std::vector<std::string>>()->composing(), "KEY=VALUE (repeatable)")
+      ("context-path", po::value<std::string>(), "http: path prefix routed to this app (default /)")
+      ("algorithm", po::value<std::string>(), "roundrobin | leastconn | source | uri (http) (default roundrobin)")
+      ("health-path", po::value<std::string>(), "http: HAProxy checks GET on this path (default /)")
+      ("check-rise", po::value<std::string>(), "passed checks before an instance takes traffic (default 2)")
+      ("check-fall", po::value<std::string>(), "failed checks before it stops taking traffic (default 3)")
+      ("check-inter", po::value<std::string>(), "time between checks: 2000, 500ms or 2s (default 2s)")
+      ("proxy-protocol", po::bool_switch(&flags.proxy_protocol),
+       "tcp apps: start each connection to an instance with a PROXY protocol v2 header (the client's address)")
+      ("drain-timeout", po::value<std::string>(),
+       "before an instance stops, how long its connections may take to finish (default 30s)")
+      ("max-surge", po::value<std::string>(), "rolling redeploy: instances above replicas at most (default 1)")
+      ("max-unavailable", po::value<std::string>(),
+       "rolling redeploy: healthy instances below replicas at most (default 0)")
+      ("rollout-timeout", po::value<std::string>(),
+       "rolling redeploy: roll back when new instances are not healthy this long after the last step (default 60s)");
+  // clang-format on
   add_common(desc, common, kDetach);
   po::variables_map vm;
   const std::string usage =
@@ -252,7 +259,11 @@ int run_scale(const std::vector<std::string>& args, const Io& io) {
   CommonFlags common;
   std::string app, replicas;
   po::options_description desc("pier scale options");
-  desc.add_options()("app", po::value(&app), "app name")("replicas", po::value(&replicas), "instances wanted");
+  // clang-format off
+  desc.add_options()
+      ("app", po::value(&app), "app name")
+      ("replicas", po::value(&replicas), "instances wanted");
+  // clang-format on
   add_common(desc, common, kDetach);
   po::positional_options_description positional;
   positional.add("app", 1).add("replicas", 1);

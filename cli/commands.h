@@ -3,9 +3,11 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cli/args.h"
 #include "common/bus.h"
 #include "common/messages.h"
 
@@ -21,6 +23,10 @@ struct Io {
   std::function<void(const std::string&)> err;
 };
 Io standard_io();
+
+// After parse_args: an error is printed ("... (see --help)") and gives kExitBadInput, --help prints `help`
+// and gives kExitOk; nullopt when the command goes on.
+std::optional<int> exit_after_parse(const Result<ParsedArgs>& parsed, const std::string& help, const Io& io);
 
 struct ChangeOptions {
   bus::Endpoints endpoints;

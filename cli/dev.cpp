@@ -264,42 +264,37 @@ msg::AppSpec demo_spec(int demo_port) {
 int run_dev(const std::vector<std::string>& args, const Io& io) {
   DevOptions o;
   po::options_description desc("pier dev options");
-  desc.add_options()("state-dir", po::value(&o.state_dir),
-                     "logs, pids, databases and dev.env go here (default /var/lib/pier/dev as root, else "
-                     "~/.local/state/pier/dev)")("bus-pub", po::value(&o.bus.pub)->default_value(o.bus.pub),
-                                                 "bus endpoint for publishers (pier-bus binds it)")(
-      "bus-sub", po::value(&o.bus.sub)->default_value(o.bus.sub), "bus endpoint for subscribers (pier-bus binds it)")(
-      "metrics-listen", po::value(&o.metrics_listen)->default_value(o.metrics_listen), "pier-metrics HTTP address")(
-      "stats-port", po::value(&o.stats_port)->default_value(o.stats_port), "HAProxy stats/Prometheus port")(
-      "demo", po::bool_switch(&o.demo), "deploy the demo app (3 replicas) once the stack is up")(
-      "demo-port", po::value(&o.demo_port)->default_value(o.demo_port), "the demo app's external port")(
-      "platform-network", po::value(&o.platform_network)->default_value(o.platform_network),
-      "where instance addresses come from (inside 127.0.0.0/8); give two stacks on one machine different ones")(
-      "docker-network", po::value(&o.docker_network)->default_value(o.docker_network),
-      "where docker hosts' subnets come from (with --runtime docker)")(
-      "runtime", po::value(&o.runtime)->default_value(o.runtime), "the agent's runtime: exec | docker")(
-      "host-id", po::value(&o.host_id), "the agent's host id (default: from the hostname)")(
-      "bus-drop-share", po::value(&o.bus_drop_share)->default_value(o.bus_drop_share),
-      "tests only: pier-bus drops this share (0..1) of messages")(
-      "bus-drop-seed", po::value(&o.bus_drop_seed)->default_value(o.bus_drop_seed), "tests only: seed of the drops")(
-      "bus-drop-for-ms", po::value(&o.bus_drop_for_ms)->default_value(o.bus_drop_for_ms),
-      "tests only: drop for this long after the bus starts (0: always)")(
-      "log-level", po::value(&o.log_level)->default_value(o.log_level), "the children's log level")(
-      "insecure-bus", po::bool_switch(&o.insecure_bus),
-      "a plaintext bus (default: CURVE with keys made in <state-dir>/keys, an allowlist, a role per key)");
+  // clang-format off
+  desc.add_options()
+      ("state-dir", po::value(&o.state_dir),
+       "logs, pids, databases and dev.env go here (default /var/lib/pier/dev as root, else ~/.local/state/pier/dev)")
+      ("bus-pub", po::value(&o.bus.pub)->default_value(o.bus.pub), "bus endpoint for publishers (pier-bus binds it)")
+      ("bus-sub", po::value(&o.bus.sub)->default_value(o.bus.sub), "bus endpoint for subscribers (pier-bus binds it)")
+      ("metrics-listen", po::value(&o.metrics_listen)->default_value(o.metrics_listen), "pier-metrics HTTP address")
+      ("stats-port", po::value(&o.stats_port)->default_value(o.stats_port), "HAProxy stats/Prometheus port")
+      ("demo", po::bool_switch(&o.demo), "deploy the demo app (3 replicas) once the stack is up")
+      ("demo-port", po::value(&o.demo_port)->default_value(o.demo_port), "the demo app's external port")
+      ("platform-network", po::value(&o.platform_network)->default_value(o.platform_network),
+       "where instance addresses come from (inside 127.0.0.0/8); give two stacks on one machine different ones")
+      ("docker-network", po::value(&o.docker_network)->default_value(o.docker_network),
+       "where docker hosts' subnets come from (with --runtime docker)")
+      ("runtime", po::value(&o.runtime)->default_value(o.runtime), "the agent's runtime: exec | docker")
+      ("host-id", po::value(&o.host_id), "the agent's host id (default: from the hostname)")
+      ("bus-drop-share", po::value(&o.bus_drop_share)->default_value(o.bus_drop_share),
+       "tests only: pier-bus drops this share (0..1) of messages")
+      ("bus-drop-seed", po::value(&o.bus_drop_seed)->default_value(o.bus_drop_seed), "tests only: seed of the drops")
+      ("bus-drop-for-ms", po::value(&o.bus_drop_for_ms)->default_value(o.bus_drop_for_ms),
+       "tests only: drop for this long after the bus starts (0: always)")
+      ("log-level", po::value(&o.log_level)->default_value(o.log_level), "the children's log level")
+      ("insecure-bus", po::bool_switch(&o.insecure_bus),
+       "a plaintext bus (default: CURVE with keys made in <state-dir>/keys, an allowlist, a role per key)");
+  // clang-format on
+  const std::string usage =
+      "usage: pier dev [--demo] [options]\n\nRuns pier-bus, pier-registry, pier-scheduler, pier-lbgen, pier-metrics "
+      "and an exec-runtime pier-agent\nas children (found beside `pier`, else in PATH), restarts any that dies, stops "
+      "them all on Ctrl-C.";
   auto parsed = parse_args(args, desc, nullptr, {"state-dir", "bus-pub", "bus-sub"});
-  if (!parsed.ok()) {
-    io.err("error: " + parsed.status().message() + " (see --help)");
-    return kExitBadInput;
-  }
-  if (parsed->help) {
-    io.out(
-        help_text("usage: pier dev [--demo] [options]\n\nRuns pier-bus, pier-registry, pier-scheduler, pier-lbgen, "
-                  "pier-metrics and an exec-runtime pier-agent\nas children (found beside `pier`, else in PATH), "
-                  "restarts any that dies, stops them all on Ctrl-C.",
-                  desc));
-    return kExitOk;
-  }
+  if (auto code = exit_after_parse(parsed, help_text(usage, desc), io)) return *code;
   if (!(o.bus_drop_share >= 0 && o.bus_drop_share <= 1) || o.bus_drop_for_ms < 0) {
     io.err("error: bus-drop-share: must be between 0 and 1, and bus-drop-for-ms at least 0");
     return kExitBadInput;

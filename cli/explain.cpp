@@ -20,11 +20,14 @@ struct Flags {
 };
 
 void add_flags(po::options_description& desc, Flags& f) {
-  desc.add_options()("app", po::value(&f.app), "app name")(
-      "metrics-url", po::value(&f.metrics_url)->default_value(f.metrics_url),
-      "pier-metrics' HTTP endpoint (PIER_METRICS_URL; dev.env's value with /metrics works too)")(
-      "output,o", po::value(&f.output)->default_value(f.output), "table | json")(
-      "timeout", po::value(&f.timeout_s)->default_value(f.timeout_s), "seconds to wait for pier-metrics");
+  // clang-format off
+  desc.add_options()
+      ("app", po::value(&f.app), "app name")
+      ("metrics-url", po::value(&f.metrics_url)->default_value(f.metrics_url),
+       "pier-metrics' HTTP endpoint (PIER_METRICS_URL; dev.env's value with /metrics works too)")
+      ("output,o", po::value(&f.output)->default_value(f.output), "table | json")
+      ("timeout", po::value(&f.timeout_s)->default_value(f.timeout_s), "seconds to wait for pier-metrics");
+  // clang-format on
 }
 
 const std::vector<std::string> kEnv = {"metrics-url"};
@@ -34,15 +37,7 @@ std::optional<int> parse(const std::vector<std::string>& args, const po::options
                          const std::string& usage, Flags& f, const Io& io) {
   po::positional_options_description positional;
   positional.add("app", 1);
-  auto parsed = parse_args(args, desc, &positional, kEnv);
-  if (!parsed.ok()) {
-    io.err("error: " + parsed.status().message() + " (see --help)");
-    return kExitBadInput;
-  }
-  if (parsed->help) {
-    io.out(help_text(usage, desc));
-    return kExitOk;
-  }
+  if (auto code = exit_after_parse(parse_args(args, desc, &positional, kEnv), help_text(usage, desc), io)) return code;
   if (f.app.empty()) {
     io.err("error: APP is missing (see --help)");
     return kExitBadInput;

@@ -164,20 +164,17 @@ int run_keys(const std::vector<std::string>& args, const Io& io) {
       "state dir/keys.";
   std::string verb, name, role_text, dir;
   po::options_description desc("pier keys options");
-  desc.add_options()("verb", po::value(&verb), "new | list")("name", po::value(&name), "the key's name")(
-      "role", po::value(&role_text), "new: the key's role")("out", po::value(&dir), "new: where the files go")(
-      "dir", po::value(&dir), "list: the folder to list");
+  // clang-format off
+  desc.add_options()
+      ("verb", po::value(&verb), "new | list")
+      ("name", po::value(&name), "the key's name")
+      ("role", po::value(&role_text), "new: the key's role")
+      ("out", po::value(&dir), "new: where the files go")
+      ("dir", po::value(&dir), "list: the folder to list");
+  // clang-format on
   po::positional_options_description positional;
   positional.add("verb", 1).add("name", 1);
-  auto parsed = parse_args(args, desc, &positional);
-  if (!parsed.ok()) {
-    io.err("error: " + parsed.status().message() + " (see --help)");
-    return kExitBadInput;
-  }
-  if (parsed->help) {
-    io.out(help_text(usage, desc));
-    return kExitOk;
-  }
+  if (auto code = exit_after_parse(parse_args(args, desc, &positional), help_text(usage, desc), io)) return *code;
   if (dir.empty()) dir = default_keys_dir();
   if (verb == "new") {
     if (Status s = keys::check_name("name", name); !s.ok()) {
@@ -237,21 +234,17 @@ std::optional<int> parse_host_flags(const std::vector<std::string>& args, const 
                                     const Io& io) {
   po::options_description desc("pier hosts add/remove options");
   options::add_bus(desc, f.endpoints);
-  desc.add_options()("name", po::value(&f.name), "the host id")(
-      "keys-dir", po::value(&f.dir), "where the keys are (default PIER_KEYS_DIR, else pier dev's state dir/keys)")(
-      "allow", po::value(&f.allow), "the bus's allowlist (default <keys-dir>/allow)");
+  // clang-format off
+  desc.add_options()
+      ("name", po::value(&f.name), "the host id")
+      ("keys-dir", po::value(&f.dir), "where the keys are (default PIER_KEYS_DIR, else pier dev's state dir/keys)")
+      ("allow", po::value(&f.allow), "the bus's allowlist (default <keys-dir>/allow)");
+  // clang-format on
   po::positional_options_description positional;
   positional.add("name", 1);
   auto parsed =
       parse_args(args, desc, &positional, {"bus-pub", "bus-sub", "curve-secret", "bus-public-key", "keys-dir"});
-  if (!parsed.ok()) {
-    io.err("error: " + parsed.status().message() + " (see --help)");
-    return kExitBadInput;
-  }
-  if (parsed->help) {
-    io.out(help_text(usage, desc));
-    return kExitOk;
-  }
+  if (auto code = exit_after_parse(parsed, help_text(usage, desc), io)) return code;
   if (Status s = keys::check_name("name", f.name); !s.ok()) {
     io.err("error: " + s.message());
     return kExitBadInput;

@@ -3,12 +3,13 @@
 #include <algorithm>
 #include <set>
 
+#include "common/states.h"
+
 namespace pier::cli {
 
 bool belongs_to(const std::string& id, const std::string& app) {
-  if (id.size() <= app.size() + 1 || id.compare(0, app.size(), app) != 0 || id[app.size()] != '-') return false;
-  return std::all_of(id.begin() + static_cast<long>(app.size()) + 1, id.end(),
-                     [](char c) { return c >= '0' && c <= '9'; });
+  const long long n = states::instance_serial(id);
+  return n >= 0 && id == states::instance_id(app, n);
 }
 
 std::string Liveness::summary() const {
@@ -21,11 +22,11 @@ std::string rollout_line(const msg::AppRecord& app) {
   const msg::Rollout& r = app.rollout;
   const std::string to = " to revision " + std::to_string(r.to_revision);
   if (r.under_way())
-    return (r.state == "rolling" ? "rolling" : "rolling back") + to + ": " + std::to_string(r.ready) + "/" +
-           std::to_string(app.spec.replicas) + " new instances healthy" +
+    return (r.state == states::rollout::kRolling ? "rolling" : "rolling back") + to + ": " + std::to_string(r.ready) +
+           "/" + std::to_string(app.spec.replicas) + " new instances healthy" +
            (r.reason.empty() ? "" : " (" + r.reason + ")");
-  if (r.state == "rolled_back") return "rolled back" + to + ": " + r.reason;
-  if (r.state == "stuck") return "rollout stuck: " + r.reason;
+  if (r.state == states::rollout::kRolledBack) return "rolled back" + to + ": " + r.reason;
+  if (r.state == states::rollout::kStuck) return "rollout stuck: " + r.reason;
   return "";
 }
 
@@ -39,14 +40,16 @@ Liveness assess(const msg::State& state, const std::string& app, int wanted, int
     if (a.spec.name != app) continue;
     revision = a.revision;
     const std::string line = rollout_line(a);
-    const bool ended_badly = a.rollout.state == "rolled_back" || a.rollout.state == "stuck";
+    const bool ended_badly =
+        a.rollout.state == states::rollout::kRolledBack || a.rollout.state == states::rollout::kStuck;
     if (ended_badly && std::max(a.rollout.from_revision, a.rollout.to_revision) >= since_revision)
       l.rollout_failed = line;
     else if (a.rollout.under_way())
       rollout.push_back(line);
   }
   for (const auto& i : state.instances) {
-    if (i.app != app || i.state == "draining") continue;  // on its way out: not one of the app's instances
+    // A draining instance is on its way out: not one of the app's instances.
+    if (i.app != app || i.state == states::instance::kDraining) continue;
     if (i.revision != 0 && revision != 0 && i.revision != revision) {
       ++l.present;
       starting.push_back(i.id + " of revision " + std::to_string(i.revision) + ", to be replaced");
@@ -54,12 +57,12 @@ Liveness assess(const msg::State& state, const std::string& app, int wanted, int
     }
     ++l.present;
     ids.insert(i.id);
-    if (i.state == "running") {
+    if (i.state == states::instance::kRunning) {
       ++l.running;
-    } else if (i.state == "failed") {
+    } else if (i.state == states::instance::kFailed) {
       ++l.failed;
       failed.push_back(i.id + " failed" + (i.reason.empty() ? "" : ": " + i.reason));
-    } else if (i.state == "pending" && !i.reason.empty()) {
+    } else if (i.state == states::instance::kPending && !i.reason.empty()) {
       pending.push_back(i.id + " pending: " + i.reason);
     } else {
       starting.push_back(i.id + " " + i.state);
@@ -67,7 +70,7 @@ Liveness assess(const msg::State& state, const std::string& app, int wanted, int
   }
   std::vector<std::string> hosts;
   for (const auto& h : state.hosts) {
-    if (h.status != "up") continue;
+    if (h.status != states::host::kUp) continue;
     std::set<std::string> serving;
     for (const auto& s : h.lb.servers)
       if (belongs_to(s, app)) serving.insert(s);
@@ -101,9 +104,9 @@ std::vector<std::string> ProgressTracker::update(const msg::State& state) {
     if (i.app != app_) continue;
     present.insert(i.id);
     std::string line;
-    if (i.state == "running") {
+    if (i.state == states::instance::kRunning) {
       line = " \u2714 " + i.id + "  running  " + i.ip + "  " + i.host;
-    } else if (i.state == "failed") {
+    } else if (i.state == states::instance::kFailed) {
       line = " \u2718 " + i.id + "  failed" + (i.reason.empty() ? "" : "  " + i.reason);
     } else {
       line = " \u2026 " + i.id + "  " + i.state;

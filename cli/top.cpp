@@ -86,10 +86,13 @@ int run_top(const std::vector<std::string>& args, const Io& io) {
   Flags f;
   po::options_description desc("pier top options");
   options::add_bus(desc, f.endpoints);
-  desc.add_options()("output,o", po::value(&f.output)->default_value(f.output), "table | json")(
-      "once", po::bool_switch(&f.once), "print one table after the first round of figures and exit")(
-      "timeout", po::value(&f.timeout_s)->default_value(f.timeout_s),
-      "with --once: seconds to wait for figures (pier-metrics sends them every autoscale interval, 5 s)");
+  // clang-format off
+  desc.add_options()
+      ("output,o", po::value(&f.output)->default_value(f.output), "table | json")
+      ("once", po::bool_switch(&f.once), "print one table after the first round of figures and exit")
+      ("timeout", po::value(&f.timeout_s)->default_value(f.timeout_s),
+       "with --once: seconds to wait for figures (pier-metrics sends them every autoscale interval, 5 s)");
+  // clang-format on
   const std::string usage =
       "usage: pier top [--once] [--output table|json] [options]\n\nShows each app's figures as pier-metrics "
       "publishes them (metrics.app.<app>): replicas wanted and\nrunning, instances measured, average CPU % of one "
@@ -102,14 +105,7 @@ int run_top(const std::vector<std::string>& args, const Io& io) {
   po::positional_options_description positional;
   positional.add("extra", -1);
   auto parsed = parse_args(args, all, &positional, {"bus-pub", "bus-sub", "curve-secret", "bus-public-key"});
-  if (!parsed.ok()) {
-    io.err("error: " + parsed.status().message() + " (see --help)");
-    return kExitBadInput;
-  }
-  if (parsed->help) {
-    io.out(help_text(usage, desc));
-    return kExitOk;
-  }
+  if (auto code = exit_after_parse(parsed, help_text(usage, desc), io)) return *code;
   if (!extra.empty()) {
     io.err("error: unexpected argument '" + extra[0] + "' (pier top takes no APP; see --help)");
     return kExitBadInput;

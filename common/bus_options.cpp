@@ -64,27 +64,33 @@ void add_bus(po::options_description& desc, bus::Endpoints& endpoints, Plaintext
     keys->seen = 0;  // a description may be parsed again
     finish_bus(endpoints, *keys);
   };
-  desc.add_options()("bus-pub", po::value(&endpoints.pub)->default_value(endpoints.pub),
-                     "bus endpoint that publishers connect to (pier-bus XSUB side)")(
-      "bus-sub", po::value(&endpoints.sub)->default_value(endpoints.sub),
-      "bus endpoint that subscribers connect to (pier-bus XPUB side)")(
-      "curve-secret", po::value<std::string>()->default_value("", "none")->notifier([keys, done](const std::string& v) {
-        keys->secret_file = v;
-        done();
-      }),
-      "this client's CURVE secret key file (mode 0600; pier keys new): speak CURVE to the bus")(
-      "bus-public-key",
-      po::value<std::string>()->default_value("", "none")->notifier([keys, done](const std::string& v) {
-        keys->server_key = v;
-        done();
-      }),
-      "the bus's CURVE public key (40 characters of Z85) or a file holding it");
-  if (plaintext == PlaintextBus::loopback_only)
-    desc.add_options()("insecure-bus", po::bool_switch()->notifier([keys, done](bool v) {
+  auto secret_file = [keys, done](const std::string& v) {
+    keys->secret_file = v;
+    done();
+  };
+  auto server_key = [keys, done](const std::string& v) {
+    keys->server_key = v;
+    done();
+  };
+  // clang-format off
+  desc.add_options()
+      ("bus-pub", po::value(&endpoints.pub)->default_value(endpoints.pub),
+       "bus endpoint that publishers connect to (pier-bus XSUB side)")
+      ("bus-sub", po::value(&endpoints.sub)->default_value(endpoints.sub),
+       "bus endpoint that subscribers connect to (pier-bus XPUB side)")
+      ("curve-secret", po::value<std::string>()->default_value("", "none")->notifier(secret_file),
+       "this client's CURVE secret key file (mode 0600; pier keys new): speak CURVE to the bus")
+      ("bus-public-key", po::value<std::string>()->default_value("", "none")->notifier(server_key),
+       "the bus's CURVE public key (40 characters of Z85) or a file holding it");
+  // clang-format on
+  if (plaintext == PlaintextBus::loopback_only) {
+    auto insecure = [keys, done](bool v) {
       keys->insecure = v;
       done();
-    }),
+    };
+    desc.add_options()("insecure-bus", po::bool_switch()->notifier(insecure),
                        "accept a plaintext bus off loopback (anyone who reaches it can give this host orders)");
+  }
 }
 
 }  // namespace pier::options

@@ -20,7 +20,11 @@ std::string env_name(std::string_view option) {
 po::variables_map parse_or_exit(int argc, char** argv, const po::options_description& desc, std::string_view usage,
                                 const po::positional_options_description* positional) {
   po::options_description all = desc;
-  all.add_options()("help,h", "show this help")("version", "show the version");
+  // clang-format off
+  all.add_options()
+      ("help,h", "show this help")
+      ("version", "show the version");
+  // clang-format on
   po::variables_map vm;
   try {
     po::command_line_parser parser(argc, argv);

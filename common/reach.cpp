@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <tuple>
 
+#include "common/states.h"
+
 namespace pier::reach {
 namespace {
 
@@ -15,12 +17,13 @@ bool contains(const std::vector<std::string>& list, const std::string& id) {
 std::vector<Fault> faults(const msg::State& state, const std::string& judge) {
   std::vector<const msg::HostRecord*> judges;
   for (const auto& h : state.hosts)
-    if (h.status == "up" && h.lb.reports_servers_up) judges.push_back(&h);
+    if (h.status == states::host::kUp && h.lb.reports_servers_up) judges.push_back(&h);
   std::vector<Fault> out;
   for (const msg::HostRecord* h : judges) {
     if (!judge.empty() && h->id != judge) continue;
     for (const auto& i : state.instances) {
-      if (i.state != "running" || !contains(h->lb.servers, i.id) || contains(h->lb.servers_up, i.id)) continue;
+      if (i.state != states::instance::kRunning || !contains(h->lb.servers, i.id) || contains(h->lb.servers_up, i.id))
+        continue;
       Fault f{h->id, i.id, i.host, {}};
       for (const msg::HostRecord* other : judges)
         if (other != h && contains(other->lb.servers_up, i.id)) f.seen_up_from.push_back(other->id);

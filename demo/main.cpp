@@ -51,15 +51,17 @@ int main(int argc, char** argv) {
   std::string instance, app, host_id, mode, level;
   int healthz_status = 200;
   po::options_description desc("pier-demo-app options");
-  desc.add_options()("host", po::value(&host)->default_value(host),
-                     "address to listen on (default: $HOST or 127.0.0.1)")(
-      "port", po::value(&port)->default_value(port), "port to listen on (default: $PORT or 8080)")(
-      "instance", po::value(&instance)->default_value(""), "instance id shown in answers")(
-      "app", po::value(&app)->default_value(""), "app name shown in answers")(
-      "host-id", po::value(&host_id)->default_value(""), "pier host id shown in answers")(
-      "mode", po::value(&mode)->default_value("http"), "http | tcp (echo)")(
-      "healthz-status", po::value(&healthz_status)->default_value(healthz_status),
-      "status GET /healthz answers, 200-599 (503 plays a release that never becomes healthy)");
+  // clang-format off
+  desc.add_options()
+      ("host", po::value(&host)->default_value(host), "address to listen on (default: $HOST or 127.0.0.1)")
+      ("port", po::value(&port)->default_value(port), "port to listen on (default: $PORT or 8080)")
+      ("instance", po::value(&instance)->default_value(""), "instance id shown in answers")
+      ("app", po::value(&app)->default_value(""), "app name shown in answers")
+      ("host-id", po::value(&host_id)->default_value(""), "pier host id shown in answers")
+      ("mode", po::value(&mode)->default_value("http"), "http | tcp (echo)")
+      ("healthz-status", po::value(&healthz_status)->default_value(healthz_status),
+       "status GET /healthz answers, 200-599 (503 plays a release that never becomes healthy)");
+  // clang-format on
   options::add_log_level(desc, level);
   options::parse_or_exit(argc, argv, desc,
                          "usage: pier-demo-app [options]\n\nA tiny HTTP server (or TCP echo server) for pier demos.");

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -17,6 +16,7 @@
 #include "common/bus.h"
 #include "common/keys.h"
 #include "common/process.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
@@ -30,16 +30,15 @@ int free_port() {
 }
 
 struct Keys {
-  std::string dir;
+  testing::TempDir dir{"pier-bus-bench-"};
   keys::KeyPair bus, agent, registry;
 };
 
 Keys make_keys() {
-  char tmpl[] = "/tmp/pier-bus-bench-XXXXXX";
-  Keys k{::mkdtemp(tmpl), *keys::generate(), *keys::generate(), *keys::generate()};
-  keys::write_pair(k.dir, "bus", "bus", k.bus);
-  std::ofstream(k.dir + "/allow") << k.agent.public_key << " web-1 agent\n"
-                                  << k.registry.public_key << " registry registry\n";
+  Keys k{.bus = *keys::generate(), .agent = *keys::generate(), .registry = *keys::generate()};
+  keys::write_pair(k.dir.path(), "bus", "bus", k.bus);
+  std::ofstream(k.dir.path() + "/allow") << k.agent.public_key << " web-1 agent\n"
+                                         << k.registry.public_key << " registry registry\n";
   return k;
 }
 
@@ -77,7 +76,8 @@ std::pair<double, int> measure(const bus::Endpoints& pub_end, const bus::Endpoin
 pid_t start_bus(const std::string& pub, const std::string& sub, const Keys* k) {
   process::SpawnOptions o;
   o.argv = {std::string(PIER_BIN_DIR) + "/pier-bus", "--publishers", pub, "--subscribers", sub, "--log-level", "warn"};
-  if (k != nullptr) o.argv.insert(o.argv.end(), {"--curve-secret", k->dir + "/bus.key", "--allow", k->dir + "/allow"});
+  if (k != nullptr)
+    o.argv.insert(o.argv.end(), {"--curve-secret", k->dir.path() + "/bus.key", "--allow", k->dir.path() + "/allow"});
   o.output_path = "/dev/null";
   auto pid = process::spawn(o);
   if (!pid.ok()) throw std::runtime_error(pid.status().message());
@@ -144,6 +144,5 @@ int main(int argc, char** argv) {
   std::printf("median  secured %.0f  plaintext %.0f  raw %.0f msg/s;  secured/plaintext %.2f  plaintext/raw %.2f\n",
               median(secured), median(plaintext), median(raw), median(secured) / median(plaintext),
               median(plaintext) / median(raw));
-  std::filesystem::remove_all(k.dir);
   return 0;
 }

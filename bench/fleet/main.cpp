@@ -334,16 +334,19 @@ int main(int argc, char** argv) {
   Settings s;
   std::string kinds = "keepalive", modes = "vxlan,host-gw";
   po::options_description desc("pier-fleet-bench options");
-  desc.add_options()("rounds", po::value(&s.rounds)->default_value(s.rounds), "rounds per arm")(
-      "round-ms", po::value(&s.round_ms)->default_value(s.round_ms), "length of one measurement")(
-      "warmup-ms", po::value(&s.warmup_ms)->default_value(s.warmup_ms), "load before each measurement, not counted")(
-      "workers", po::value(&s.workers)->default_value(s.workers), "clients, unpaced")(
-      "kinds", po::value(&kinds)->default_value(kinds),
-      "comma-separated: keepalive (unpaced, one connection per client), fresh (unpaced, a connection per "
-      "request), paced (keep-alive at --paced-rate)")(
-      "paced-rate", po::value(&s.paced_rate)->default_value(s.paced_rate), "requests per second per client, paced")(
-      "modes", po::value(&modes)->default_value(modes), "overlays to measure: vxlan and/or host-gw")(
-      "backend", po::value(&s.backend)->default_value(s.backend), "haproxy (a fixed 200) or demo (pier-demo-app)");
+  // clang-format off
+  desc.add_options()
+      ("rounds", po::value(&s.rounds)->default_value(s.rounds), "rounds per arm")
+      ("round-ms", po::value(&s.round_ms)->default_value(s.round_ms), "length of one measurement")
+      ("warmup-ms", po::value(&s.warmup_ms)->default_value(s.warmup_ms), "load before each measurement, not counted")
+      ("workers", po::value(&s.workers)->default_value(s.workers), "clients, unpaced")
+      ("kinds", po::value(&kinds)->default_value(kinds),
+       "comma-separated: keepalive (unpaced, one connection per client), fresh (unpaced, a connection per request), "
+       "paced (keep-alive at --paced-rate)")
+      ("paced-rate", po::value(&s.paced_rate)->default_value(s.paced_rate), "requests per second per client, paced")
+      ("modes", po::value(&modes)->default_value(modes), "overlays to measure: vxlan and/or host-gw")
+      ("backend", po::value(&s.backend)->default_value(s.backend), "haproxy (a fixed 200) or demo (pier-demo-app)");
+  // clang-format on
   options::parse_or_exit(argc, argv, desc, "pier-fleet-bench [options]   (as root: it makes network namespaces)");
   s.kinds = split(kinds);
   s.modes = split(modes);

@@ -79,29 +79,35 @@ int main(int argc, char** argv) {
   int64_t stats_every_ms = 5000;
   bool insecure = false;
   po::options_description desc("pier-bus options");
-  desc.add_options()("publishers", po::value(&bind.pub)->default_value(bind.pub),
-                     "endpoint to bind for publishers (XSUB); tcp://127.0.0.1:* picks a free port")(
-      "subscribers", po::value(&bind.sub)->default_value(bind.sub),
-      "endpoint to bind for subscribers (XPUB); tcp://127.0.0.1:* picks a free port")(
-      "endpoints-file", po::value(&endpoints_file),
-      "write the bound endpoints here as PIER_BUS_PUB=... and PIER_BUS_SUB=... lines")(
-      "curve-secret", po::value(&secret_file),
-      "the bus's CURVE secret key file (mode 0600; pier keys new): both sockets become CURVE servers")(
-      "allow", po::value(&allow_file),
-      "the allowlist: '<z85 public key> <name> <role>' per line; SIGHUP reads it again")(
-      "stats-every-ms", po::value(&stats_every_ms)->default_value(stats_every_ms),
-      "with keys: publish bus.stats (per key: forwarded, refused) this often; 0: never")(
-      "insecure-bus", po::bool_switch(&insecure),
-      "bind a plaintext bus off loopback (anyone who reaches it can command the cluster)");
+  // clang-format off
+  desc.add_options()
+      ("publishers", po::value(&bind.pub)->default_value(bind.pub),
+       "endpoint to bind for publishers (XSUB); tcp://127.0.0.1:* picks a free port")
+      ("subscribers", po::value(&bind.sub)->default_value(bind.sub),
+       "endpoint to bind for subscribers (XPUB); tcp://127.0.0.1:* picks a free port")
+      ("endpoints-file", po::value(&endpoints_file),
+       "write the bound endpoints here as PIER_BUS_PUB=... and PIER_BUS_SUB=... lines")
+      ("curve-secret", po::value(&secret_file),
+       "the bus's CURVE secret key file (mode 0600; pier keys new): both sockets become CURVE servers")
+      ("allow", po::value(&allow_file),
+       "the allowlist: '<z85 public key> <name> <role>' per line; SIGHUP reads it again")
+      ("stats-every-ms", po::value(&stats_every_ms)->default_value(stats_every_ms),
+       "with keys: publish bus.stats (per key: forwarded, refused) this often; 0: never")
+      ("insecure-bus", po::bool_switch(&insecure),
+       "bind a plaintext bus off loopback (anyone who reaches it can command the cluster)");
+  // clang-format on
   bus_proxy::DropOptions drops;
   bool allow_faults = false;
-  desc.add_options()("allow-fault-injection", po::bool_switch(&allow_faults),
-                     "allow the --drop-* options (for tests only; refused without this)")(
-      "drop-share", po::value(&drops.share)->default_value(drops.share),
-      "drop this share (0..1) of messages, whole ones, chosen by a seeded generator")(
-      "drop-seed", po::value(&drops.seed)->default_value(drops.seed), "seed of the drop choices")(
-      "drop-for-ms", po::value(&drops.for_ms)->default_value(drops.for_ms),
-      "drop only for this long after start (0: as long as the bus runs)");
+  // clang-format off
+  desc.add_options()
+      ("allow-fault-injection", po::bool_switch(&allow_faults),
+       "allow the --drop-* options (for tests only; refused without this)")
+      ("drop-share", po::value(&drops.share)->default_value(drops.share),
+       "drop this share (0..1) of messages, whole ones, chosen by a seeded generator")
+      ("drop-seed", po::value(&drops.seed)->default_value(drops.seed), "seed of the drop choices")
+      ("drop-for-ms", po::value(&drops.for_ms)->default_value(drops.for_ms),
+       "drop only for this long after start (0: as long as the bus runs)");
+  // clang-format on
   options::add_log_level(desc, level);
   const auto vm = options::parse_or_exit(
       argc, argv, desc, "usage: pier-bus [options]\n\nForwards every message from publishers to subscribers.");

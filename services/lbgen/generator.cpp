@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/states.h"
 #include "services/lbgen/config_hash.h"
 #include "services/lbgen/render.h"
 
@@ -31,7 +32,7 @@ std::vector<msg::LbConfig> Generator::on_state(const msg::State& state, int64_t 
   for (const auto& host : state.hosts) {
     // A suspect host may only be slow: it keeps getting its config (and every HAProxy keeps its servers,
     // whose health checks judge them) until it is down.
-    if (host.status == "down") continue;
+    if (host.status == states::host::kDown) continue;
     if (Status s = check_host(host); !s.ok()) {
       failures[host.id] = "host record unusable: " + s.message();
       continue;

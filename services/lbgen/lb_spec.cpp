@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/net.h"
+#include "common/states.h"
 #include "common/validate.h"
 
 namespace pier::lbgen {
@@ -97,7 +98,7 @@ msg::LbSpec build_spec(const msg::State& state, const msg::HostRecord& host, std
   }
 
   for (const auto& instance : state.instances) {
-    if (instance.state != "running" || instance.ip.empty()) continue;
+    if (instance.state != states::instance::kRunning || instance.ip.empty()) continue;
     if (!net::parse_ipv4(instance.ip).ok() || !validate::dns_label("instance", instance.id).ok()) {
       exclude(instance.app, 0, "instance " + instance.id.substr(0, 64) + " has an invalid id or ip");
       continue;

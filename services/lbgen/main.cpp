@@ -18,10 +18,12 @@ int main(int argc, char** argv) {
   std::string level, template_path;
   int republish_ms = 2000;
   po::options_description desc("pier-lbgen options");
-  desc.add_options()("template", po::value(&template_path),
-                     "mustache template for haproxy.cfg (default: the built-in one)")(
-      "republish-ms", po::value(&republish_ms)->default_value(republish_ms),
-      "publish every host's latest config again this often, changed or not");
+  // clang-format off
+  desc.add_options()
+      ("template", po::value(&template_path), "mustache template for haproxy.cfg (default: the built-in one)")
+      ("republish-ms", po::value(&republish_ms)->default_value(republish_ms),
+       "publish every host's latest config again this often, changed or not");
+  // clang-format on
   options::add_bus(desc, endpoints);
   options::add_log_level(desc, level);
   options::parse_or_exit(argc, argv, desc,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/codec.h"
+#include "common/states.h"
 #include "common/topics.h"
 
 namespace pier::metrics {
@@ -49,9 +50,9 @@ void AutoscaleLoop::on_state(const msg::State& state) {
   for (const auto& a : state.apps) apps[a.spec.name].spec = a.spec;
   for (const auto& i : state.instances) {
     auto it = apps.find(i.app);
-    if (it == apps.end() || i.state == "draining") continue;  // leaving: not one the app counts on
+    if (it == apps.end() || i.state == states::instance::kDraining) continue;  // leaving: not one the app counts on
     it->second.instances.push_back(i.id);
-    if (i.state == "running")
+    if (i.state == states::instance::kRunning)
       ++it->second.running;
     else
       it->second.not_running.insert(i.id);

@@ -1,5 +1,7 @@
 #include "services/metrics/latest_figures.h"
 
+#include "common/states.h"
+
 namespace pier::metrics {
 
 void LatestFigures::update(const msg::HostSample& sample, int64_t now_ms) {
@@ -12,12 +14,12 @@ void LatestFigures::update(const msg::HostSample& sample, int64_t now_ms) {
 
 void LatestFigures::update(const msg::State& state) {
   std::map<std::string, bool> up;
-  for (const auto& h : state.hosts) up[h.id] = h.status == "up";
+  for (const auto& h : state.hosts) up[h.id] = h.status == states::host::kUp;
   std::map<std::string, AppFigures> apps;
   for (const auto& a : state.apps) apps[a.spec.name].replicas = a.spec.replicas;
   for (const auto& i : state.instances) {
     auto it = apps.find(i.app);
-    if (it != apps.end() && i.state == "running") ++it->second.running;
+    if (it != apps.end() && i.state == states::instance::kRunning) ++it->second.running;
   }
   std::lock_guard lock(mutex_);
   host_up_ = std::move(up);

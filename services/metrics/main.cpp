@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
       ("stale", po::value(&stale_text)->default_value(stale_text),
        "leave a host out of /metrics when its latest sample is older than this")
       ("listen", po::value(&listen_text)->default_value(listen_text),
-       "ADDRESS:PORT for the HTTP endpoint (/metrics, /healthz, /decisions, /autoscale/dry-run); port 0 picks a free one")
+       "ADDRESS:PORT for the HTTP endpoint (/metrics, /healthz, /decisions, /autoscale/dry-run); port 0 picks a free "
+       "one")
       ("autoscale-interval-ms", po::value(&autoscale_interval_ms)->default_value(autoscale_interval_ms),
        "how often the autoscaler decides for every app whose policy is enabled (ms, 100-3600000)")
       ("decision-retention", po::value(&decision_retention_text)->default_value(decision_retention_text),

@@ -19,18 +19,22 @@ int main(int argc, char** argv) {
   std::string level;
   int publish_ms = 1000;
   po::options_description desc("pier-registry options");
-  desc.add_options()("db", po::value(&db_path)->default_value(db_path), "SQLite database file (created if missing)")(
-      "platform-network", po::value(&config.platform_network)->default_value(config.platform_network),
-      "network that exec hosts' subnets and instance IPs come from (loopback: 127.0.0.0/8)")(
-      "docker-network", po::value(&config.docker_network)->default_value(config.docker_network),
-      "network that docker hosts' subnets (one bridge network per host) come from")(
-      "routed-network", po::value(&config.routed_network)->default_value(config.routed_network),
-      "network that the subnets of exec hosts on an overlay (pier-agent --overlay) come from")(
-      "host-prefix", po::value(&config.host_prefix)->default_value(config.host_prefix),
-      "prefix length of each host's subnet")("publish-ms", po::value(&publish_ms)->default_value(publish_ms),
-                                             "republish the whole state this often even without changes")(
-      "host-down-after-ms", po::value(&config.host_down_after_ms)->default_value(config.host_down_after_ms),
-      "mark a host down (and place its instances elsewhere) when no heartbeat came for this long");
+  // clang-format off
+  desc.add_options()
+      ("db", po::value(&db_path)->default_value(db_path), "SQLite database file (created if missing)")
+      ("platform-network", po::value(&config.platform_network)->default_value(config.platform_network),
+       "network that exec hosts' subnets and instance IPs come from (loopback: 127.0.0.0/8)")
+      ("docker-network", po::value(&config.docker_network)->default_value(config.docker_network),
+       "network that docker hosts' subnets (one bridge network per host) come from")
+      ("routed-network", po::value(&config.routed_network)->default_value(config.routed_network),
+       "network that the subnets of exec hosts on an overlay (pier-agent --overlay) come from")
+      ("host-prefix", po::value(&config.host_prefix)->default_value(config.host_prefix),
+       "prefix length of each host's subnet")
+      ("publish-ms", po::value(&publish_ms)->default_value(publish_ms),
+       "republish the whole state this often even without changes")
+      ("host-down-after-ms", po::value(&config.host_down_after_ms)->default_value(config.host_down_after_ms),
+       "mark a host down (and place its instances elsewhere) when no heartbeat came for this long");
+  // clang-format on
   options::add_bus(desc, endpoints);
   options::add_log_level(desc, level);
   options::parse_or_exit(

@@ -18,10 +18,13 @@ int main(int argc, char** argv) {
   int resend_ms = 1000;
   scheduler::PlacementOptions placement;
   po::options_description desc("pier-scheduler options");
-  desc.add_options()("resend-ms", po::value(&resend_ms)->default_value(resend_ms),
-                     "repeat an unchanged plan this often until the registry shows it applied")(
-      "cpu-overcommit", po::value(&placement.cpu_overcommit)->default_value(placement.cpu_overcommit),
-      "a host takes up to this many times its cores in instance cpu (cpu is a limit, memory is not overcommitted)");
+  // clang-format off
+  desc.add_options()
+      ("resend-ms", po::value(&resend_ms)->default_value(resend_ms),
+       "repeat an unchanged plan this often until the registry shows it applied")
+      ("cpu-overcommit", po::value(&placement.cpu_overcommit)->default_value(placement.cpu_overcommit),
+       "a host takes up to this many times its cores in instance cpu (cpu is a limit, memory is not overcommitted)");
+  // clang-format on
   options::add_bus(desc, endpoints);
   options::add_log_level(desc, level);
   options::parse_or_exit(argc, argv, desc, "usage: pier-scheduler [options]\n\nPlaces instances on hosts.");

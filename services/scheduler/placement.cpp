@@ -5,6 +5,8 @@
 #include <sstream>
 #include <string>
 
+#include "common/states.h"
+
 namespace pier::scheduler {
 namespace {
 
@@ -29,7 +31,7 @@ Plan place(const msg::State& state, const PlacementOptions& options) {
 
   std::map<std::string, HostLoad> hosts;
   for (const auto& h : state.hosts)
-    if (h.status == "up" && !h.subnet.empty()) hosts[h.id].host = &h;
+    if (h.status == states::host::kUp && !h.subnet.empty()) hosts[h.id].host = &h;
   for (const auto& i : state.instances) {
     auto host = hosts.find(i.host);
     auto app = apps.find(i.app);

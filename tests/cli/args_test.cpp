@@ -7,9 +7,13 @@ namespace {
 
 po::options_description deploy_like() {
   po::options_description desc;
-  desc.add_options()("replicas", po::value<std::string>())(
-      "command", po::value<std::vector<std::string>>()->composing())("detach", po::bool_switch())(
-      "bus-pub", po::value<std::string>()->default_value("tcp://default"));
+  // clang-format off
+  desc.add_options()
+      ("replicas", po::value<std::string>())
+      ("command", po::value<std::vector<std::string>>()->composing())
+      ("detach", po::bool_switch())
+      ("bus-pub", po::value<std::string>()->default_value("tcp://default"));
+  // clang-format on
   return desc;
 }
 

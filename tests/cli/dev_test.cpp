@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <filesystem>
 
 #include "cli/keys.h"
 #include "common/validate.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::cli {
 namespace {
@@ -54,9 +54,8 @@ TEST(Dev, ChildrenInStartOrderWithTheirFlags) {
 }
 
 TEST(Dev, KeysAreMadeOnceAndAllowed) {
-  char tmpl[] = "/tmp/pier-dev-keys-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const std::string dir = std::string(tmpl) + "/keys";
+  const testing::TempDir temp("pier-dev-keys-");
+  const std::string dir = temp.path() + "/keys";
   ASSERT_TRUE(ensure_dev_keys(dir, dev_key_names("h")).ok());
   const auto first = keys::Allowlist::read_file(dir + "/allow");
   ASSERT_TRUE(first.ok()) << first.status().message();
@@ -76,7 +75,6 @@ TEST(Dev, KeysAreMadeOnceAndAllowed) {
   EXPECT_EQ(revoke_key(dir + "/allow", "web-2").field(), "name");
   EXPECT_EQ(keys::Allowlist::read_file(dir + "/allow")->keys().size(), 6u);
   EXPECT_EQ(make_key(dir, "h", "agent").field(), dir + "/h.key");  // never overwritten
-  std::filesystem::remove_all(tmpl);
 }
 
 TEST(Dev, BusFaultInjectionOnlyWhenAsked) {

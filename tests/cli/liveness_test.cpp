@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/states.h"
+
 namespace pier::cli {
 namespace {
 
@@ -9,9 +11,9 @@ msg::InstanceRecord instance(const std::string& id, const std::string& state, co
                              const std::string& reason = "") {
   msg::InstanceRecord i;
   i.id = id;
-  i.app = id.substr(0, id.rfind('-'));
+  i.app = id.substr(0, id.rfind('-'));  // the id is <app>-<n>
   i.host = host;
-  i.ip = host.empty() ? "" : "127.100.1." + id.substr(id.rfind('-') + 1);
+  i.ip = host.empty() ? "" : "127.100.1." + std::to_string(states::instance_serial(id));
   i.state = state;
   i.reason = reason;
   return i;

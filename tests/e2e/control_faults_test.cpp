@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -31,7 +30,6 @@
 namespace pier::e2e {
 namespace {
 
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Steady = std::chrono::steady_clock;
 
@@ -266,9 +264,6 @@ TEST(BusLossTest, TwentyPercentLossForThirtySecondsEndsInTheLosslessState) {
 class RegistryOnly {
  public:
   RegistryOnly() {
-    char tmpl[] = "/tmp/pier-e2e-kills-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
     endpoints_.pub = "tcp://127.0.0.1:" + std::to_string(free_port());
     endpoints_.sub = "tcp://127.0.0.1:" + std::to_string(free_port());
     bus_ = spawn(
@@ -281,10 +276,10 @@ class RegistryOnly {
       ::kill(bus_, SIGTERM);
       process::stop(bus_, 5000);
     }
-    if (::getenv("PIER_E2E_KEEP") == nullptr) fs::remove_all(dir_);
+    if (::getenv("PIER_E2E_KEEP") != nullptr) dir_.keep();
   }
   void start_registry() {
-    registry_ = spawn({std::string(PIER_BIN_DIR) + "/pier-registry", "--db", dir_ + "/registry.db", "--bus-pub",
+    registry_ = spawn({std::string(PIER_BIN_DIR) + "/pier-registry", "--db", dir_.path() + "/registry.db", "--bus-pub",
                        endpoints_.pub, "--bus-sub", endpoints_.sub, "--log-level", "warn"},
                       "registry");
   }
@@ -298,18 +293,18 @@ class RegistryOnly {
     registry_ = 0;
   }
   const bus::Endpoints& endpoints() const { return endpoints_; }
-  std::string log() const { return read_file(dir_ + "/registry.log"); }
+  std::string log() const { return read_file(dir_.path() + "/registry.log"); }
 
  private:
   pid_t spawn(std::vector<std::string> argv, const std::string& name) {
     process::SpawnOptions options;
     options.argv = std::move(argv);
-    options.output_path = dir_ + "/" + name + ".log";
+    options.output_path = dir_.path() + "/" + name + ".log";
     auto pid = process::spawn(options);
     if (!pid.ok()) throw std::runtime_error(pid.status().message());
     return *pid;
   }
-  std::string dir_;
+  testing::TempDir dir_{"pier-e2e-kills-"};
   bus::Endpoints endpoints_;
   pid_t bus_ = 0;
   pid_t registry_ = 0;

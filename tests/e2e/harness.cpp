@@ -214,17 +214,14 @@ static std::string platform_network() {
   return "127." + std::to_string(second) + ".0.0/16";
 }
 
-Stack::Stack(const std::vector<std::string>& extra) {
-  char tmpl[] = "/tmp/pier-e2e-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-  dir_ = tmpl;
+Stack::Stack(const std::vector<std::string>& extra) : dir_("pier-e2e-") {
   const std::string bus_pub = "tcp://127.0.0.1:" + std::to_string(free_port());
   const std::string bus_sub = "tcp://127.0.0.1:" + std::to_string(free_port());
   process::SpawnOptions options;
   options.argv = {std::string(PIER_BIN_DIR) + "/pier",
                   "dev",
                   "--state-dir",
-                  dir_,
+                  dir_.path(),
                   "--bus-pub",
                   bus_pub,
                   "--bus-sub",
@@ -236,16 +233,16 @@ Stack::Stack(const std::vector<std::string>& extra) {
                   "--platform-network",
                   platform_network()};
   options.argv.insert(options.argv.end(), extra.begin(), extra.end());
-  options.output_path = dir_ + "/dev.log";
+  options.output_path = dir_.path() + "/dev.log";
   auto pid = process::spawn(options);
   if (!pid.ok()) throw std::runtime_error(pid.status().message());
   dev_ = *pid;
   // pier dev makes its keys in <state>/keys (unless --insecure-bus): the CLI speaks as its operator.
   env_ = {{"PIER_BUS_PUB", bus_pub},
           {"PIER_BUS_SUB", bus_sub},
-          {"PIER_CURVE_SECRET", dir_ + "/keys/operator.key"},
-          {"PIER_BUS_PUBLIC_KEY", dir_ + "/keys/bus.pub"},
-          {"PIER_KEYS_DIR", dir_ + "/keys"}};
+          {"PIER_CURVE_SECRET", dir_.path() + "/keys/operator.key"},
+          {"PIER_BUS_PUBLIC_KEY", dir_.path() + "/keys/bus.pub"},
+          {"PIER_KEYS_DIR", dir_.path() + "/keys"}};
   if (std::find(extra.begin(), extra.end(), "--insecure-bus") != extra.end())
     for (const char* name : {"PIER_CURVE_SECRET", "PIER_BUS_PUBLIC_KEY", "PIER_KEYS_DIR"}) env_.erase(name);
 }
@@ -255,12 +252,12 @@ Stack::~Stack() {
     ::kill(dev_, SIGINT);
     process::stop(dev_, 20000);
   }
-  if (::getenv("PIER_E2E_KEEP") == nullptr) fs::remove_all(dir_);
+  if (::getenv("PIER_E2E_KEEP") != nullptr) dir_.keep();
 }
 
 CommandResult Stack::pier(const std::vector<std::string>& args, int timeout_s) const {
   static std::atomic<int> counter = 0;  // tests run commands from several threads
-  const std::string out = dir_ + "/cli-" + std::to_string(++counter) + ".out";
+  const std::string out = dir_.path() + "/cli-" + std::to_string(++counter) + ".out";
   process::SpawnOptions options;
   options.argv = {std::string(PIER_BIN_DIR) + "/pier"};
   options.argv.insert(options.argv.end(), args.begin(), args.end());
@@ -304,18 +301,18 @@ bool Stack::wait_for_hosts(std::size_t count) const {
       std::chrono::seconds(30));
 }
 
-pid_t Stack::child_pid(const std::string& name) const { return read_pid(dir_ + "/pids/" + name + ".pid"); }
+pid_t Stack::child_pid(const std::string& name) const { return read_pid(dir_.path() + "/pids/" + name + ".pid"); }
 
-std::string Stack::log(const std::string& name) const { return read_file(dir_ + "/logs/" + name + ".log"); }
+std::string Stack::log(const std::string& name) const { return read_file(dir_.path() + "/logs/" + name + ".log"); }
 
 }  // namespace pier::e2e
 
 namespace pier::e2e {
 
-std::string Stack::dev_output() const { return read_file(dir_ + "/dev.log"); }
+std::string Stack::dev_output() const { return read_file(dir_.path() + "/dev.log"); }
 
 std::string Stack::dev_env(const std::string& name) const {
-  std::istringstream lines(read_file(dir_ + "/dev.env"));
+  std::istringstream lines(read_file(dir_.path() + "/dev.env"));
   std::string line;
   while (std::getline(lines, line))
     if (line.rfind(name + "=", 0) == 0) return line.substr(name.size() + 1);

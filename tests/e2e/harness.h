@@ -17,6 +17,7 @@
 #include "bench/loadgen/loadgen.h"
 #include "common/bus.h"
 #include "tests/support/free_port.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::e2e {
 
@@ -91,7 +92,7 @@ class Stack {
   // Waits (30 s at most) until `pier hosts` lists exactly `count` hosts, all up.
   bool wait_for_hosts(std::size_t count = 1) const;
   pid_t child_pid(const std::string& name) const;  // from <state>/pids/<name>.pid, 0 if unknown
-  const std::string& state_dir() const { return dir_; }
+  const std::string& state_dir() const { return dir_.path(); }
   const std::string& bus_pub() const { return env_.at("PIER_BUS_PUB"); }
   std::string log(const std::string& name) const;  // a child's log file
   std::string dev_output() const;                  // what `pier dev` printed
@@ -102,7 +103,7 @@ class Stack {
   bus::Endpoints bus_endpoints() const;
 
  private:
-  std::string dir_;
+  testing::TempDir dir_;  // the state folder: kept with PIER_E2E_KEEP
   pid_t dev_ = 0;
   std::map<std::string, std::string> env_;
 };

@@ -262,7 +262,7 @@ std::string Fleet::ns(const std::string& role) const { return prefix_ + role; }
 std::string Fleet::ip(const std::string& role, const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {ip_program(), "-n", ns(role)};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = run(argv, 10'000, {}, dir_ + "/ip");
+  auto r = run(argv, 10'000, {}, dir() + "/ip");
   if (r.exit_code != 0) throw std::runtime_error(joined(argv) + ": " + r.error);
   return r.output;
 }
@@ -270,15 +270,11 @@ std::string Fleet::ip(const std::string& role, const std::vector<std::string>& a
 Status Fleet::build() {
   static std::atomic<int> fleets = 0;
   prefix_ = "pf" + std::to_string(::getpid()) + "-" + std::to_string(++fleets) + "-";
-  std::string tmpl_text = "/tmp/pier-fleet-" + std::to_string(::getpid()) + "-XXXXXX";
-  std::vector<char> tmpl(tmpl_text.begin(), tmpl_text.end());
-  tmpl.push_back('\0');
-  if (::mkdtemp(tmpl.data()) == nullptr) return Status::Error(std::string("mkdtemp: ") + std::strerror(errno));
-  dir_ = tmpl.data();
-  fs::create_directories(dir_ + "/logs");
   try {
+    dir_.emplace("pier-fleet-" + std::to_string(::getpid()) + "-");  // the name remove_stale knows
+    fs::create_directories(dir() + "/logs");
     for (const auto& role : kRoles) {
-      auto r = run({ip_program(), "netns", "add", ns(role)}, 10'000, {}, dir_ + "/ip");
+      auto r = run({ip_program(), "netns", "add", ns(role)}, 10'000, {}, dir() + "/ip");
       if (r.exit_code != 0) return Status::Error("ip netns add " + ns(role) + ": " + r.error);
       made_.push_back(ns(role));
       ip(role, {"link", "set", "dev", "lo", "up"});
@@ -316,7 +312,7 @@ Status Fleet::build() {
   }
   // Forwarding in the router's own namespace (sysctl inside `ip netns exec` writes that namespace's).
   auto fwd = run({ip_program(), "netns", "exec", ns("router"), "sysctl", "-qw", "net.ipv4.ip_forward=1"}, 10'000, {},
-                 dir_ + "/ip");
+                 dir() + "/ip");
   if (fwd.exit_code != 0) return Status::Error("router: ip_forward: " + fwd.error);
   return Status::Ok();
 }
@@ -332,10 +328,7 @@ Fleet::~Fleet() {
     }
   for (auto it = made_.rbegin(); it != made_.rend(); ++it) run({ip_program(), "netns", "del", *it}, 10'000, {}, "");
   const char* keep = std::getenv("PIER_FLEET_KEEP");
-  if (!dir_.empty() && (keep == nullptr || std::string(keep) != "1")) {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  if (dir_ && keep != nullptr && std::string(keep) == "1") dir_->keep();
 }
 
 pid_t Fleet::run_in(const std::string& role, const std::vector<std::string>& argv, const std::string& log_path,
@@ -355,7 +348,7 @@ CommandResult Fleet::exec_in(const std::string& role, const std::vector<std::str
                              const std::map<std::string, std::string>& env) {
   std::vector<std::string> full = {ip_program(), "netns", "exec", ns(role)};
   full.insert(full.end(), argv.begin(), argv.end());
-  return run(full, timeout_ms, env, dir_ + "/cmd");
+  return run(full, timeout_ms, env, dir() + "/cmd");
 }
 
 Status Fleet::in_ns(const std::string& role, const std::function<void()>& fn) const {
@@ -435,17 +428,17 @@ bool Fleet::start_control(const std::vector<std::string>& extra_registry) {
     argv.insert(argv.end(), {"--bus-pub", pub, "--bus-sub", sub});
     return argv;
   };
-  const std::string logs = dir_ + "/logs/";
+  const std::string logs = dir() + "/logs/";
   run_in("control", {bin("pier-bus"), "--publishers", pub, "--subscribers", sub, "--insecure-bus"}, logs + "bus.log",
          env);
   auto registry = with_bus(
-      {bin("pier-registry"), "--db", dir_ + "/registry.db", "--host-down-after-ms", std::to_string(kHostDownAfterMs)});
+      {bin("pier-registry"), "--db", dir() + "/registry.db", "--host-down-after-ms", std::to_string(kHostDownAfterMs)});
   registry.insert(registry.end(), extra_registry.begin(), extra_registry.end());
   run_in("control", registry, logs + "registry.log", env);
   run_in("control", with_bus({bin("pier-scheduler")}), logs + "scheduler.log", env);
   run_in("control", with_bus({bin("pier-lbgen")}), logs + "lbgen.log", env);
   run_in("control",
-         with_bus({bin("pier-metrics"), "--db", dir_ + "/metrics.db", "--listen",
+         with_bus({bin("pier-metrics"), "--db", dir() + "/metrics.db", "--listen",
                    std::string(kControlAddress) + ":" + std::to_string(kMetricsPort)}),
          logs + "metrics.log", env);
   return wait_until(
@@ -469,7 +462,7 @@ bool Fleet::start_agent(const std::string& host, const std::string& overlay, con
                                    "--bus-sub",
                                    env.at("PIER_BUS_SUB"),
                                    "--state-dir",
-                                   dir_ + "/" + host,
+                                   dir() + "/" + host,
                                    "--runtime",
                                    runtime,
                                    "--stats-port",
@@ -477,7 +470,7 @@ bool Fleet::start_agent(const std::string& host, const std::string& overlay, con
                                    "--insecure-bus"};
   if (!overlay.empty()) argv.insert(argv.end(), {"--overlay", overlay});
   argv.insert(argv.end(), extra.begin(), extra.end());
-  const std::string log = dir_ + "/logs/" + host + ".agent." + std::to_string(++agent_starts_[host]) + ".log";
+  const std::string log = dir() + "/logs/" + host + ".agent." + std::to_string(++agent_starts_[host]) + ".log";
   const pid_t pid = run_in(host, argv, log, {{"PATH", env.at("PATH")}});
   if (pid <= 0) return false;
   agents_[host] = pid;
@@ -502,7 +495,7 @@ void Fleet::stop_agent(const std::string& host) {
 std::string Fleet::agent_log(const std::string& host) const {
   auto it = agent_starts_.find(host);
   if (it == agent_starts_.end()) return "";
-  return e2e::read_file(dir_ + "/logs/" + host + ".agent." + std::to_string(it->second) + ".log");
+  return e2e::read_file(dir() + "/logs/" + host + ".agent." + std::to_string(it->second) + ".log");
 }
 
 CommandResult Fleet::pier(const std::vector<std::string>& args, int timeout_s) {

@@ -24,6 +24,7 @@
 #include "bench/loadgen/loadgen.h"
 #include "common/status.h"
 #include "tests/e2e/harness.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::fleet {
 
@@ -86,7 +87,7 @@ class Fleet {
 
   // The namespace of a role: lan1, lan2, router, control, h1, h2, h3, client, client2.
   std::string ns(const std::string& role) const;
-  const std::string& dir() const { return dir_; }  // state folder of this fleet (logs, state dirs)
+  const std::string& dir() const { return dir_->path(); }  // state folder of this fleet (logs, state dirs)
 
   // Starts argv in the namespace (`ip netns exec`, which then execs it: the pid is the program's), in a
   // process group of its own, stdout and stderr appended to log_path, env added to this environment.
@@ -151,10 +152,10 @@ class Fleet {
   std::string bin(const std::string& program) const;
   std::map<std::string, std::string> pier_env() const;
 
-  std::string prefix_;  // "pf<pid>-<n>-"
-  std::string dir_;
-  std::vector<std::string> made_;  // namespaces made, in order
-  std::vector<pid_t> children_;    // what run_in started, to reap
+  std::string prefix_;                   // "pf<pid>-<n>-"
+  std::optional<testing::TempDir> dir_;  // made by build()
+  std::vector<std::string> made_;        // namespaces made, in order
+  std::vector<pid_t> children_;          // what run_in started, to reap
   std::map<std::string, pid_t> agents_;
   std::map<std::string, int> agent_starts_;
   int commands_ = 0;

@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,9 +12,11 @@
 #include <thread>
 
 #include "common/process.h"
+#include "common/states.h"
 #include "services/lbgen/lb_spec.h"
 #include "tests/services/lbgen/state_builder.h"
 #include "tests/support/free_port.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::lbgen {
 namespace {
@@ -37,13 +38,6 @@ std::string slurp(const fs::path& path) {
 // A temp folder per test, removed afterwards.
 class RenderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pier-lbgen-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Renders the spec of host h1 in `state` with the built-in template.
   std::string rendered(const msg::State& state) {
     auto text = render(build_spec(state, state.hosts[0]), default_template());
@@ -78,7 +72,8 @@ class RenderTest : public ::testing::Test {
     EXPECT_EQ(output.find("[WARNING]"), std::string::npos) << output << "\n--- config ---\n" << config;
   }
 
-  fs::path dir_;
+  pier::testing::TempDir temp_{"pier-lbgen-test-"};
+  const fs::path dir_{temp_.path()};
   int count_ = 0;
 };
 
@@ -309,7 +304,7 @@ TEST_F(RenderTest, ManyAppsOnManyPortsWithSeveralHosts) {
     for (const char* h : {"h1", "h2"}) {
       ++n;
       const std::string ip = std::string("127.100.") + (h[1] == '1' ? "0." : "1.") + std::to_string(n + 1);
-      state.instances.push_back(instance(std::string(a) + "-" + std::to_string(n), a, h, ip));
+      state.instances.push_back(instance(states::instance_id(a, n), a, h, ip));
     }
   for (const auto& h : state.hosts) {
     auto cfg = render(build_spec(state, h), default_template());

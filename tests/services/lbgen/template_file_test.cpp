@@ -1,7 +1,6 @@
 // Loading an operator's template (--template FILE): every way it can be wrong is a clear error that
 // names the file, and the real pier-lbgen refuses to start with it.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <chrono>
 #include <filesystem>
@@ -11,6 +10,7 @@
 
 #include "common/process.h"
 #include "services/lbgen/render.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::lbgen {
 namespace {
@@ -18,13 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct TemplateFileTest : ::testing::Test {
-  fs::path dir;
-  void SetUp() override {
-    char tmpl[] = "/tmp/pier-lbgen-template-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir); }
+  pier::testing::TempDir temp{"pier-lbgen-template-"};
+  const fs::path dir{temp.path()};
   std::string write(const std::string& name, const std::string& text) {
     std::ofstream(dir / name) << text;
     return (dir / name).string();
