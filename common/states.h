@@ -2,6 +2,7 @@
 // registry's store) they stay the strings below: these constants are how C++ spells them.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace pier::states {
