@@ -34,11 +34,6 @@ bool same_encoded(const T& a, const T& b) {
   return codec::encode(a) == codec::encode(b);
 }
 
-template <typename Record, typename Key>
-auto find_by(std::vector<Record>& records, const Key& key) {
-  return std::find_if(records.begin(), records.end(), key);
-}
-
 }  // namespace
 
 Registry::Registry(Store& store, const Clock& clock, const Config& config)
@@ -150,7 +145,8 @@ void Registry::put_host(const msg::HostRecord& host) {
 void Registry::put_app(const msg::AppRecord& app) {
   if (!edit_->apps_before) edit_->apps_before = state_.apps;
   edit_->apps.insert(app.spec.name);
-  auto at = find_by(state_.apps, [&](const msg::AppRecord& a) { return a.spec.name == app.spec.name; });
+  auto at = std::find_if(state_.apps.begin(), state_.apps.end(),
+                         [&](const msg::AppRecord& a) { return a.spec.name == app.spec.name; });
   if (at != state_.apps.end())
     *at = app;
   else
@@ -160,7 +156,8 @@ void Registry::put_app(const msg::AppRecord& app) {
 void Registry::put_instance(const msg::InstanceRecord& instance) {
   if (!edit_->instances_before) edit_->instances_before = state_.instances;
   edit_->instances.insert(instance.id);
-  auto at = find_by(state_.instances, [&](const msg::InstanceRecord& i) { return i.id == instance.id; });
+  auto at = std::find_if(state_.instances.begin(), state_.instances.end(),
+                         [&](const msg::InstanceRecord& i) { return i.id == instance.id; });
   if (at != state_.instances.end())
     *at = instance;
   else
