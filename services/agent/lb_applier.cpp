@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/codec.h"
+#include "common/files.h"
 #include "common/process.h"
 #include "services/agent/exec_runtime.h"
 #include "services/agent/haproxy_stats.h"
@@ -85,74 +86,49 @@ void report_added_at_runtime(const HaproxyRuntimeApi& api, const std::vector<Add
   log_serving(serving, "runtime API", config);
 }
 
-// The lines of haproxy's output that explain a refusal ([ALERT] first), in one line of bounded size.
-std::string explain(const std::string& output) {
-  std::istringstream lines(output);
-  std::string line, alerts, all;
-  while (std::getline(lines, line)) {
-    if (line.empty()) continue;
-    if (line.find("[ALERT]") != std::string::npos) alerts += (alerts.empty() ? "" : " | ") + line;
-    all += (all.empty() ? "" : " | ") + line;
-  }
-  std::string text = alerts.empty() ? all : alerts;
-  if (text.size() > 1000) text = text.substr(0, 1000) + "...";
-  return text.empty() ? "haproxy -c refused the configuration" : text;
-}
-
 }  // namespace
 
-bool is_haproxy_for(pid_t pid, const std::string& config_path) {
-  if (pid <= 0 || !process::exists(pid)) return false;
-  std::string cmdline = read_text("/proc/" + std::to_string(pid) + "/cmdline");
-  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-  return cmdline.find("haproxy") != std::string::npos && cmdline.find(config_path) != std::string::npos;
-}
-
-LbApplier::LbApplier(LbApplierOptions options, const Clock& clock) : options_(std::move(options)), clock_(clock) {
+LbApplier::LbApplier(LbApplierOptions options, const Clock& clock)
+    : options_(std::move(options)),
+      clock_(clock),
+      master_({.haproxy = options_.haproxy,
+               .config_path = config_path(),
+               .pid_path = pid_path(),
+               .log_path = log_path(),
+               .load_timeout_ms = options_.load_timeout_ms,
+               .stop_grace_ms = options_.stop_grace_ms},
+              clock),
+      check_(options_.haproxy, options_.dir + "/haproxy.check.log", options_.check_timeout_ms, clock) {
   fs::create_directories(options_.dir);
   pid_t pid = 0;
   std::ifstream(pid_path()) >> pid;
-  if (is_haproxy_for(pid, config_path())) {
-    master_ = pid;
-    adopted_ = true;
-    auto saved = codec::decode<msg::LbStatus>(read_text(options_.dir + "/lb-status"));
-    if (saved.ok()) status_ = *saved;
-    auto spec = codec::decode<msg::LbSpec>(read_text(spec_path()));
-    if (spec.ok() && saved.ok()) running_spec_ = *spec;
-    // Reload once, so that what runs is haproxy.cfg as saved (a reload the previous agent sent may
-    // not have finished when it died).
-    const auto offset = log_size();
-    ::kill(master_, SIGUSR2);
-    if (Status s = wait_loaded(offset, true); !s.ok())
-      status_.error = "reload of the adopted haproxy failed: " + s.message();
-    spdlog::info("adopted haproxy master pid {} and reloaded it (config {}, {} servers){}", pid, status_.hash,
-                 status_.servers.size(), status_.error.empty() ? "" : ": " + status_.error);
-  }
+  if (!master_.adopt(pid)) return;
+  auto saved = codec::decode<msg::LbStatus>(files::read_text(options_.dir + "/lb-status"));
+  if (saved.ok()) status_ = *saved;
+  auto spec = codec::decode<msg::LbSpec>(files::read_text(spec_path()));
+  if (spec.ok() && saved.ok()) running_spec_ = *spec;
+  // Reload once, so that what runs is haproxy.cfg as saved (a reload the previous agent sent may not
+  // have finished when it died).
+  master_.reload();
+  chore_ = Chore::adopt;
+  spdlog::info("adopted haproxy master pid {} (config {}, {} servers): reloading it", pid, status_.hash,
+               status_.servers.size());
 }
 
 void LbApplier::save_status() const {
-  const std::string path = options_.dir + "/lb-status";
-  {
-    std::ofstream out(path + ".tmp", std::ios::binary);
-    out << codec::encode(status_);
-  }
-  std::error_code ec;
-  fs::rename(path + ".tmp", path, ec);
+  if (Status s = files::write_atomically(options_.dir + "/lb-status", codec::encode(status_)); !s.ok())
+    spdlog::error("{}", s.message());
 }
 
 void LbApplier::set_running_spec(const msg::LbSpec* spec) {
-  std::error_code ec;
   if (spec == nullptr) {
     running_spec_.reset();
+    std::error_code ec;
     fs::remove(spec_path(), ec);
     return;
   }
   running_spec_ = *spec;
-  {
-    std::ofstream out(spec_path() + ".tmp", std::ios::binary);
-    out << codec::encode(*spec);
-  }
-  fs::rename(spec_path() + ".tmp", spec_path(), ec);
+  if (Status s = files::write_atomically(spec_path(), codec::encode(*spec)); !s.ok()) spdlog::error("{}", s.message());
 }
 
 std::string LbApplier::config_text(const msg::LbConfig& config) const {
@@ -177,7 +153,7 @@ Status LbApplier::run_command(const HaproxyRuntimeApi& api, const RuntimeCommand
 }
 
 bool LbApplier::retry_pending_deletes() {
-  if (pending_deletes_.empty() || master_ <= 0 || !running_spec_) return false;
+  if (pending_deletes_.empty() || master_.pid() <= 0 || !running_spec_) return false;
   const int64_t now = clock_.steady_ms();
   if (now < next_delete_try_ms_) return false;
   next_delete_try_ms_ = now + options_.del_server_retry_ms;
@@ -196,24 +172,14 @@ bool LbApplier::retry_pending_deletes() {
 
 bool LbApplier::apply_at_runtime(const msg::LbConfig& config) {
   if (!options_.runtime_api || !running_spec_) return false;
-  const LbUpdate update = plan_lb_update(*running_spec_, config.spec);
+  const std::string text = config_text(config);
+  const LbUpdate update = plan_lb_update(*running_spec_, files::read_text(config_path()), config.spec, text);
   if (update.reload) {
     spdlog::info("haproxy config {} (state revision {}) needs a reload: {}", config.hash, config.state_revision,
                  update.reason);
     return false;
   }
-  if (update.commands.empty()) {
-    // Same servers, yet another text (a new template, say): only a reload applies it.
-    spdlog::info("haproxy config {} (state revision {}) changes no server: reloading", config.hash,
-                 config.state_revision);
-    return false;
-  }
-  if (!same_outside_servers(read_text(config_path()), config_text(config))) {
-    spdlog::info("haproxy config {} (state revision {}) changes more than server lines: reloading", config.hash,
-                 config.state_revision);
-    return false;
-  }
-  const auto started = std::chrono::steady_clock::now();
+  const int64_t started = clock_.steady_ms();
   const HaproxyRuntimeApi api(running_spec_->stats_socket);
   for (const auto& command : update.commands) {
     if (Status s = run_command(api, command); !s.ok()) {
@@ -226,17 +192,9 @@ bool LbApplier::apply_at_runtime(const msg::LbConfig& config) {
   report_added_at_runtime(api, added, config);
   if (!added.empty() && options_.settle_reload_ms > 0) settle_at_ms_ = clock_.steady_ms() + options_.settle_reload_ms;
   // What runs now is the new config: keep the file true to it for a later restart or reload.
-  const std::string next = config_path() + ".new";
-  std::error_code ec;
-  {
-    std::ofstream out(next, std::ios::binary | std::ios::trunc);
-    out << config_text(config);
-    if (!out) ec = std::make_error_code(std::errc::io_error);
-  }
-  if (!ec) fs::rename(next, config_path(), ec);
-  if (ec) {
+  if (Status s = files::write_atomically(config_path(), text); !s.ok()) {
     // HAProxy runs the new servers but the file says otherwise: a reload puts both in line.
-    spdlog::error("cannot write {} after a runtime update ({}): reloading", config_path(), ec.message());
+    spdlog::error("after a runtime update: {}; reloading", s.message());
     return false;
   }
   ++status_.runtime_updates;
@@ -247,165 +205,122 @@ bool LbApplier::apply_at_runtime(const msg::LbConfig& config) {
   refused_hash_.clear();
   set_running_spec(&config.spec);
   save_status();
-  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
   spdlog::info(
-      "haproxy config {} applied without reload (state revision {}, {} runtime commands in {:.1f} ms): "
-      "servers [{}]",
-      config.hash, config.state_revision, update.commands.size(), static_cast<double>(took.count()) / 1000.0,
+      "haproxy config {} applied without reload (state revision {}, {} runtime commands in {} ms): servers [{}]",
+      config.hash, config.state_revision, update.commands.size(), clock_.steady_ms() - started,
       fmt::join(status_.servers, ", "));
   return true;
 }
 
-Status LbApplier::check(const std::string& path) {
-  const std::string out = options_.dir + "/haproxy.check.log";
-  std::error_code ec;
-  fs::remove(out, ec);
-  process::SpawnOptions spawn;
-  spawn.argv = {options_.haproxy, "-c", "-f", path};
-  spawn.output_path = out;
-  auto pid = process::spawn(spawn);
-  if (!pid.ok()) return Status::Error("cannot run " + options_.haproxy + ": " + pid.status().message());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.check_timeout_ms);
-  std::optional<int> code;
-  while (!(code = process::try_wait(*pid)) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  if (!code) {
-    process::stop(*pid, 500);
-    return Status::Error("haproxy -c did not finish within " + std::to_string(options_.check_timeout_ms) + " ms");
-  }
-  if (*code == 0) return Status::Ok();
-  return Status::Error(explain(read_text(out)));
-}
-
-std::uintmax_t LbApplier::log_size() const {
-  std::error_code ec;
-  const auto size = fs::file_size(log_path(), ec);
-  return ec ? 0 : size;
-}
-
-// The master prints "Loading success." once its new worker runs the new config (or "Loading
-// failure!"). A SIGUSR2 that lands while it is still loading (or just after, before its master loop
-// runs) is lost: so every reload waits for its load, and a reload not seen within a second is asked
-// for again.
-Status LbApplier::wait_loaded(std::uintmax_t offset, bool reloading) {
-  const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + std::chrono::milliseconds(options_.load_timeout_ms);
-  auto resend_at = start + std::chrono::seconds(1);
-  while (true) {
-    std::ifstream in(log_path(), std::ios::binary);
-    in.seekg(static_cast<std::streamoff>(offset));
-    std::ostringstream text;
-    text << in.rdbuf();
-    const std::string output = text.str();
-    if (output.find("Loading success") != std::string::npos) return Status::Ok();
-    if (output.find("Loading failure") != std::string::npos) return Status::Error(explain(output));
-    if (!master_alive()) return Status::Error("haproxy exited: " + explain(output));
-    if (std::chrono::steady_clock::now() >= deadline)
-      return Status::Error("haproxy did not finish loading within " + std::to_string(options_.load_timeout_ms) + " ms");
-    if (reloading && output.find("Reloading HAProxy") == std::string::npos &&
-        std::chrono::steady_clock::now() >= resend_at) {
-      ::kill(master_, SIGUSR2);
-      resend_at = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
-Status LbApplier::start_master() {
-  pending_deletes_.clear();  // a new master runs the file, where those servers are gone already
-  std::error_code ec;
-  fs::remove(pid_path(), ec);
-  process::SpawnOptions spawn;
-  spawn.argv = {options_.haproxy, "-W", "-f", config_path(), "-p", pid_path()};
-  spawn.output_path = log_path();
-  spawn.new_process_group = true;
-  const auto offset = log_size();
-  auto pid = process::spawn(spawn);
-  if (!pid.ok()) return pid.status();
-  master_ = *pid;
-  adopted_ = false;
-  // A master that cannot bind its ports (or lacks file descriptors) exits now: report it now.
-  if (Status s = wait_loaded(offset, false); !s.ok()) {
-    if (master_alive()) process::stop(master_, options_.stop_grace_ms);
-    ::kill(-*pid, SIGKILL);
-    master_ = 0;
-    return s;
-  }
-  if (fs::file_size(pid_path(), ec) == 0 || ec) std::ofstream(pid_path()) << master_ << "\n";
-  spdlog::info("haproxy started (master pid {}, {})", master_, config_path());
-  return Status::Ok();
-}
-
-bool LbApplier::master_alive() {
-  if (master_ <= 0) return false;
-  if (adopted_) {
-    // Not our child: alive while it exists and is no zombie. (Its command line is checked once, at
-    // adoption; while it re-executes itself for a reload, /proc may briefly show none.)
-    if (!process::exists(master_)) return false;
-    const std::string stat = read_text("/proc/" + std::to_string(master_) + "/stat");
-    const auto close = stat.rfind(')');
-    return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
-  }
-  return !process::try_wait(master_).has_value();
-}
-
 bool LbApplier::apply(const msg::LbConfig& config) {
-  const bool running = master_alive();
+  if (busy()) {
+    // One change at a time: a config that comes while one is checked or loaded waits, newest wins.
+    if (!flight_ || flight_->config.hash != config.hash)
+      waiting_ = config;
+    else
+      waiting_.reset();
+    return false;
+  }
+  waiting_.reset();
+  const bool running = master_.alive();
   if (config.hash == status_.hash && running) return false;
   if (config.hash == refused_hash_) return false;
   if (running && apply_at_runtime(config)) return true;
+  return begin(config);
+}
+
+bool LbApplier::begin(const msg::LbConfig& config) {
   const std::string next = config_path() + ".new";
-  {
-    std::ofstream out(next, std::ios::binary | std::ios::trunc);
-    out << config_text(config);
-    if (!out) {
-      status_.error = "cannot write " + next;
-      return true;
-    }
-  }
-  if (Status s = check(next); !s.ok()) {
-    refused_hash_ = config.hash;
+  if (Status s = files::write_atomically(next, config_text(config)); !s.ok()) {
     status_.error = s.message();
+    return true;
+  }
+  if (Status s = check_.begin(next); !s.ok()) {
+    status_.error = s.message();
+    return true;
+  }
+  flight_ = Flight{config, false, master_.alive()};
+  return false;
+}
+
+void LbApplier::begin_reload() {
+  pending_deletes_.clear();  // the new workers run the file, without those servers; the old ones finish
+  settle_at_ms_ = -1;        // and with every option of the file's servers
+  master_.reload();
+  ++status_.reloads;
+}
+
+// The check of the config in flight, when it ended: a refusal, or the start of its load.
+bool LbApplier::step_check() {
+  auto checked = check_.poll();
+  if (!checked) return false;
+  const msg::LbConfig& config = flight_->config;
+  if (!checked->ok()) {
+    refused_hash_ = config.hash;
+    status_.error = checked->message();
     spdlog::error("haproxy config {} (state revision {}) refused, keeping {}: {}", config.hash, config.state_revision,
-                  status_.hash.empty() ? "none" : status_.hash, s.message());
+                  status_.hash.empty() ? "none" : status_.hash, checked->message());
     save_status();
+    flight_.reset();
     return true;
   }
   std::error_code ec;
-  fs::rename(next, config_path(), ec);
+  fs::rename(config_path() + ".new", config_path(), ec);
   if (ec) {
-    status_.error = "cannot rename " + next + ": " + ec.message();
+    status_.error = "cannot rename " + config_path() + ".new: " + ec.message();
+    flight_.reset();
     return true;
   }
   refused_hash_.clear();
-  const std::vector<AddedServer> added = added_servers(running ? running_spec_ : std::nullopt, config.spec);
-  if (running) {
-    if (Status s = reload(); !s.ok()) {
-      // The master keeps its previous workers when a reload fails: report what still runs.
-      refused_hash_ = config.hash;
-      status_.error = "reload failed: " + s.message();
-      spdlog::error("haproxy reload with config {} (state revision {}) failed: {}", config.hash, config.state_revision,
-                    s.message());
-      save_status();
-      return true;
-    }
-    spdlog::info("haproxy reloaded with config {} (state revision {}, {} servers, master pid {})", config.hash,
-                 config.state_revision, server_names(config.spec).size(), master_);
-    // The new worker runs the config: servers of a freshly loaded config start UP.
-    log_serving(added, "reload", config);
-  } else if (Status s = start_master(); !s.ok()) {
-    status_.error = s.message();
-    restart_at_ms_ = clock_.steady_ms() + options_.restart_backoff_ms;
-    spdlog::error("haproxy did not start with config {} (state revision {}): {}", config.hash, config.state_revision,
-                  s.message());
-    status_.hash.clear();  // nothing runs: apply the next config even when it is the same
-    status_.servers.clear();
-    set_running_spec(nullptr);
+  flight_->reload = master_.alive();
+  if (flight_->reload) {
+    begin_reload();
+  } else if (Status s = master_.start(); !s.ok()) {
+    const msg::LbConfig failed = config;
+    flight_.reset();
+    return start_failed(&failed, s.message());
+  }
+  flight_->loading = true;
+  return false;
+}
+
+// A start that failed: nothing runs; try again after the backoff.
+bool LbApplier::start_failed(const msg::LbConfig* config, const std::string& why) {
+  status_.error = why;
+  restart_at_ms_ = clock_.steady_ms() + options_.restart_backoff_ms;
+  if (config == nullptr) {
+    spdlog::error("haproxy restart failed: {}", why);
+    return true;
+  }
+  spdlog::error("haproxy did not start with config {} (state revision {}): {}", config->hash, config->state_revision,
+                why);
+  status_.hash.clear();  // nothing runs: apply the next config even when it is the same
+  status_.servers.clear();
+  set_running_spec(nullptr);
+  save_status();
+  return true;
+}
+
+// The load of the config in flight ended with `outcome`.
+bool LbApplier::loaded(const Flight& flight, const Status& outcome) {
+  const msg::LbConfig& config = flight.config;
+  if (!outcome.ok() && flight.reload) {
+    // The master keeps its previous workers when a reload fails: report what still runs.
+    refused_hash_ = config.hash;
+    status_.error = "reload failed: " + outcome.message();
+    spdlog::error("haproxy reload with config {} (state revision {}) failed: {}", config.hash, config.state_revision,
+                  outcome.message());
     save_status();
     return true;
-  } else {
-    log_serving(added, "start", config);
   }
+  if (!outcome.ok()) return start_failed(&config, outcome.message());
+  const std::vector<AddedServer> added = added_servers(flight.reload ? running_spec_ : std::nullopt, config.spec);
+  if (flight.reload) {
+    spdlog::info("haproxy reloaded with config {} (state revision {}, {} servers, master pid {})", config.hash,
+                 config.state_revision, server_names(config.spec).size(), master_.pid());
+  }
+  // The new worker runs the config: servers of a freshly loaded config start UP.
+  log_serving(added, flight.reload ? "reload" : "start", config);
   status_.hash = config.hash;
   status_.state_revision = config.state_revision;
   status_.servers = server_names(config.spec);
@@ -417,31 +332,48 @@ bool LbApplier::apply(const msg::LbConfig& config) {
   return true;
 }
 
-Status LbApplier::reload() {
-  const auto offset = log_size();
-  pending_deletes_.clear();  // the new workers run the file, without those servers; the old ones finish
-  settle_at_ms_ = -1;        // and with every option of the file's servers
-  ::kill(master_, SIGUSR2);
-  ++status_.reloads;
-  return wait_loaded(offset, true);
+// A load the applier began for itself (adoption, settle, restart) ended with `outcome`.
+bool LbApplier::chore_done(const Status& outcome) {
+  const Chore chore = std::exchange(chore_, Chore::none);
+  switch (chore) {
+    case Chore::adopt:
+      if (!outcome.ok()) status_.error = "reload of the adopted haproxy failed: " + outcome.message();
+      spdlog::info("adopted haproxy master pid {} reloaded (config {}){}", master_.pid(), status_.hash,
+                   outcome.ok() ? "" : ": " + outcome.message());
+      return !outcome.ok();
+    case Chore::settle:
+      if (outcome.ok()) {
+        spdlog::info(
+            "haproxy reloaded (config {} unchanged) so that the servers added at run time get the file's options",
+            status_.hash);
+      } else {
+        // The previous workers keep running the same servers: nothing is lost but tcp-ut.
+        spdlog::warn("haproxy reload for the servers added at run time failed: {}", outcome.message());
+      }
+      save_status();
+      return true;
+    case Chore::restart:
+      if (!outcome.ok()) return start_failed(nullptr, outcome.message());
+      if (status_.error.rfind("haproxy exited", 0) == 0) {
+        status_.error.clear();
+        return true;
+      }
+      return false;
+    case Chore::none:
+      return false;
+  }
+  return false;
 }
 
-bool LbApplier::settle() {
-  if (settle_at_ms_ < 0 || clock_.steady_ms() < settle_at_ms_ || !master_alive()) return false;
-  if (Status s = reload(); !s.ok()) {
-    // The previous workers keep running the same servers: nothing is lost but tcp-ut.
-    spdlog::warn("haproxy reload for the servers added at run time failed: {}", s.message());
-  } else {
-    spdlog::info("haproxy reloaded (config {} unchanged) so that the servers added at run time get the file's options",
-                 status_.hash);
-  }
-  save_status();
-  return true;
+void LbApplier::settle() {
+  if (settle_at_ms_ < 0 || clock_.steady_ms() < settle_at_ms_ || busy() || !master_.alive()) return;
+  begin_reload();
+  chore_ = Chore::settle;
 }
 
 bool LbApplier::refresh_servers_up() {
   const int64_t now = clock_.steady_ms();
-  if (master_ <= 0 || now < next_servers_up_ms_) return false;
+  if (master_.pid() <= 0 || now < next_servers_up_ms_) return false;
   next_servers_up_ms_ = now + options_.servers_up_ms;
   const HaproxyRuntimeApi api(running_spec_ ? running_spec_->stats_socket : socket_path(), 500);
   auto csv = api.send("show stat -1 4 -1");
@@ -456,46 +388,55 @@ bool LbApplier::refresh_servers_up() {
 }
 
 bool LbApplier::tick() {
+  bool changed = false;
+  if (flight_ && !flight_->loading) changed = step_check() || changed;
+  if (auto outcome = master_.step()) {
+    if (flight_ && flight_->loading) {
+      const Flight flight = std::move(*flight_);
+      flight_.reset();
+      changed = loaded(flight, *outcome) || changed;
+    } else {
+      changed = chore_done(*outcome) || changed;
+    }
+  }
+  if (busy()) return changed;  // the stats socket and the master answer once the load ended
   retry_pending_deletes();
-  bool checks_changed = refresh_servers_up();
-  checks_changed = settle() || checks_changed;
-  if (master_ > 0 && !master_alive()) {
-    spdlog::error("haproxy master pid {} is gone (last output: {})", master_, last_line(log_path()));
-    master_ = 0;
-    adopted_ = false;
+  changed = refresh_servers_up() || changed;
+  settle();
+  if (master_.pid() > 0 && !master_.busy() && !master_.alive()) {
+    spdlog::error("haproxy master pid {} is gone (last output: {})", master_.pid(), last_line(log_path()));
+    master_.forget();
     restart_at_ms_ = clock_.steady_ms() + options_.restart_backoff_ms;
   }
-  if (master_ > 0 || restart_at_ms_ < 0 || clock_.steady_ms() < restart_at_ms_ || !fs::exists(config_path()))
-    return checks_changed;
+  if (waiting_) {
+    const msg::LbConfig next = std::move(*waiting_);
+    waiting_.reset();
+    return apply(next) || changed;
+  }
+  if (master_.pid() > 0 || busy() || restart_at_ms_ < 0 || clock_.steady_ms() < restart_at_ms_ ||
+      !fs::exists(config_path()))
+    return changed;
   restart_at_ms_ = -1;
-  const msg::LbStatus before = status_;
-  if (Status s = start_master(); !s.ok()) {
-    status_.error = s.message();
-    restart_at_ms_ = clock_.steady_ms() + options_.restart_backoff_ms;
-    spdlog::error("haproxy restart failed: {}", s.message());
-  } else if (status_.error.rfind("haproxy exited", 0) == 0) {
-    status_.error.clear();
-  }
-  return checks_changed || codec::encode(before) != codec::encode(status_);
+  pending_deletes_.clear();  // a new master runs the file, where those servers are gone already
+  if (Status s = master_.start(); !s.ok()) return start_failed(nullptr, s.message()) || changed;
+  chore_ = Chore::restart;
+  return changed;
 }
 
 void LbApplier::stop() {
-  if (master_ <= 0) return;
-  if (!adopted_) {
-    process::stop(master_, options_.stop_grace_ms);
-  } else {
-    ::kill(master_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.stop_grace_ms);
-    while (master_alive() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (master_alive()) ::kill(master_, SIGKILL);
+  check_.cancel();
+  flight_.reset();
+  waiting_.reset();
+  if (master_.pid() <= 0) return;
+  master_.stop();
+  // The agent is exiting: this is the one place that waits, on the real clock and within the grace.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.stop_grace_ms + 1000);
+  while (!master_.step() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (master_.pid() > 0) {
+    ::kill(master_.pid(), SIGKILL);
+    master_.forget();
   }
-  // Workers go with their master; anything left in its group goes now.
-  ::kill(-master_, SIGKILL);
-  spdlog::info("haproxy stopped (master pid {})", master_);
-  master_ = 0;
-  std::error_code ec;
-  fs::remove(pid_path(), ec);
 }
 
 }  // namespace pier::agent

@@ -4,6 +4,10 @@
 // that passes becomes haproxy.cfg and HAProxy (master-worker, `-W`, one master for the agent's life)
 // is started or reloaded with SIGUSR2 to its master.
 //
+// Nothing here waits on HAProxy: the check and the load are operations in progress (haproxy_master.h),
+// which each tick() moves on; LbStatus changes when one ends. A config that comes meanwhile waits in
+// one slot (the newest wins) and is applied once the one in flight ended.
+//
 // A config that differs from the running one only in the servers of its backends (plan_lb_update in
 // lb_update.h, and the text outside `server` lines unchanged) is applied without a reload, through
 // the Runtime API on the running config's stats socket; haproxy.cfg is then replaced (no `haproxy -c`:
@@ -26,6 +30,7 @@
 #include "common/clock.h"
 #include "common/messages.h"
 #include "common/status.h"
+#include "services/agent/haproxy_master.h"
 #include "services/agent/haproxy_runtime.h"
 #include "services/agent/lb_update.h"
 
@@ -53,21 +58,25 @@ struct LbApplierOptions {
 class LbApplier {
  public:
   // Creates the directory and adopts the master that haproxy.pid names when it is alive and runs
-  // this directory's haproxy.cfg (reloading it once, so that it runs haproxy.cfg as saved).
+  // this directory's haproxy.cfg (and begins a reload of it, so that it runs haproxy.cfg as saved).
   LbApplier(LbApplierOptions options, const Clock& clock);
 
-  // Applies `config` when its hash differs from the running one (and from the last refused one).
-  // Returns whether status() changed.
+  // Applies `config` when its hash differs from the running one (and from the last refused one): at
+  // once through the Runtime API, else by beginning its check. While a check or a load is in progress
+  // the config waits (newest wins). Returns whether status() changed.
   bool apply(const msg::LbConfig& config);
-  // Notices a dead master and starts HAProxy again (after a backoff); reads which servers HAProxy's
-  // checks find up (LbStatus.servers_up) every servers_up_ms. Returns whether status() changed.
+  // Moves a check or a load on and ends it; applies a config that waited; notices a dead master and
+  // starts HAProxy again (after a backoff); reads which servers HAProxy's checks find up
+  // (LbStatus.servers_up) every servers_up_ms. Returns whether status() changed.
   bool tick();
-  // Stops HAProxy (agent exit with --stop-on-exit).
+  // Whether a check or a load is in progress (tick it often: its end is read off files and processes).
+  bool busy() const { return flight_.has_value() || master_.busy(); }
+  // Stops HAProxy (agent exit with --stop-on-exit): the one call that waits, up to the stop grace.
   void stop();
 
   const msg::LbStatus& status() const { return status_; }
-  pid_t master_pid() const { return master_; }
-  bool adopted() const { return adopted_; }
+  pid_t master_pid() const { return master_.pid(); }
+  bool adopted() const { return master_.adopted(); }
   std::string config_path() const { return options_.dir + "/haproxy.cfg"; }
   std::string pid_path() const { return options_.dir + "/haproxy.pid"; }
   std::string log_path() const { return options_.dir + "/haproxy.log"; }
@@ -75,12 +84,21 @@ class LbApplier {
   std::string spec_path() const { return options_.dir + "/lb-spec"; }
 
  private:
-  // Runs `haproxy -c -f path`; Ok, or the error lines it printed.
-  Status check(const std::string& path);
-  Status start_master();
-  std::uintmax_t log_size() const;
-  Status wait_loaded(std::uintmax_t offset, bool reloading);
-  bool master_alive();
+  // A config on its way to HAProxy: checked, then loaded by a start or a reload.
+  struct Flight {
+    msg::LbConfig config;
+    bool loading = false;  // the check passed and haproxy.cfg is this config's
+    bool reload = false;   // a master ran when it began
+  };
+  // Why the master is busy when no config is in flight.
+  enum class Chore { none, adopt, settle, restart };
+
+  bool begin(const msg::LbConfig& config);
+  bool step_check();
+  bool loaded(const Flight& flight, const Status& outcome);
+  bool chore_done(const Status& outcome);
+  bool start_failed(const msg::LbConfig* config, const std::string& why);
+  void begin_reload();
   void save_status() const;
   // Applies `config` through the Runtime API when plan_lb_update allows it. False: reload instead.
   bool apply_at_runtime(const msg::LbConfig& config);
@@ -90,10 +108,8 @@ class LbApplier {
   bool retry_pending_deletes();
   // Reads `show stat` for LbStatus.servers_up when due. Returns whether it changed.
   bool refresh_servers_up();
-  // SIGUSR2 to the master and the wait for its new workers; counted in status_.reloads.
-  Status reload();
-  // The settle reload (settle_reload_ms) when due. Returns whether status() changed.
-  bool settle();
+  // The settle reload (settle_reload_ms) when due.
+  void settle();
   void set_running_spec(const msg::LbSpec* spec);
   // The text HAProxy runs for `config`: lbgen's, with the request log added when configured.
   std::string config_text(const msg::LbConfig& config) const;
@@ -103,16 +119,16 @@ class LbApplier {
   msg::LbStatus status_;
   std::optional<msg::LbSpec> running_spec_;  // what HAProxy runs, when known
   std::string refused_hash_;
-  pid_t master_ = 0;
-  bool adopted_ = false;  // the master is not our child (started by a previous agent)
+  HaproxyMaster master_;
+  ConfigCheck check_;
+  std::optional<Flight> flight_;
+  std::optional<msg::LbConfig> waiting_;  // came while one was in flight: the newest wins
+  Chore chore_ = Chore::none;
   int64_t restart_at_ms_ = -1;
   std::vector<std::string> pending_deletes_;  // `del server` lines to send again (servers in maintenance)
   int64_t next_delete_try_ms_ = 0;
   int64_t next_servers_up_ms_ = 0;
   int64_t settle_at_ms_ = -1;  // when to reload for the servers added at run time (-1: none waits)
 };
-
-// Whether pid is a live HAProxy whose command line names config_path.
-bool is_haproxy_for(pid_t pid, const std::string& config_path);
 
 }  // namespace pier::agent

@@ -78,18 +78,18 @@ std::vector<std::string_view> lines_outside_servers(std::string_view text) {
 
 }  // namespace
 
-LbUpdate plan_lb_update(const msg::LbSpec& running, const msg::LbSpec& next) {
+LbUpdate plan_lb_update(const msg::LbSpec& running, std::string_view running_text, const msg::LbSpec& next,
+                        std::string_view next_text) {
   LbUpdate update;
-  if (running.stats_socket.empty()) {
+  auto reload = [&](std::string why) {
     update.reload = true;
-    update.reason = "the running config has no stats socket";
+    update.reason = std::move(why);
+    update.commands.clear();
     return update;
-  }
-  if (std::string why = structural_change(running, next); !why.empty()) {
-    update.reload = true;
-    update.reason = why;
-    return update;
-  }
+  };
+  if (running.stats_socket.empty()) return reload("the running config has no stats socket");
+  if (std::string why = structural_change(running, next); !why.empty()) return reload(why);
+  if (!same_outside_servers(running_text, next_text)) return reload("the text changes more than server lines");
   for (std::size_t i = 0; i < next.backends.size(); ++i) {
     const msg::LbBackend& before = running.backends[i];
     const msg::LbBackend& after = next.backends[i];
@@ -111,6 +111,8 @@ LbUpdate plan_lb_update(const msg::LbSpec& running, const msg::LbSpec& next) {
     for (auto* part : {&adds, &moves, &deletes})
       update.commands.insert(update.commands.end(), part->begin(), part->end());
   }
+  if (update.commands.empty() && running_text != next_text)
+    return reload("server lines change but no server does (their options, say)");
   return update;
 }
 

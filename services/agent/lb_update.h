@@ -1,7 +1,8 @@
-// How a running HAProxy moves from one LbSpec to the next: a pure decision, no I/O. When the two
-// specs differ only in the servers of their backends, the change goes through the Runtime API
-// (dynamic servers, HAProxy >= 2.5) as a list of commands; anything else (a frontend, a backend, a
-// mode, an algorithm, a check setting, the host's fields) needs a reload.
+// How a running HAProxy moves from one config to the next: a pure decision, no I/O, made on both the
+// specs and the haproxy.cfg texts. When the two differ only in the servers of their backends, the
+// change goes through the Runtime API (dynamic servers, HAProxy >= 2.5) as a list of commands;
+// anything else (a frontend, a backend, a mode, an algorithm, a check setting, the host's fields, any
+// line of the text besides `server` lines) needs a reload.
 #pragma once
 
 #include <string>
@@ -27,7 +28,11 @@ struct LbUpdate {
   std::vector<RuntimeCommand> commands;  // when !reload, in order
 };
 
-// The commands that turn `running` into `next`, or a reload (with the reason). Per backend, for a
+// The commands that turn `running` (whose rendered text HAProxy runs: `running_text`) into `next`
+// (rendered as `next_text`), or a reload (with the reason): when the running config has no stats
+// socket, when the specs differ in more than servers, when the texts differ outside `server` lines (a
+// new template, say), or when only server lines changed but no server did (a template's server
+// options). Same servers and the same text: no command and no reload. Per backend, for a
 // new server S (and its fail-open twin S_failopen, see msg::kFailOpenSuffix), in one line (one round
 // trip on the socket, the commands run in order):
 //   add server B/S ADDR:PORT check inter I rise R fall F   (dynamic servers ignore default-server)
@@ -45,7 +50,8 @@ struct LbUpdate {
 // exactly as it starts the servers of a freshly loaded config (a first failed check takes it out).
 // That is safe because lbgen lists only `running` instances, and the agent reports an instance
 // running only once the check HAProxy makes passed from the agent.
-LbUpdate plan_lb_update(const msg::LbSpec& running, const msg::LbSpec& next);
+LbUpdate plan_lb_update(const msg::LbSpec& running, std::string_view running_text, const msg::LbSpec& next,
+                        std::string_view next_text);
 
 // A server as `show servers state` reports it.
 struct ServerState {

@@ -60,10 +60,11 @@ std::unique_ptr<Worker> start_instances_worker(Reconciler& reconciler, Handoff& 
 
 std::unique_ptr<Worker> start_haproxy_worker(LbApplier& lb, Handoff& handoff, const Clock& clock, int64_t tick_ms) {
   handoff.lb.set(lb.status(), false);  // what an adopted master runs, before the first step
-  return std::make_unique<Worker>("haproxy", "haproxy -c, reload waits, Runtime API calls",
+  return std::make_unique<Worker>("haproxy", "haproxy -c and load steps, Runtime API calls",
                                   [&, tick_ms](std::stop_token stop, Progress& progress) {
                                     while (!stop.stop_requested()) {
-                                      auto config = handoff.lb_config.take(stop, tick_ms);
+                                      // A check or a load in progress ends when HAProxy says so: look often.
+                                      auto config = handoff.lb_config.take(stop, lb.busy() ? 5 : tick_ms);
                                       progress.begin(clock.steady_ms());
                                       bool changed = config && lb.apply(*config);
                                       if (lb.tick()) changed = true;

@@ -1,6 +1,7 @@
 // The agent's worker threads, so that the thread that reads the bus and sends heartbeats waits on
-// none of the agent's slow work (runtime and Docker calls, health probes, drain checks, `haproxy -c`,
-// reload waits, Runtime API and stats-socket round trips). Each worker owns its objects alone; they
+// none of the agent's slow work (runtime and Docker calls, health probes, drain checks, Runtime API
+// and stats-socket round trips; `haproxy -c` and HAProxy's loads are steps of the haproxy worker,
+// never waits: haproxy_master.h). Each worker owns its objects alone; they
 // meet the bus thread only through the latest-wins values of a Handoff (latest.h).
 //
 // - instances: Reconciler (+ its Runtime and Prober): the newest state, then a tick every tick_ms;
@@ -86,8 +87,8 @@ class Worker {
 // or at once when a state comes; publishes the statuses and processes after every tick.
 std::unique_ptr<Worker> start_instances_worker(Reconciler& reconciler, Handoff& handoff, const Clock& clock,
                                                int64_t tick_ms = 50);
-// Applies the newest LB config, then ticks, every tick_ms or at once when a config comes; publishes
-// the LbStatus after every step.
+// Applies the newest LB config, then ticks, every tick_ms (every 5 ms while a check or a load is in
+// progress) or at once when a config comes; publishes the LbStatus after every step.
 std::unique_ptr<Worker> start_haproxy_worker(LbApplier& lb, Handoff& handoff, const Clock& clock, int64_t tick_ms = 50);
 // A HostSample (host and process figures, per-app request figures when `figures` is set) at once and
 // then every sample_ms, put encoded into handoff.sample.

@@ -26,6 +26,7 @@
 #include "services/lbgen/config_hash.h"
 #include "services/lbgen/lb_spec.h"
 #include "services/lbgen/render.h"
+#include "tests/services/agent/lb_steps.h"
 #include "tests/support/eventually.h"
 #include "tests/support/free_port.h"
 #include "tests/support/raw_http.h"
@@ -195,7 +196,7 @@ class LbApplierRuntimeTest : public ::testing::Test {
 TEST_F(LbApplierRuntimeTest, ScalingChangesServersWithoutReload) {
   LbApplier lb(options(), clock_);
   run({1, 2});
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   track(lb);
   ASSERT_GT(lb.master_pid(), 0) << lb.status().error;
   const pid_t master = lb.master_pid();
@@ -204,7 +205,7 @@ TEST_F(LbApplierRuntimeTest, ScalingChangesServersWithoutReload) {
   // 2 -> 4: through the Runtime API; the new servers take traffic once their checks pass.
   run({1, 2, 3, 4});
   msg::LbConfig four = config();
-  ASSERT_TRUE(lb.apply(four));
+  ASSERT_TRUE(apply_now(lb, clock_, four));
   EXPECT_EQ(lb.status().error, "");
   EXPECT_EQ(lb.status().reloads, 0);
   EXPECT_EQ(lb.status().runtime_updates, 1);
@@ -228,7 +229,7 @@ TEST_F(LbApplierRuntimeTest, ScalingChangesServersWithoutReload) {
 
   // 4 -> 1
   run({3});
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   EXPECT_EQ(lb.status().error, "");
   EXPECT_EQ(lb.status().reloads, 0);
   EXPECT_EQ(lb.status().runtime_updates, 2);
@@ -241,7 +242,7 @@ TEST_F(LbApplierRuntimeTest, ScalingChangesServersWithoutReload) {
   // A structural change (a new external port) reloads, and HAProxy then runs the file's servers.
   const int second_port = test_support::free_port();
   state_.apps[0].spec.ports.push_back({second_port, backend_port_});
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   EXPECT_EQ(lb.status().error, "");
   EXPECT_EQ(lb.status().reloads, 1);
   EXPECT_EQ(lb.status().runtime_updates, 2);
@@ -259,7 +260,7 @@ TEST_F(LbApplierRuntimeTest, SettleReloadFollowsRuntimeAdds) {
   o.settle_reload_ms = 3000;
   LbApplier lb(o, clock_);
   run({1});
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   track(lb);
   ASSERT_GT(lb.master_pid(), 0) << lb.status().error;
   const HaproxyRuntimeApi api(dir_ + "/haproxy/haproxy.sock");
@@ -273,17 +274,17 @@ TEST_F(LbApplierRuntimeTest, SettleReloadFollowsRuntimeAdds) {
   ASSERT_FALSE(first_worker.empty());
 
   run({1, 2});
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   clock_.advance(2000);
   run({1, 2, 3});
-  ASSERT_TRUE(lb.apply(config()));  // a later add moves the reload back
+  ASSERT_TRUE(apply_now(lb, clock_, config()));  // a later add moves the reload back
   EXPECT_EQ(lb.status().runtime_updates, 2);
   clock_.advance(2999);
   lb.tick();
   EXPECT_EQ(lb.status().reloads, 0) << "reloaded before the adds had settled";
   EXPECT_EQ(worker(), first_worker);
   clock_.advance(1);
-  EXPECT_TRUE(lb.tick());
+  EXPECT_TRUE(finish(lb, clock_, lb.tick()));
   EXPECT_EQ(lb.status().reloads, 1);
   EXPECT_EQ(lb.status().error, "");
   EXPECT_TRUE(eventually([&] { return !worker().empty() && worker() != first_worker; })) << "no new worker";
@@ -293,7 +294,7 @@ TEST_F(LbApplierRuntimeTest, SettleReloadFollowsRuntimeAdds) {
   EXPECT_EQ(lb.status().reloads, 1) << "one reload per settled burst";
 
   run({1, 3});
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   EXPECT_EQ(lb.status().runtime_updates, 3);
   clock_.advance(10'000);
   lb.tick();
@@ -303,11 +304,11 @@ TEST_F(LbApplierRuntimeTest, SettleReloadFollowsRuntimeAdds) {
 TEST_F(LbApplierRuntimeTest, ServerAddedAtRunTimeServesAtOnce) {
   LbApplier lb(options(), clock_);
   run({1});
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   track(lb);
   ASSERT_TRUE(eventually([&] { return answers(port_, 4) == served({1}); }));
   run({1, 2});
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   EXPECT_EQ(lb.status().runtime_updates, 1);
   // No wait for `rise` checks: the agent reported it running once its check passed, so it is UP and
   // in the rotation as soon as apply() returns, as a server of a freshly loaded config would be.
@@ -320,11 +321,11 @@ TEST_F(LbApplierRuntimeTest, ServerAddedAtRunTimeServesAtOnce) {
 TEST_F(LbApplierRuntimeTest, ServerAddedAtRunTimeWhoseCheckFailsIsTakenOut) {
   LbApplier lb(options(), clock_);
   run({1});
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   track(lb);
   ASSERT_TRUE(eventually([&] { return answers(port_, 4) == served({1}); }));
   run({1, 2}, 500);  // web-2 answers, but its /health fails
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   EXPECT_EQ(lb.status().runtime_updates, 1);
   // HAProxy's own checks (every 100 ms) keep watching it: the first failure takes it out.
   EXPECT_TRUE(eventually([&] { return server_state("web-2").op_state == 0; }));
@@ -335,11 +336,11 @@ TEST_F(LbApplierRuntimeTest, ServerAddedAtRunTimeWhoseCheckFailsIsTakenOut) {
 TEST_F(LbApplierRuntimeTest, FailOpenCoversServersAddedAtRunTime) {
   LbApplier lb(options(), clock_);
   run({1}, 500);
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   track(lb);
   ASSERT_TRUE(eventually([&] { return server_state("web-1").op_state == 0; }));
   run({1, 2}, 500);
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   EXPECT_EQ(lb.status().runtime_updates, 1);
   ASSERT_TRUE(eventually([&] { return server_state("web-2").op_state == 0; }));
   EXPECT_TRUE(eventually([&] { return answers(port_, 8) == served({1, 2}); })) << "both twins take traffic";
@@ -349,7 +350,7 @@ TEST_F(LbApplierRuntimeTest, FailOpenCoversServersAddedAtRunTime) {
 TEST_F(LbApplierRuntimeTest, FailOpenWhenEveryServerIsDown) {
   LbApplier lb(options(), clock_);
   run({1, 2}, 500);  // both answer requests, both fail their health check
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   track(lb);
   // Once both are marked down, HAProxy still sends requests to them (through their backup twins).
   const std::string stats = "show servers state app_web_" + std::to_string(backend_port_);
@@ -379,7 +380,7 @@ TEST_F(LbApplierRuntimeTest, FailOpenWhenEveryServerIsDown) {
 TEST_F(LbApplierRuntimeTest, RefusedRuntimeCommandFallsBackToAReload) {
   LbApplier lb(options(), clock_);
   run({1, 2});
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   track(lb);
   // Someone deletes web-2 behind the agent's back: the planned `set server .../web-2 state maint` fails.
   const HaproxyRuntimeApi api(dir_ + "/haproxy/haproxy.sock");
@@ -387,7 +388,7 @@ TEST_F(LbApplierRuntimeTest, RefusedRuntimeCommandFallsBackToAReload) {
   ASSERT_EQ(*api.send("set server " + be + "/web-2 state maint"), "\n");
   ASSERT_EQ(*api.send("del server " + be + "/web-2"), "Server deleted.\n");
   run({1, 3});
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   EXPECT_EQ(lb.status().error, "");
   EXPECT_EQ(lb.status().reloads, 1);
   EXPECT_EQ(lb.status().runtime_updates, 0);
@@ -401,10 +402,10 @@ TEST_F(LbApplierRuntimeTest, RuntimeApiOffReloadsEveryChange) {
   o.runtime_api = false;
   LbApplier lb(o, clock_);
   run({1});
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   track(lb);
   run({1, 2});
-  ASSERT_TRUE(lb.apply(config()));
+  ASSERT_TRUE(apply_now(lb, clock_, config()));
   EXPECT_EQ(lb.status().reloads, 1);
   EXPECT_EQ(lb.status().runtime_updates, 0);
   lb.stop();
@@ -415,21 +416,22 @@ TEST_F(LbApplierRuntimeTest, AdoptingAgentKeepsUsingTheRuntimeApi) {
   run({1});
   {
     LbApplier first(options(), clock_);
-    ASSERT_TRUE(first.apply(config()));
+    ASSERT_TRUE(apply_now(first, clock_, config()));
     track(first);
     master = first.master_pid();
     run({1, 2});
-    ASSERT_TRUE(first.apply(config()));
+    ASSERT_TRUE(apply_now(first, clock_, config()));
     EXPECT_EQ(first.status().runtime_updates, 1);
   }
   LbApplier second(options(), clock_);
+  finish(second, clock_);
   ASSERT_TRUE(second.adopted());
   EXPECT_EQ(second.master_pid(), master);
   EXPECT_TRUE(eventually([&] {
     return answers(port_, 8) == served({1, 2});
   })) << "the adoption reload runs haproxy.cfg, which holds the runtime-added server";
   run({2});
-  ASSERT_TRUE(second.apply(config()));
+  ASSERT_TRUE(apply_now(second, clock_, config()));
   EXPECT_EQ(second.status().runtime_updates, 2) << second.status().error;
   EXPECT_EQ(answers(port_, 8), served({2}));
   second.stop();

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/process.h"
+#include "tests/services/agent/lb_steps.h"
 #include "tests/support/eventually.h"
 #include "tests/support/free_port.h"
 #include "tests/support/raw_http.h"
@@ -99,7 +100,7 @@ class LbApplierTest : public ::testing::Test {
 TEST_F(LbApplierTest, ValidConfigIsServedAndReloadKeepsTheMaster) {
   LbApplier lb(options(), clock_);
   EXPECT_EQ(lb.master_pid(), 0);
-  ASSERT_TRUE(lb.apply(config("v1", {"web-2", "web-1"})));
+  ASSERT_TRUE(apply_now(lb, clock_, config("v1", {"web-2", "web-1"})));
   track(lb);
   ASSERT_GT(lb.master_pid(), 0) << lb.status().error;
   EXPECT_EQ(lb.status().hash, "hash-v1");
@@ -111,10 +112,10 @@ TEST_F(LbApplierTest, ValidConfigIsServedAndReloadKeepsTheMaster) {
   EXPECT_TRUE(eventually([&] { return get(port_) == "v1"; })) << process::exists(lb.master_pid());
   const pid_t master = lb.master_pid();
 
-  EXPECT_FALSE(lb.apply(config("v1"))) << "the same hash again changes nothing (not even the revision)";
+  EXPECT_FALSE(apply_now(lb, clock_, config("v1"))) << "the same hash again changes nothing (not even the revision)";
   EXPECT_EQ(lb.status().state_revision, 1);
 
-  ASSERT_TRUE(lb.apply(config("v2", {"web-3"})));
+  ASSERT_TRUE(apply_now(lb, clock_, config("v2", {"web-3"})));
   EXPECT_EQ(lb.master_pid(), master);
   EXPECT_EQ(lb.status().reloads, 1);
   EXPECT_EQ(lb.status().servers, std::vector<std::string>{"web-3"});
@@ -132,11 +133,11 @@ TEST_F(LbApplierTest, ValidConfigIsServedAndReloadKeepsTheMaster) {
 // A SIGUSR2 that lands while the master still loads is lost: every apply waits for the load it asked for.
 TEST_F(LbApplierTest, BackToBackConfigsAreAllServed) {
   LbApplier lb(options(), clock_);
-  ASSERT_TRUE(lb.apply(config("v1")));
+  ASSERT_TRUE(apply_now(lb, clock_, config("v1")));
   track(lb);
   EXPECT_EQ(get(port_), "v1") << "the first start waits until HAProxy is loaded";
   for (const char* body : {"v2", "v3", "v4", "v5"}) {
-    ASSERT_TRUE(lb.apply(config(body)));
+    ASSERT_TRUE(apply_now(lb, clock_, config(body)));
     EXPECT_EQ(lb.status().error, "");
     // The previous worker may answer a moment longer; a lost reload would never serve `body`.
     EXPECT_TRUE(eventually([&] { return get(port_) == body; })) << body;
@@ -155,13 +156,13 @@ TEST_F(LbApplierTest, HaproxyThatCannotStartIsReportedAndRetried) {
   ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ASSERT_EQ(::listen(holder, 1), 0);
   LbApplier lb(options(), clock_);
-  ASSERT_TRUE(lb.apply(config("v1")));
+  ASSERT_TRUE(apply_now(lb, clock_, config("v1")));
   EXPECT_EQ(lb.master_pid(), 0);
   EXPECT_NE(lb.status().error, "");
   EXPECT_EQ(lb.status().hash, "") << "nothing runs";
   ::close(holder);
   clock_.advance(1000);
-  EXPECT_TRUE(lb.tick());
+  EXPECT_TRUE(finish(lb, clock_, lb.tick()));
   track(lb);
   ASSERT_GT(lb.master_pid(), 0) << lb.status().error;
   EXPECT_EQ(lb.status().error, "");
@@ -171,14 +172,14 @@ TEST_F(LbApplierTest, HaproxyThatCannotStartIsReportedAndRetried) {
 
 TEST_F(LbApplierTest, InvalidConfigIsRefusedAndTheLastGoodOneKeepsServing) {
   LbApplier lb(options(), clock_);
-  ASSERT_TRUE(lb.apply(config("v1")));
+  ASSERT_TRUE(apply_now(lb, clock_, config("v1")));
   track(lb);
   ASSERT_TRUE(eventually([&] { return get(port_) == "v1"; }));
   const pid_t master = lb.master_pid();
 
   msg::LbConfig bad = config("bad");
   bad.haproxy_cfg += "    no_such_keyword here\n";
-  ASSERT_TRUE(lb.apply(bad));
+  ASSERT_TRUE(apply_now(lb, clock_, bad));
   EXPECT_NE(lb.status().error, "");
   EXPECT_NE(lb.status().error.find("no_such_keyword"), std::string::npos) << lb.status().error;
   EXPECT_EQ(lb.status().hash, "hash-v1");
@@ -186,9 +187,9 @@ TEST_F(LbApplierTest, InvalidConfigIsRefusedAndTheLastGoodOneKeepsServing) {
   EXPECT_EQ(lb.status().reloads, 0);
   EXPECT_EQ(lb.master_pid(), master);
   EXPECT_EQ(get(port_), "v1");
-  EXPECT_FALSE(lb.apply(bad)) << "a refused config is not checked again";
+  EXPECT_FALSE(apply_now(lb, clock_, bad)) << "a refused config is not checked again";
 
-  ASSERT_TRUE(lb.apply(config("v2")));
+  ASSERT_TRUE(apply_now(lb, clock_, config("v2")));
   EXPECT_EQ(lb.status().error, "");
   EXPECT_EQ(lb.status().hash, "hash-v2");
   EXPECT_TRUE(eventually([&] { return get(port_) == "v2"; }));
@@ -199,7 +200,7 @@ TEST_F(LbApplierTest, FirstConfigRefusedStartsNothing) {
   LbApplier lb(options(), clock_);
   msg::LbConfig bad = config("bad");
   bad.haproxy_cfg = "frontend\n";
-  ASSERT_TRUE(lb.apply(bad));
+  ASSERT_TRUE(apply_now(lb, clock_, bad));
   EXPECT_EQ(lb.master_pid(), 0);
   EXPECT_NE(lb.status().error, "");
   EXPECT_EQ(lb.status().hash, "");
@@ -209,7 +210,7 @@ TEST_F(LbApplierTest, NewApplierAdoptsTheRunningMaster) {
   pid_t master = 0;
   {
     LbApplier first(options(), clock_);
-    ASSERT_TRUE(first.apply(config("v1")));
+    ASSERT_TRUE(apply_now(first, clock_, config("v1")));
     track(first);
     master = first.master_pid();
     ASSERT_GT(master, 0);
@@ -217,15 +218,17 @@ TEST_F(LbApplierTest, NewApplierAdoptsTheRunningMaster) {
   }  // the agent exits without stopping HAProxy
   ASSERT_TRUE(process::exists(master));
   LbApplier second(options(), clock_);
+  EXPECT_TRUE(second.busy()) << "adopting begins a reload";
+  finish(second, clock_);
   EXPECT_TRUE(second.adopted());
   EXPECT_EQ(second.master_pid(), master);
   EXPECT_EQ(second.status().hash, "hash-v1");
   EXPECT_EQ(second.status().servers, std::vector<std::string>{"web-1"});
   EXPECT_EQ(second.status().error, "") << "adopting reloads the master once";
-  EXPECT_FALSE(second.apply(config("v1"))) << "already running that config";
+  EXPECT_FALSE(apply_now(second, clock_, config("v1"))) << "already running that config";
   EXPECT_TRUE(eventually([&] { return get(port_) == "v1"; }));
 
-  ASSERT_TRUE(second.apply(config("v2")));
+  ASSERT_TRUE(apply_now(second, clock_, config("v2")));
   EXPECT_EQ(second.master_pid(), master) << "reloaded, not a second HAProxy";
   EXPECT_EQ(second.status().reloads, 1);
   EXPECT_TRUE(eventually([&] { return get(port_) == "v2"; }));
@@ -235,7 +238,7 @@ TEST_F(LbApplierTest, NewApplierAdoptsTheRunningMaster) {
 
 TEST_F(LbApplierTest, DeadMasterIsRestartedAfterABackoff) {
   LbApplier lb(options(), clock_);
-  ASSERT_TRUE(lb.apply(config("v1")));
+  ASSERT_TRUE(apply_now(lb, clock_, config("v1")));
   track(lb);
   const pid_t master = lb.master_pid();
   ASSERT_TRUE(eventually([&] { return get(port_) == "v1"; }));
@@ -248,6 +251,7 @@ TEST_F(LbApplierTest, DeadMasterIsRestartedAfterABackoff) {
   clock_.advance(1000);
   lb.tick();
   track(lb);
+  finish(lb, clock_);
   ASSERT_GT(lb.master_pid(), 0) << lb.status().error;
   EXPECT_NE(lb.master_pid(), master);
   EXPECT_TRUE(eventually([&] { return get(port_) == "v1"; }));

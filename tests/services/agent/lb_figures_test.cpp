@@ -16,6 +16,7 @@
 #include "services/lbgen/config_hash.h"
 #include "services/lbgen/lb_spec.h"
 #include "services/lbgen/render.h"
+#include "tests/services/agent/lb_steps.h"
 #include "tests/support/eventually.h"
 #include "tests/support/free_port.h"
 #include "tests/support/raw_http.h"
@@ -113,7 +114,7 @@ TEST_F(LbFiguresTest, RatesSessionsAndP95FromTheRealHaproxy) {
   options.haproxy = "/usr/sbin/haproxy";
   options.request_log_socket = log_->path();
   lb_ = std::make_unique<LbApplier>(options, clock_);
-  ASSERT_TRUE(lb_->apply(config()));
+  ASSERT_TRUE(apply_now(*lb_, clock_, config()));
   ASSERT_TRUE(lb_->status().error.empty()) << lb_->status().error;
   // The template's tcp frontend is left alone; the http ones log.
   const std::string running = read_text(lb_->config_path());

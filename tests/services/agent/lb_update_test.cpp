@@ -1,4 +1,4 @@
-// plan_lb_update: which spec changes go through the Runtime API, and with which commands.
+// plan_lb_update: which spec and text changes go through the Runtime API, and with which commands.
 #include "services/agent/lb_update.h"
 
 #include <gtest/gtest.h>
@@ -37,18 +37,21 @@ std::vector<std::string> lines(const LbUpdate& u) {
   return out;
 }
 
+// The specs' decision alone: both texts the same.
+LbUpdate plan(const msg::LbSpec& running, const msg::LbSpec& next) { return plan_lb_update(running, "", next, ""); }
+
 const msg::LbServer kWeb1{"web-1", "127.100.0.2", 8000};
 const msg::LbServer kWeb2{"web-2", "127.100.0.3", 8000};
 const msg::LbServer kWeb3{"web-3", "127.100.0.4", 8000};
 
 TEST(LbUpdateTest, SameSpecNeedsNoCommand) {
-  const LbUpdate u = plan_lb_update(spec({kWeb1}), spec({kWeb1}));
+  const LbUpdate u = plan(spec({kWeb1}), spec({kWeb1}));
   EXPECT_FALSE(u.reload);
   EXPECT_TRUE(u.commands.empty());
 }
 
 TEST(LbUpdateTest, NewServerIsAddedWithItsChecksThenEnabledUpWithItsFailOpenTwinInOneRoundTrip) {
-  const LbUpdate u = plan_lb_update(spec({kWeb1}), spec({kWeb1, kWeb2}));
+  const LbUpdate u = plan(spec({kWeb1}), spec({kWeb1, kWeb2}));
   ASSERT_FALSE(u.reload) << u.reason;
   EXPECT_EQ(
       lines(u),
@@ -67,7 +70,7 @@ TEST(LbUpdateTest, NewServerIsAddedWithItsChecksThenEnabledUpWithItsFailOpenTwin
 TEST(LbUpdateTest, ProxyProtocolServersAreAddedWithIt) {
   msg::LbSpec before = spec({kWeb1}), after = spec({kWeb1, kWeb2});
   before.backends[1].proxy_protocol = after.backends[1].proxy_protocol = true;
-  const LbUpdate u = plan_lb_update(before, after);
+  const LbUpdate u = plan(before, after);
   ASSERT_FALSE(u.reload) << u.reason;
   ASSERT_EQ(u.commands.size(), 1u);
   EXPECT_NE(u.commands[0].line.find(
@@ -78,11 +81,11 @@ TEST(LbUpdateTest, ProxyProtocolServersAreAddedWithIt) {
                                     "pool-purge-delay 5s send-proxy-v2; "),
             std::string::npos);
   // Turning it on or off is a backend change: a reload.
-  EXPECT_TRUE(plan_lb_update(spec({kWeb1}), before).reload);
+  EXPECT_TRUE(plan(spec({kWeb1}), before).reload);
 }
 
 TEST(LbUpdateTest, GoneServerIsPutInMaintenanceThenDeletedWithItsTwin) {
-  const LbUpdate u = plan_lb_update(spec({kWeb1, kWeb2}), spec({kWeb2}));
+  const LbUpdate u = plan(spec({kWeb1, kWeb2}), spec({kWeb2}));
   ASSERT_FALSE(u.reload) << u.reason;
   EXPECT_EQ(lines(u), (std::vector<std::string>{
                           "set server app_web_8000/web-1 state maint",
@@ -96,7 +99,7 @@ TEST(LbUpdateTest, GoneServerIsPutInMaintenanceThenDeletedWithItsTwin) {
 }
 
 TEST(LbUpdateTest, AddsComeBeforeDeletesAndEveryBackendIsCovered) {
-  const LbUpdate u = plan_lb_update(spec({kWeb1}, {{"api-1", "127.100.0.9", 9000}}), spec({kWeb3}, {}));
+  const LbUpdate u = plan(spec({kWeb1}, {{"api-1", "127.100.0.9", 9000}}), spec({kWeb3}, {}));
   ASSERT_FALSE(u.reload) << u.reason;
   const auto l = lines(u);
   ASSERT_EQ(l.size(), 4u + 1u + 4u);
@@ -113,7 +116,7 @@ TEST(LbUpdateTest, AddsComeBeforeDeletesAndEveryBackendIsCovered) {
 TEST(LbUpdateTest, ServerWithANewAddressIsDeletedThenAddedAgain) {
   msg::LbServer moved = kWeb1;
   moved.address = "127.100.0.20";
-  const LbUpdate u = plan_lb_update(spec({kWeb1}), spec({moved}));
+  const LbUpdate u = plan(spec({kWeb1}), spec({moved}));
   ASSERT_FALSE(u.reload);
   const auto l = lines(u);
   ASSERT_EQ(l.size(), 5u);
@@ -129,7 +132,7 @@ TEST(LbUpdateTest, ServerWithANewAddressIsDeletedThenAddedAgain) {
 TEST(LbUpdateTest, StructuralChangesReload) {
   const msg::LbSpec base = spec({kWeb1});
   auto expect_reload = [&](msg::LbSpec next, const std::string& reason) {
-    const LbUpdate u = plan_lb_update(base, next);
+    const LbUpdate u = plan(base, next);
     EXPECT_TRUE(u.reload) << reason;
     EXPECT_NE(u.reason.find(reason), std::string::npos) << u.reason;
     EXPECT_TRUE(u.commands.empty());
@@ -171,9 +174,33 @@ TEST(LbUpdateTest, NoStatsSocketMeansReload) {
   running.stats_socket.clear();
   msg::LbSpec next = running;
   next.backends[1].servers.push_back(kWeb2);
-  const LbUpdate u = plan_lb_update(running, next);
+  const LbUpdate u = plan(running, next);
   EXPECT_TRUE(u.reload);
   EXPECT_NE(u.reason.find("stats socket"), std::string::npos);
+}
+
+TEST(LbUpdateTest, TheTextsDecideTooWhenTheSpecsAllowCommands) {
+  const std::string text = "backend app_web_8000\n    balance roundrobin\n    server web-1 127.100.0.2:8000 check\n";
+  const std::string with_web2 = text + "    server web-2 127.100.0.3:8000 check\n";
+  // Servers change, and the text only in server lines: commands.
+  LbUpdate u = plan_lb_update(spec({kWeb1}), text, spec({kWeb1, kWeb2}), with_web2);
+  EXPECT_FALSE(u.reload) << u.reason;
+  EXPECT_EQ(u.commands.size(), 1u);
+  // Servers change, but so does a line outside them (a new template, say): a reload, no commands.
+  u = plan_lb_update(spec({kWeb1}), text, spec({kWeb1, kWeb2}), "# new template\n" + with_web2);
+  EXPECT_TRUE(u.reload);
+  EXPECT_NE(u.reason.find("more than server lines"), std::string::npos) << u.reason;
+  EXPECT_TRUE(u.commands.empty());
+  // The same servers with other server lines (their options): only a reload applies them.
+  u = plan_lb_update(spec({kWeb1}), text, spec({kWeb1}),
+                     "backend app_web_8000\n    balance roundrobin\n"
+                     "    server web-1 127.100.0.2:8000 check inter 9s\n");
+  EXPECT_TRUE(u.reload);
+  EXPECT_NE(u.reason.find("no server does"), std::string::npos) << u.reason;
+  // The same servers and the same text: nothing to do.
+  u = plan_lb_update(spec({kWeb1}), text, spec({kWeb1}), text);
+  EXPECT_FALSE(u.reload);
+  EXPECT_TRUE(u.commands.empty());
 }
 
 TEST(LbUpdateTest, SameOutsideServersIgnoresOnlyServerLines) {
