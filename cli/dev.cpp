@@ -16,6 +16,7 @@
 #include "cli/args.h"
 #include "cli/keys.h"
 #include "common/clock.h"
+#include "common/files.h"
 #include "common/process.h"
 #include "common/validate.h"
 #include "common/version.h"
@@ -45,24 +46,6 @@ std::string program(const std::string& bin_dir, const std::string& name) {
     if (::access(path.c_str(), X_OK) == 0) return path;
   }
   return name;
-}
-
-bool write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return false;
-    out << text;
-    if (!out.flush()) return false;
-  }
-  return std::rename(tmp.c_str(), path.c_str()) == 0;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
 }
 
 std::string line_value(const std::string& text, const std::string& name) {
@@ -108,7 +91,7 @@ class Supervisor {
       return;
     }
     child.pid = *pid;
-    write_atomically(state_dir_ + "/pids/" + child.spec.name + ".pid", std::to_string(child.pid) + "\n");
+    files::write_atomically(state_dir_ + "/pids/" + child.spec.name + ".pid", std::to_string(child.pid) + "\n");
   }
 
   // Restarts children that exited. Returns when the stop flag is set.
@@ -377,7 +360,7 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
   supervisor.start(children[0]);
   SystemClock clock;
   for (const int64_t deadline = clock.steady_ms() + 5000; clock.steady_ms() < deadline && !g_stop;) {
-    const std::string bound = read_text(o.state_dir + "/bus.env");
+    const std::string bound = files::read_text(o.state_dir + "/bus.env");
     if (!line_value(bound, "PIER_BUS_SUB").empty()) {
       o.bus.pub = line_value(bound, "PIER_BUS_PUB");
       o.bus.sub = line_value(bound, "PIER_BUS_SUB");
@@ -390,7 +373,7 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
   for (std::size_t i = 0; i < children.size(); ++i) children[i].spec = specs[i];
   for (std::size_t i = 1; i < children.size(); ++i) supervisor.start(children[i]);
 
-  write_atomically(o.state_dir + "/dev.env", dev_env_text(o, false));
+  files::write_atomically(o.state_dir + "/dev.env", dev_env_text(o, false));
   supervisor.say("pier dev " + std::string(kVersion) + ": host " + host_id + ", state in " + o.state_dir);
   supervisor.say("  bus       publishers " + o.bus.pub + ", subscribers " + o.bus.sub);
   supervisor.say("  metrics   http://" + o.metrics_listen + "/metrics");
@@ -418,7 +401,7 @@ int run_dev(const std::vector<std::string>& args, const Io& io) {
       supervisor.say("pier dev: deploying the demo app (3 replicas of " + spec.image + ":" + spec.tag + " on port " +
                      std::to_string(o.demo_port) + ")");
       if (deploy(spec, options, demo_io) == kExitOk) {
-        write_atomically(o.state_dir + "/dev.env", dev_env_text(o, true));
+        files::write_atomically(o.state_dir + "/dev.env", dev_env_text(o, true));
         supervisor.say("demo: http://127.0.0.1:" + std::to_string(o.demo_port) +
                        "/  (each request answers from the next instance)");
       } else if (!g_stop) {

@@ -12,34 +12,20 @@
 
 #include "cli/args.h"
 #include "cli/dev.h"
+#include "common/files.h"
 #include "common/options.h"
 
 namespace pier::cli {
 namespace fs = std::filesystem;
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Replaces `path` as a whole (a reader never sees half a list), mode 0600.
 Status write_replacing(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    ::chmod(tmp.c_str(), 0600);
-    out << text;
-    if (!out.flush()) return Status::Invalid(path, "cannot write");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::Invalid(path, "cannot replace");
-  return Status::Ok();
+  return files::write_atomically(path, text, 0600);
 }
 
 Result<keys::Allowlist> read_allowlist(const std::string& path, std::string& text) {
-  text = fs::exists(path) ? read_text(path) : std::string();
+  text = fs::exists(path) ? files::read_text(path) : std::string();
   auto list = keys::Allowlist::parse(text);
   if (!list.ok()) return Status::Invalid(path + " " + list.status().field(), list.status().rule());
   return list;
@@ -140,7 +126,7 @@ pid_t signal_bus(const std::string& allow_path, const std::string& pid_file) {
       if (id.find_first_not_of("0123456789") != std::string::npos) continue;
       const pid_t candidate = std::stoi(id);
       if (!is_pier_bus(candidate)) continue;
-      std::string cmdline = read_text("/proc/" + id + "/cmdline");
+      std::string cmdline = files::read_text("/proc/" + id + "/cmdline");
       std::vector<std::string> argv;
       for (std::size_t at = 0; at < cmdline.size();) {
         const auto end = cmdline.find('\0', at);

@@ -296,7 +296,7 @@ struct State {
 struct InstanceStatus {
   std::string id;
   std::string app;
-  std::string state;  // starting | running | failed | stopped
+  std::string state;  // states::instance: starting | running | failed | draining (an agent reports no other)
   std::string ip;
   int pid = 0;
   int exit_code = 0;

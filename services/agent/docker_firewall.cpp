@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/files.h"
 #include "common/net.h"
 #include "common/process.h"
 
@@ -168,13 +169,6 @@ std::string join(const std::vector<std::string>& words) {
   return out;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 std::string IptablesRule::text() const { return "-t " + table + " -A " + chain + " " + join(args); }
@@ -261,7 +255,7 @@ Result<std::string> IptablesProgram::run(const std::vector<std::string>& args) c
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     if (!code) process::stop(*pid, 500);
   }
-  const std::string output = read_file(out), errors = read_file(err);
+  const std::string output = files::read_text(out), errors = files::read_text(err);
   std::error_code ec;
   fs::remove(out, ec);
   fs::remove(err, ec);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/files.h"
 #include "common/process.h"
 
 namespace pier::agent {
@@ -130,12 +131,8 @@ Result<pid_t> ExecRuntime::start(const InstanceSpec& spec) {
   options.new_process_group = true;
   auto pid = process::spawn(options);
   if (!pid.ok()) return pid.status();
-  {
-    std::ofstream out(pid_path(spec.id) + ".tmp");
-    out << *pid << "\n";
-  }
-  std::error_code ec;
-  fs::rename(pid_path(spec.id) + ".tmp", pid_path(spec.id), ec);
+  if (Status s = files::write_atomically(pid_path(spec.id), std::to_string(*pid) + "\n"); !s.ok())
+    spdlog::warn("{}: a restarted agent will not adopt instance {}", s.message(), spec.id);
   Child child;
   child.instance = RunningInstance{spec, *pid, false};
   children_[spec.id] = std::move(child);

@@ -399,9 +399,11 @@ bool LbApplier::tick() {
       changed = chore_done(*outcome) || changed;
     }
   }
-  if (busy()) return changed;  // the stats socket and the master answer once the load ended
-  retry_pending_deletes();
-  changed = refresh_servers_up() || changed;
+  if (!master_.busy()) {  // during a load the stats socket changes hands: ask once it ended
+    retry_pending_deletes();
+    changed = refresh_servers_up() || changed;
+  }
+  if (busy()) return changed;
   settle();
   if (master_.pid() > 0 && !master_.busy() && !master_.alive()) {
     spdlog::error("haproxy master pid {} is gone (last output: {})", master_.pid(), last_line(log_path()));

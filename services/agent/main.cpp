@@ -66,46 +66,48 @@ int main(int argc, char** argv) {
   bool stop_on_exit = false;
   int settle_reload_ms = 500;
   po::options_description desc("pier-agent options");
-  desc.add_options()("host-id", po::value(&options.host_id)->default_value(options.host_id),
-                     "this host's id (a DNS label)")("address",
-                                                     po::value(&options.address)->default_value(options.address),
-                                                     "IPv4 address HAProxy listens on for clients")(
-      "state-dir", po::value(&options.state_dir)->default_value(options.state_dir),
-      "instance logs and pid files, HAProxy's files")(
-      "runtime", po::value(&runtime_kind)->default_value(runtime_kind),
-      "how instances run: docker | exec | auto (docker when its daemon answers, else exec)")(
-      "docker-socket", po::value(&docker_socket)->default_value(docker_socket), "the Docker Engine API's unix socket")(
-      "stats-port", po::value(&options.stats_port)->default_value(options.stats_port),
-      "HAProxy stats and Prometheus exporter port")(
-      "heartbeat-ms", po::value(&options.heartbeat_ms)->default_value(options.heartbeat_ms),
-      "publish the full status this often (and on every change)")(
-      "sample-ms", po::value(&options.sample_ms)->default_value(options.sample_ms), "publish load samples this often")(
-      "haproxy", po::value(&lb_options.haproxy)->default_value(lb_options.haproxy), "the HAProxy program")(
-      "lb-apply", po::value(&lb_apply)->default_value(lb_apply),
-      "how HAProxy follows membership changes: runtime (Runtime API, reload only for structural changes) | "
-      "reload (reload on every change, as reload-based load balancers do; for comparisons)")(
-      "stop-grace-ms", po::value(&reconciler_options.stop_grace_ms)->default_value(reconciler_options.stop_grace_ms),
-      "time an instance gets between SIGTERM and SIGKILL")(
-      "overlay", po::value(&overlay_mode)->default_value(overlay_mode),
-      "how other hosts reach this host's instances: vxlan | host-gw (hosts on one L2 segment) | none (one "
-      "machine) | auto (none when --address is loopback, else vxlan); docs/FLEET.md")(
-      "overlay-address", po::value(&overlay_address), "IPv4 address peers send overlay traffic to (default --address)")(
-      "overlay-device", po::value(&overlay_config.device)->default_value(overlay_config.device),
-      "name of the VXLAN device the agent owns")("vxlan-vni",
-                                                 po::value(&overlay_config.vni)->default_value(overlay_config.vni),
-                                                 "VXLAN network identifier (the same on every host)")(
-      "vxlan-port", po::value(&overlay_config.port)->default_value(overlay_config.port), "UDP port of VXLAN packets")(
-      "probe-port", po::value(&overlay_config.probe_port)->default_value(overlay_config.probe_port),
-      "TCP port this agent answers peers' overlay checks on, at its subnet's first address")(
-      "firewall-networks", po::value(&firewall_networks)->default_value(firewall_networks),
-      "docker runtime on an overlay, where dockerd manages iptables: the networks (comma-separated) whose "
-      "traffic to this host's instances pier accepts in DOCKER-USER and keeps from masquerading (default: "
-      "the registry's routed and docker networks)")(
-      "lb-settle-reload-ms", po::value(&settle_reload_ms)->default_value(settle_reload_ms),
-      "on an overlay: reload HAProxy once no runtime update has added a server for this long, so that "
-      "servers added at run time get tcp-ut (a request to a host cut off is retried elsewhere); 0: never")(
-      "stop-on-exit", po::bool_switch(&stop_on_exit),
-      "stop instances and HAProxy when the agent exits (default: leave them serving)");
+  // clang-format off
+  desc.add_options()
+      ("host-id", po::value(&options.host_id)->default_value(options.host_id), "this host's id (a DNS label)")
+      ("address", po::value(&options.address)->default_value(options.address),
+       "IPv4 address HAProxy listens on for clients")
+      ("state-dir", po::value(&options.state_dir)->default_value(options.state_dir),
+       "instance logs and pid files, HAProxy's files")
+      ("runtime", po::value(&runtime_kind)->default_value(runtime_kind),
+       "how instances run: docker | exec | auto (docker when its daemon answers, else exec)")
+      ("docker-socket", po::value(&docker_socket)->default_value(docker_socket), "the Docker Engine API's unix socket")
+      ("stats-port", po::value(&options.stats_port)->default_value(options.stats_port),
+       "HAProxy stats and Prometheus exporter port")
+      ("heartbeat-ms", po::value(&options.heartbeat_ms)->default_value(options.heartbeat_ms),
+       "publish the full status this often (and on every change)")
+      ("sample-ms", po::value(&options.sample_ms)->default_value(options.sample_ms), "publish load samples this often")
+      ("haproxy", po::value(&lb_options.haproxy)->default_value(lb_options.haproxy), "the HAProxy program")
+      ("lb-apply", po::value(&lb_apply)->default_value(lb_apply),
+       "how HAProxy follows membership changes: runtime (Runtime API, reload only for structural changes) | "
+       "reload (reload on every change, as reload-based load balancers do; for comparisons)")
+      ("stop-grace-ms", po::value(&reconciler_options.stop_grace_ms)->default_value(reconciler_options.stop_grace_ms),
+       "time an instance gets between SIGTERM and SIGKILL")
+      ("overlay", po::value(&overlay_mode)->default_value(overlay_mode),
+       "how other hosts reach this host's instances: vxlan | host-gw (hosts on one L2 segment) | none (one "
+       "machine) | auto (none when --address is loopback, else vxlan); docs/FLEET.md")
+      ("overlay-address", po::value(&overlay_address), "IPv4 address peers send overlay traffic to (default --address)")
+      ("overlay-device", po::value(&overlay_config.device)->default_value(overlay_config.device),
+       "name of the VXLAN device the agent owns")
+      ("vxlan-vni", po::value(&overlay_config.vni)->default_value(overlay_config.vni),
+       "VXLAN network identifier (the same on every host)")
+      ("vxlan-port", po::value(&overlay_config.port)->default_value(overlay_config.port), "UDP port of VXLAN packets")
+      ("probe-port", po::value(&overlay_config.probe_port)->default_value(overlay_config.probe_port),
+       "TCP port this agent answers peers' overlay checks on, at its subnet's first address")
+      ("firewall-networks", po::value(&firewall_networks)->default_value(firewall_networks),
+       "docker runtime on an overlay, where dockerd manages iptables: the networks (comma-separated) whose "
+       "traffic to this host's instances pier accepts in DOCKER-USER and keeps from masquerading (default: "
+       "the registry's routed and docker networks)")
+      ("lb-settle-reload-ms", po::value(&settle_reload_ms)->default_value(settle_reload_ms),
+       "on an overlay: reload HAProxy once no runtime update has added a server for this long, so that "
+       "servers added at run time get tcp-ut (a request to a host cut off is retried elsewhere); 0: never")
+      ("stop-on-exit", po::bool_switch(&stop_on_exit),
+       "stop instances and HAProxy when the agent exits (default: leave them serving)");
+  // clang-format on
   options::add_bus(desc, endpoints, options::PlaintextBus::loopback_only);
   options::add_log_level(desc, level);
   options::parse_or_exit(argc, argv, desc,

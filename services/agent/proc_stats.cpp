@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/files.h"
+
 namespace pier::agent {
 namespace {
 
@@ -140,20 +142,13 @@ int parse_cpuinfo_count(std::string_view text) {
   return count;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 HostFacts read_host_facts() {
   HostFacts facts;
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) == 0) facts.hostname = name;
   const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
-  facts.cpus = online > 0 ? static_cast<int>(online) : parse_cpuinfo_count(read_text("/proc/cpuinfo"));
-  if (auto mem = parse_meminfo(read_text("/proc/meminfo"))) facts.memory_bytes = mem->total_bytes;
+  facts.cpus = online > 0 ? static_cast<int>(online) : parse_cpuinfo_count(files::read_text("/proc/cpuinfo"));
+  if (auto mem = parse_meminfo(files::read_text("/proc/meminfo"))) facts.memory_bytes = mem->total_bytes;
   return facts;
 }
 
@@ -174,25 +169,25 @@ msg::HostSample Sampler::sample(const std::string& host_id, const std::vector<Sa
   msg::HostSample sample;
   sample.host_id = host_id;
   sample.time_ms = now_ms;
-  if (auto cpu = parse_proc_stat(read_text(root_ + "/stat"))) {
+  if (auto cpu = parse_proc_stat(files::read_text(root_ + "/stat"))) {
     if (last_host_) sample.cpu_percent = cpu_percent(*last_host_, *cpu);
     last_host_ = cpu;
   }
-  if (auto mem = parse_meminfo(read_text(root_ + "/meminfo"))) {
+  if (auto mem = parse_meminfo(files::read_text(root_ + "/meminfo"))) {
     sample.memory_total_bytes = mem->total_bytes;
     sample.memory_used_bytes = mem->total_bytes - mem->available_bytes;
   }
-  sample.load1 = parse_loadavg(read_text(root_ + "/loadavg")).value_or(0);
+  sample.load1 = parse_loadavg(files::read_text(root_ + "/loadavg")).value_or(0);
   static const long ticks_per_second = ::sysconf(_SC_CLK_TCK) > 0 ? ::sysconf(_SC_CLK_TCK) : 100;
   std::map<std::string, Last> seen;
   for (const auto& p : processes) {
     const std::string dir = root_ + "/" + std::to_string(p.pid);
-    auto ticks = parse_pid_stat_ticks(read_text(dir + "/stat"));
+    auto ticks = parse_pid_stat_ticks(files::read_text(dir + "/stat"));
     if (!ticks) continue;
     msg::InstanceSample instance;
     instance.id = p.id;
     instance.app = p.app;
-    instance.rss_bytes = parse_status_rss(read_text(dir + "/status")).value_or(0);
+    instance.rss_bytes = parse_status_rss(files::read_text(dir + "/status")).value_or(0);
     auto last = last_process_.find(p.id);
     if (last != last_process_.end() && last->second.pid == p.pid && steady_ms > last->second.steady_ms &&
         *ticks >= last->second.ticks) {

@@ -51,8 +51,6 @@ HostFacts read_host_facts();
 // a DNS label (at most 63 characters, no '-' at either end).
 std::string host_id_from_hostname(const std::string& hostname);
 
-std::string read_text(const std::string& path);
-
 struct SampledProcess {
   std::string id;
   std::string app;

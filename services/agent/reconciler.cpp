@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/codec.h"
+#include "common/states.h"
 
 namespace pier::agent {
 
@@ -17,7 +18,8 @@ std::vector<InstanceSpec> desired_instances(const msg::State& state, const std::
     if (host.id == host_id) subnet = host.subnet;
   std::vector<InstanceSpec> out;
   for (const auto& record : state.instances) {
-    if (record.host != host_id || record.ip.empty() || record.state == "stopped" || record.state == "draining")
+    if (record.host != host_id || record.ip.empty() || record.state == states::instance::kStopped ||
+        record.state == states::instance::kDraining)
       continue;
     auto app = apps.find(record.app);
     if (app == apps.end()) continue;
@@ -82,11 +84,11 @@ void Reconciler::on_state(const msg::State& state) {
     Instance& instance = it->second;
     if (instance.draining && !instance.stopping) {  // wanted again before it stopped: it serves on
       instance.draining = false;
-      instance.state = "starting";
+      instance.state = states::instance::kStarting;
     }
-    if (!instance.spec.same_as(spec) && instance.state == "failed") {
+    if (!instance.spec.same_as(spec) && instance.state == states::instance::kFailed) {
       // A new spec or a new place deserves a fresh start.
-      instance.state = "starting";
+      instance.state = states::instance::kStarting;
       instance.exits.clear();
       instance.backoff_ms = 0;
       instance.reason.clear();
@@ -103,7 +105,7 @@ void Reconciler::record_failure(Instance& instance, int code, const std::string&
   instance.exits.push_back(now);
   while (!instance.exits.empty() && instance.exits.front() <= now - options_.exit_window_ms) instance.exits.pop_front();
   if (static_cast<int>(instance.exits.size()) >= options_.max_exits) {
-    instance.state = "failed";
+    instance.state = states::instance::kFailed;
     instance.reason = reason;
     spdlog::error("instance {} of app {} on host {} failed (revision {}): {} ({} exits within {} s), not restarted",
                   instance.spec.id, instance.spec.app, host_id_, instance.spec.revision, reason, instance.exits.size(),
@@ -113,7 +115,7 @@ void Reconciler::record_failure(Instance& instance, int code, const std::string&
   instance.backoff_ms = instance.backoff_ms == 0 ? options_.backoff_initial_ms
                                                  : std::min(instance.backoff_ms * 2, options_.backoff_max_ms);
   instance.next_start_ms = now + instance.backoff_ms;
-  instance.state = "starting";
+  instance.state = states::instance::kStarting;
   instance.reason = reason + "; restarting";
   ++instance.restarts;
   spdlog::warn("instance {} of app {} on host {} (revision {}): {}; restart in {} ms", instance.spec.id,
@@ -136,7 +138,7 @@ void Reconciler::on_exit(const InstanceExit& exit) {
   }
   if (asked) {  // replaced: start the new spec right away
     instance.next_start_ms = clock_.steady_ms();
-    instance.state = "starting";
+    instance.state = states::instance::kStarting;
     return;
   }
   // A negative code: no exit status to read (an adopted process, a container removed behind our back).
@@ -156,7 +158,7 @@ void Reconciler::start(Instance& instance) {
   instance.alive = true;
   instance.pid = *pid;
   instance.running_spec = instance.spec;
-  instance.state = "starting";
+  instance.state = states::instance::kStarting;
   spdlog::info("instance {} of app {} on host {} started (pid {}, revision {}, {}:{})", instance.spec.id,
                instance.spec.app, host_id_, *pid, instance.spec.revision, instance.spec.ip, instance.spec.port);
 }
@@ -190,14 +192,15 @@ bool Reconciler::tick() {
       runtime_.stop(it->first, options_.stop_grace_ms);
       instance.stopping = true;
     }
-    if (!instance.alive && has_state_ && instance.state != "failed" && now >= instance.next_start_ms) start(instance);
+    if (!instance.alive && has_state_ && instance.state != states::instance::kFailed && now >= instance.next_start_ms)
+      start(instance);
     ++it;
   }
   // Everything started above is probed together: one probe timeout per tick, not one per instance.
   std::vector<Instance*> probed;
   std::vector<Prober::Target> targets;
   for (auto& [id, instance] : instances_) {
-    if (!instance.alive || instance.stopping || instance.state != "starting") continue;
+    if (!instance.alive || instance.stopping || instance.state != states::instance::kStarting) continue;
     probed.push_back(&instance);
     // The health path of the spec in effect: a changed health path changes no instance.
     targets.push_back({instance.running_spec.ip, instance.running_spec.port, instance.spec.health_path});
@@ -206,7 +209,7 @@ bool Reconciler::tick() {
   for (std::size_t i = 0; i < probed.size(); ++i) {
     Instance& instance = *probed[i];
     if (instance.running_spec.port > 0 && accepting.count(i) == 0) continue;
-    instance.state = "running";
+    instance.state = states::instance::kRunning;
     instance.reason.clear();
     instance.backoff_ms = 0;
     spdlog::info("instance {} of app {} on host {} running at {}:{} (revision {})", instance.spec.id,
@@ -223,7 +226,7 @@ bool Reconciler::drained(const std::string& id, Instance& instance, int64_t now)
   if (!instance.draining) {
     instance.draining = true;
     instance.drain_deadline_ms = now + instance.spec.drain_timeout_ms;
-    instance.state = "draining";
+    instance.state = states::instance::kDraining;
     spdlog::info(
         "draining instance {} of app {} on host {}: out of the load balancer, then its connections finish "
         "(at most {} ms)",
@@ -251,13 +254,15 @@ std::vector<msg::InstanceStatus> Reconciler::statuses() const {
     status.id = id;
     status.app = instance.spec.app;
     // Being replaced: a new one is on its way. Draining: it reports so until it has stopped.
-    status.state = instance.draining ? "draining" : instance.stopping ? "starting" : instance.state;
+    status.state = instance.draining   ? states::instance::kDraining
+                   : instance.stopping ? states::instance::kStarting
+                                       : instance.state;
     status.ip = instance.spec.ip;
     status.pid = instance.pid;
     status.exit_code = instance.exit_code;
     status.restarts = instance.restarts;
     status.reason = instance.reason;
-    status.host_fault = instance.state == "failed" && instance.host_fault;
+    status.host_fault = instance.state == states::instance::kFailed && instance.host_fault;
     out.push_back(std::move(status));
   }
   return out;

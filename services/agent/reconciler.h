@@ -29,6 +29,7 @@
 
 #include "common/clock.h"
 #include "common/messages.h"
+#include "common/states.h"
 #include "services/agent/probe.h"
 #include "services/agent/runtime.h"
 
@@ -79,7 +80,7 @@ class Reconciler {
     bool alive = false;
     bool stopping = false;
     pid_t pid = 0;
-    std::string state = "starting";  // starting | running | failed
+    std::string state = states::instance::kStarting;  // starting | running | failed | draining (states.h)
     int exit_code = 0;
     int restarts = 0;
     std::string reason;

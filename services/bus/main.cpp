@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 
 #include "common/bus.h"
+#include "common/files.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/options.h"
@@ -206,10 +207,8 @@ int main(int argc, char** argv) {
                    server ? ", CURVE with " + std::to_string(ring->get()->keys().size()) + " allowed keys"
                           : std::string(", plaintext"));
       if (!endpoints_file.empty()) {
-        std::ofstream out(endpoints_file + ".tmp");
-        out << "PIER_BUS_PUB=" << bind.pub << "\nPIER_BUS_SUB=" << bind.sub << "\n";
-        out.close();
-        std::rename((endpoints_file + ".tmp").c_str(), endpoints_file.c_str());
+        const std::string text = "PIER_BUS_PUB=" + bind.pub + "\nPIER_BUS_SUB=" + bind.sub + "\n";
+        if (Status s = files::write_atomically(endpoints_file, text); !s.ok()) spdlog::error("{}", s.message());
       }
       first = false;
     }

@@ -187,6 +187,17 @@ ON CONFLICT(host, instance, minute_ms) DO UPDATE SET
   }
 }
 
+namespace {
+
+// The columns of an InstanceRow, in its order, and a row of them decoded.
+constexpr const char* kInstanceColumns = "SELECT host, instance, app, time_ms, cpu_percent, rss_bytes";
+InstanceRow instance_row(SQLite::Statement& q) {
+  return {q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+          q.getColumn(3).getInt64(),  q.getColumn(4).getDouble(), q.getColumn(5).getInt64()};
+}
+
+}  // namespace
+
 Result<std::vector<HostRow>> SampleStore::host_rows(const std::string& host, int64_t since_ms) {
   try {
     SQLite::Statement q(*db_,
@@ -208,16 +219,13 @@ Result<std::vector<HostRow>> SampleStore::host_rows(const std::string& host, int
 
 Result<std::vector<InstanceRow>> SampleStore::instance_rows(const std::string& app, int64_t since_ms) {
   try {
-    SQLite::Statement q(*db_,
-                        "SELECT host, instance, app, time_ms, cpu_percent, rss_bytes FROM instance_samples "
-                        "WHERE app = ? AND time_ms >= ? ORDER BY time_ms, instance, rowid");
+    SQLite::Statement q(*db_, std::string(kInstanceColumns) +
+                                  " FROM instance_samples "
+                                  "WHERE app = ? AND time_ms >= ? ORDER BY time_ms, instance, rowid");
     q.bind(1, app);
     q.bind(2, since_ms);
     std::vector<InstanceRow> rows;
-    while (q.executeStep()) {
-      rows.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
-                      q.getColumn(3).getInt64(), q.getColumn(4).getDouble(), q.getColumn(5).getInt64()});
-    }
+    while (q.executeStep()) rows.push_back(instance_row(q));
     return rows;
   } catch (const std::exception& e) {
     return Status::Error(std::string("cannot read instance samples: ") + e.what());
@@ -226,15 +234,12 @@ Result<std::vector<InstanceRow>> SampleStore::instance_rows(const std::string& a
 
 Result<std::vector<InstanceRow>> SampleStore::instance_rows_since(int64_t since_ms) {
   try {
-    SQLite::Statement q(*db_,
-                        "SELECT host, instance, app, time_ms, cpu_percent, rss_bytes FROM instance_samples "
-                        "WHERE time_ms >= ? ORDER BY time_ms, host, instance, rowid");
+    SQLite::Statement q(*db_, std::string(kInstanceColumns) +
+                                  " FROM instance_samples "
+                                  "WHERE time_ms >= ? ORDER BY time_ms, host, instance, rowid");
     q.bind(1, since_ms);
     std::vector<InstanceRow> rows;
-    while (q.executeStep()) {
-      rows.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
-                      q.getColumn(3).getInt64(), q.getColumn(4).getDouble(), q.getColumn(5).getInt64()});
-    }
+    while (q.executeStep()) rows.push_back(instance_row(q));
     return rows;
   } catch (const std::exception& e) {
     return Status::Error(std::string("cannot read instance samples: ") + e.what());

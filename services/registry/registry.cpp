@@ -77,7 +77,7 @@ Result<bool> Registry::mutate(const char* what, Change change, std::optional<App
     restore();
     return changed;
   }
-  reconcile();
+  if (!edit_->reconciled) reconcile();
   ++state_.revision;
   Changes changes = changes_made();
   changes.durable = durable;
@@ -330,7 +330,9 @@ bool Registry::reconcile() {
   for (const auto& app : state_.apps) apps.push_back(app.spec.name);
   for (const auto& app : apps) changed = step_rollout(app) || changed;
   for (const auto& app : apps) changed = keep_level(app) || changed;
-  return retire_empty_suspects() || changed;
+  changed = retire_empty_suspects() || changed;
+  if (edit_) edit_->reconciled = true;
+  return changed;
 }
 
 bool Registry::keep_level(const std::string& app, const std::vector<std::string>& first) {

@@ -71,6 +71,7 @@ class Registry {
     std::optional<std::vector<msg::InstanceRecord>> instances_before;
     std::optional<std::map<std::string, int64_t>> subnet_index_before;
     int64_t next_instance_before = 0;
+    bool reconciled = false;  // the change ended in reconcile() (the timer's): mutate() need not run it again
   };
 
   // The one way anything changes. `change` edits the state (through the put/erase functions below)

@@ -13,9 +13,11 @@
 #include <map>
 #include <thread>
 
+#include "common/files.h"
 #include "common/process.h"
 #include "services/agent/proc_stats.h"
 #include "tests/support/eventually.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::agent {
 namespace {
@@ -39,11 +41,6 @@ InstanceSpec spec(const std::string& id, std::vector<std::string> command) {
 
 class ExecRuntimeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pier-agent-exec-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
   void TearDown() override {
     for (pid_t pid : pids_) {  // whatever a failed test left running
       // Only children not reaped yet (the runtime reaps those it saw exit): a reaped pid may belong to
@@ -56,7 +53,6 @@ class ExecRuntimeTest : public ::testing::Test {
     }
     for (pid_t pid : pids_)
       for (int i = 0; i < 100 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) std::this_thread::sleep_for(10ms);
-    fs::remove_all(dir_);
   }
   pid_t started(ExecRuntime& runtime, const InstanceSpec& s) {
     auto pid = runtime.start(s);
@@ -78,9 +74,10 @@ class ExecRuntimeTest : public ::testing::Test {
         timeout);
     return found;
   }
-  std::string read(const std::string& path) { return read_text(path); }
+  std::string read(const std::string& path) { return files::read_text(path); }
 
-  std::string dir_;
+  pier::testing::TempDir temp_{"pier-agent-exec-"};
+  std::string dir_ = temp_.path();
   SystemClock clock_;
   std::vector<pid_t> pids_;
 };

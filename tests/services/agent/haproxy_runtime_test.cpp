@@ -16,6 +16,7 @@
 
 #include "common/process.h"
 #include "tests/support/free_port.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::agent {
 namespace {
@@ -26,9 +27,6 @@ using namespace std::chrono_literals;
 class HaproxyRuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/pier-haproxy-api-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     socket_ = dir_ + "/haproxy.sock";
     std::ofstream(dir_ + "/haproxy.cfg")
         << "global\n    maxconn 100\n    stats socket " << socket_ << " mode 600 level admin\n"
@@ -47,9 +45,9 @@ class HaproxyRuntimeTest : public ::testing::Test {
   }
   void TearDown() override {
     if (pid_ > 0) process::stop(pid_, 2000);
-    fs::remove_all(dir_);
   }
-  std::string dir_, socket_;
+  pier::testing::TempDir temp_{"pier-haproxy-api-"};
+  std::string dir_ = temp_.path(), socket_;
   pid_t pid_ = 0;
 };
 

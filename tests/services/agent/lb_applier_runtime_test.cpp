@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "common/files.h"
 #include "common/process.h"
 #include "services/agent/haproxy_runtime.h"
 #include "services/agent/lb_applier.h"
@@ -30,6 +31,7 @@
 #include "tests/support/eventually.h"
 #include "tests/support/free_port.h"
 #include "tests/support/raw_http.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::agent {
 namespace {
@@ -82,9 +84,6 @@ class Backend {
 class LbApplierRuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/pier-agent-lbrt-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     port_ = test_support::free_port();
     backend_port_ = test_support::free_port();
     // Addresses of this test only: 127.<60-249>.<pid>.x.
@@ -106,16 +105,8 @@ class LbApplierRuntimeTest : public ::testing::Test {
     state_.apps = {web};
   }
   void TearDown() override {
-    // Only masters that are still our unreaped children: a reaped one's pid (and process group id)
-    // may already belong to another test's process (pid_max can be as low as 32768).
-    for (pid_t pid : masters_) {
-      if (::waitpid(pid, nullptr, WNOHANG) != 0) continue;
-      ::kill(-pid, SIGKILL);
-      ::kill(pid, SIGKILL);
-      for (int i = 0; i < 200 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) std::this_thread::sleep_for(10ms);
-    }
+    kill_masters(masters_);
     backends_.clear();
-    fs::remove_all(dir_);
   }
   LbApplierOptions options() {
     LbApplierOptions o;
@@ -185,7 +176,8 @@ class LbApplierRuntimeTest : public ::testing::Test {
     if (lb.master_pid() > 0) masters_.push_back(lb.master_pid());
   }
 
-  std::string dir_, prefix_;
+  pier::testing::TempDir temp_{"pier-agent-lbrt-"};
+  std::string dir_ = temp_.path(), prefix_;
   int port_ = 0, backend_port_ = 0;
   msg::State state_;
   std::map<std::string, std::unique_ptr<Backend>> backends_;
@@ -212,7 +204,7 @@ TEST_F(LbApplierRuntimeTest, ScalingChangesServersWithoutReload) {
   EXPECT_EQ(lb.status().hash, four.hash);
   EXPECT_EQ(lb.status().servers, (std::vector<std::string>{"web-1", "web-2", "web-3", "web-4"}));
   EXPECT_EQ(lb.master_pid(), master);
-  EXPECT_EQ(read_text(lb.config_path()), four.haproxy_cfg) << "the file describes what runs";
+  EXPECT_EQ(files::read_text(lb.config_path()), four.haproxy_cfg) << "the file describes what runs";
   EXPECT_EQ(haproxy_servers("app_web_" + std::to_string(backend_port_)),
             (std::set<std::string>{"web-1", "web-1_failopen", "web-2", "web-2_failopen", "web-3", "web-3_failopen",
                                    "web-4", "web-4_failopen"}));

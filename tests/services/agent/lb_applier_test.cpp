@@ -20,6 +20,7 @@
 #include "tests/support/eventually.h"
 #include "tests/support/free_port.h"
 #include "tests/support/raw_http.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::agent {
 namespace {
@@ -42,23 +43,8 @@ std::string get(int port) {
 
 class LbApplierTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pier-agent-lb-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    port_ = free_port();
-  }
-  void TearDown() override {
-    // Only masters that are still our unreaped children: a reaped one's pid (and process group id)
-    // may already belong to another test's process (pid_max can be as low as 32768).
-    for (pid_t pid : masters_) {
-      if (::waitpid(pid, nullptr, WNOHANG) != 0) continue;
-      ::kill(-pid, SIGKILL);
-      ::kill(pid, SIGKILL);
-      for (int i = 0; i < 200 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) std::this_thread::sleep_for(10ms);
-    }
-    fs::remove_all(dir_);
-  }
+  void SetUp() override { port_ = free_port(); }
+  void TearDown() override { kill_masters(masters_); }
   LbApplierOptions options() {
     LbApplierOptions o;
     o.dir = dir_ + "/haproxy";
@@ -90,7 +76,8 @@ class LbApplierTest : public ::testing::Test {
     if (lb.master_pid() > 0) masters_.push_back(lb.master_pid());
   }
 
-  std::string dir_;
+  pier::testing::TempDir temp_{"pier-agent-lb-"};
+  std::string dir_ = temp_.path();
   int port_ = 0;
   int64_t revision_ = 0;
   ManualClock clock_;

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/files.h"
 #include "services/agent/lb_applier.h"
 #include "services/agent/proc_stats.h"
 #include "services/lbgen/config_hash.h"
@@ -20,6 +21,7 @@
 #include "tests/support/eventually.h"
 #include "tests/support/free_port.h"
 #include "tests/support/raw_http.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::agent {
 namespace {
@@ -30,9 +32,6 @@ using namespace std::chrono_literals;
 class LbFiguresTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/pier-lbfig-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     web_port_ = test_support::free_port();
     db_port_ = test_support::free_port();
     backend_port_ = test_support::free_port();
@@ -55,7 +54,6 @@ class LbFiguresTest : public ::testing::Test {
     server_.stop();
     if (thread_.joinable()) thread_.join();
     log_.reset();
-    fs::remove_all(dir_);
   }
   msg::LbConfig config() {
     msg::State state;
@@ -99,7 +97,8 @@ class LbFiguresTest : public ::testing::Test {
     return c;
   }
 
-  std::string dir_;
+  pier::testing::TempDir temp_{"pier-lbfig-"};
+  std::string dir_ = temp_.path();
   int web_port_ = 0, db_port_ = 0, backend_port_ = 0;
   httplib::Server server_;
   std::thread thread_;
@@ -117,7 +116,7 @@ TEST_F(LbFiguresTest, RatesSessionsAndP95FromTheRealHaproxy) {
   ASSERT_TRUE(apply_now(*lb_, clock_, config()));
   ASSERT_TRUE(lb_->status().error.empty()) << lb_->status().error;
   // The template's tcp frontend is left alone; the http ones log.
-  const std::string running = read_text(lb_->config_path());
+  const std::string running = files::read_text(lb_->config_path());
   EXPECT_NE(running.find("log unix@" + log_->path()), std::string::npos) << running;
 
   HaproxyLbFigures figures(lb_->socket_path(), log_.get());

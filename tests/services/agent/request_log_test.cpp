@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "tests/support/eventually.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::agent {
 namespace {
@@ -63,12 +64,6 @@ TEST(WithRequestLog, FrontendsRoutingToABackendThatAsksForIt) {
 
 class RequestLogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pier-reqlog-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   // Sends one datagram to `path`, as HAProxy does (unconnected, sendto).
   static bool send_to(const std::string& path, const std::string& text) {
     const int fd = ::socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -83,7 +78,8 @@ class RequestLogTest : public ::testing::Test {
     return "127.0.0.1:1 [25/Nov/2026:21:18:14.762] fe app_web_8000/web-1 0/0/0/1/" + std::to_string(ms) +
            " 200 10 - - ---- 1/1/0/0/0 0/0 \"GET / HTTP/1.1\"\n";
   }
-  std::string dir_;
+  pier::testing::TempDir temp_{"pier-reqlog-"};
+  std::string dir_ = temp_.path();
 };
 
 TEST_F(RequestLogTest, ReadsParsesAndHandsOverOnce) {

@@ -24,6 +24,7 @@
 #include "services/agent/agent.h"
 #include "tests/services/agent/envelope.h"
 #include "tests/services/lbgen/state_builder.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::agent {
 namespace {
@@ -50,9 +51,6 @@ class WorkersTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    char tmpl[] = "/tmp/pier-agent-workers-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     sink_.set(zmq::sockopt::subscribe, topic::heartbeat("h1"));
     sink_.bind("inproc://agent-pub");    // stands in for the proxy's XSUB side
     source_.bind("inproc://agent-sub");  // and its XPUB side
@@ -60,8 +58,14 @@ class WorkersTest : public ::testing::Test {
     subscriber_ = std::make_unique<bus::Subscriber>(
         ctx_, "inproc://agent-sub", std::vector<std::string>{std::string(topic::kStateFull), topic::lb_config("h1")});
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
+  // An LbApplier of this test's folder that runs `haproxy` (a stand-in).
+  LbApplierOptions lb_options(const std::string& haproxy) const {
+    LbApplierOptions o;
+    o.dir = dir_ + "/lb";
+    o.haproxy = haproxy;
+    return o;
+  }
   // Turns the agent's bus thread as main.cpp does until `done` holds or `timeout` passes, and keeps
   // every heartbeat that reached the sink.
   bool step_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
@@ -94,7 +98,8 @@ class WorkersTest : public ::testing::Test {
         << "longest before the step " << gap_before << " ms, heard while held " << heard_gap << " ms";
   }
 
-  std::string dir_;
+  pier::testing::TempDir temp_{"pier-agent-workers-"};
+  std::string dir_ = temp_.path();
   zmq::context_t ctx_;
   zmq::socket_t sink_{ctx_, zmq::socket_type::sub};
   zmq::socket_t source_{ctx_, zmq::socket_type::pub};
@@ -144,10 +149,7 @@ TEST_F(WorkersTest, HeartbeatsLeaveWhileHaproxyCheckRuns) {
                        std::to_string(kHeldMs / 10) +
                        " ]; do sleep 0.01; i=$((i+1)); done; echo '[ALERT] refused by the test'; exit 1",
                    "exit 1");
-  LbApplierOptions lb_options;
-  lb_options.dir = dir_ + "/lb";
-  lb_options.haproxy = program;
-  LbApplier lb(lb_options, clock_);
+  LbApplier lb(lb_options(program), clock_);
   const auto worker = start_haproxy_worker(lb, handoff_, clock_, 20);
   agent_.watch(*worker);
   ASSERT_TRUE(step_until([&] { return !heard_.empty(); })) << "no heartbeat reached the sink";
@@ -268,10 +270,7 @@ class CountingProber final : public Prober {
 TEST_F(WorkersTest, HeartbeatsAndProbesGoOnWhileHaproxyTakesFiveSecondsToLoad) {
   const std::string program =
       fake_haproxy(dir_, "exit 0", "touch " + dir_ + "/loading; sleep 5; echo '[NOTICE] Loading success.'");
-  LbApplierOptions lb_options;
-  lb_options.dir = dir_ + "/lb";
-  lb_options.haproxy = program;
-  LbApplier lb(lb_options, clock_);
+  LbApplier lb(lb_options(program), clock_);
   const auto haproxy = start_haproxy_worker(lb, handoff_, clock_, 20);
   agent_.watch(*haproxy);
   StillRuntime runtime;
