@@ -90,6 +90,9 @@ export PIER_BUS_PUB=tcp://127.0.0.1:$(free_port) PIER_BUS_SUB=tcp://127.0.0.1:$(
   --platform-network 127.94.0.0/16 >"$state/dev.out" 2>&1 &
 dev=$!
 deadline=$((SECONDS + 60))
+# The bus's endpoints and, on pier dev's CURVE bus, the operator's key (written once the bus is up).
+until [ -f "$state/dev.env" ]; do [ $SECONDS -lt $deadline ] || { echo "no dev.env" >&2; exit 1; }; sleep 0.1; done
+set -a; . "$state/dev.env"; set +a
 until "$bin/pier" hosts --output json --timeout 2 2>/dev/null | grep -q '"status": "up"'; do
   [ $SECONDS -lt $deadline ] || { echo "no agent" >&2; exit 1; }
   sleep 0.3

@@ -41,6 +41,9 @@ cleanup() {
 }
 trap cleanup EXIT
 deadline=$((SECONDS + 60))
+# The bus's endpoints and, on pier dev's CURVE bus, the operator's key (written once the bus is up).
+until [ -f "$state/dev.env" ]; do [ $SECONDS -lt $deadline ] || { echo "no dev.env" >&2; exit 1; }; sleep 0.1; done
+set -a; . "$state/dev.env"; set +a
 until [ "$("$pier" hosts --output json --timeout 3 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null)" = 1 ]; do
   [ $SECONDS -lt $deadline ] || { echo "the agent never registered" >&2; exit 1; }
   sleep 0.5

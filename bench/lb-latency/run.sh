@@ -37,11 +37,14 @@ run_mode() {  # mode network -> the agent's, registry's and lbgen's logs in $res
   PIER_BUS_SUB=tcp://127.0.0.1:$(free_port)
   export PIER_BUS_PUB PIER_BUS_SUB
   PIER_LB_APPLY=$mode "$bin/pier" dev --state-dir "$state" --metrics-listen "127.0.0.1:$(free_port)" \
-    --stats-port "$(free_port)" --platform-network "$2" >"$state/dev.out" 2>&1 &
+    --stats-port "$(free_port)" --platform-network "$2" ${PIER_DEV_ARGS:-} >"$state/dev.out" 2>&1 &
   dev=$!
   # shellcheck disable=SC2064  # expanded now, on purpose: run_mode runs in a subshell
   trap "kill -INT $dev 2>/dev/null; wait $dev 2>/dev/null; rm -rf $state" EXIT
   local deadline=$((SECONDS + 60))
+  # The bus's endpoints and, on pier dev's CURVE bus, the operator's key (written once the bus is up).
+  until [ -f "$state/dev.env" ]; do [ $SECONDS -lt $deadline ] || { echo "no dev.env" >&2; return 1; }; sleep 0.1; done
+  set -a; . "$state/dev.env"; set +a
   until "$bin/pier" hosts --output json --timeout 2 2>/dev/null | grep -q '"status": "up"'; do
     [ $SECONDS -lt $deadline ] || { echo "no agent" >&2; return 1; }
     sleep 0.3

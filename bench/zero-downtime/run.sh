@@ -25,6 +25,9 @@ run_mode() {  # mode network -> prints "failed sent p99_ms reloads runtime_updat
   dev=$!
   trap "kill -INT $dev 2>/dev/null; wait $dev 2>/dev/null; rm -rf $state" EXIT  # run_mode runs in a subshell
   local deadline=$((SECONDS + 60))
+  # The bus's endpoints and, on pier dev's CURVE bus, the operator's key (written once the bus is up).
+  until [ -f "$state/dev.env" ]; do [ $SECONDS -lt $deadline ] || { echo "no dev.env" >&2; return 1; }; sleep 0.1; done
+  set -a; . "$state/dev.env"; set +a
   until "$bin/pier" hosts --output json --timeout 2 2>/dev/null | grep -q '"status": "up"'; do
     [ $SECONDS -lt $deadline ] || { echo "no agent" >&2; return 1; }
     sleep 0.3

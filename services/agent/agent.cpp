@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <set>
+#include <zmq.hpp>
 
 #include "common/codec.h"
 #include "common/reach.h"
@@ -112,8 +114,17 @@ std::vector<Outgoing> Agent::tick() {
 
 void Agent::step(bus::Subscriber& subscriber, bus::Publisher& publisher, int max_wait_ms) {
   const int wait = static_cast<int>(std::min<int64_t>(max_wait_ms, heartbeats_.wait_ms(clock_.steady_ms())));
+  // Until a message comes, a worker's status changes (its heartbeat leaves now) or the wait ends.
+  zmq::pollitem_t items[] = {{subscriber.socket().handle(), 0, ZMQ_POLLIN, 0},
+                             {nullptr, handoff_.changed.fd(), ZMQ_POLLIN, 0}};
+  try {
+    zmq::poll(items, 2, std::chrono::milliseconds(wait));
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;  // a signal: the caller's loop looks at why
+  }
+  if (items[1].revents & ZMQ_POLLIN) handoff_.changed.clear();
   for (int i = 0; i < 100; ++i) {
-    auto envelope = subscriber.receive(i == 0 ? wait : 0);  // nullopt on a signal too
+    auto envelope = subscriber.receive(0);
     if (!envelope) break;
     if (Status s = handle(*envelope); !s.ok()) subscriber.reject(*envelope, s);
   }

@@ -3,6 +3,9 @@
 // Both hold a mutex only while a value is moved in or copied out, never while anyone works on it.
 #pragma once
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -44,16 +47,48 @@ class Mailbox {
   std::optional<T> value_;
 };
 
+// Wakes a thread that waits in poll(2) (or zmq::poll) on fd(): the bus thread, when a worker's
+// status changed, so that the heartbeat telling of it leaves now rather than at the end of its wait.
+class Wakeup {
+ public:
+  Wakeup() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~Wakeup() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Wakeup(const Wakeup&) = delete;
+  Wakeup& operator=(const Wakeup&) = delete;
+
+  void notify() const {
+    const uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(fd_, &one, sizeof one);  // EAGAIN: it is readable already
+  }
+  // Makes fd() unreadable again (after the waiting thread woke).
+  void clear() const {
+    uint64_t count = 0;
+    [[maybe_unused]] const auto n = ::read(fd_, &count, sizeof count);
+  }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 // Any number of readers copy the newest value, as often as they like (a worker's status for the
 // heartbeats, the LB servers for the reconciler).
 template <class T>
 class Snapshot {
  public:
+  // `wake` (optional, outliving this) is notified of every change.
+  explicit Snapshot(const Wakeup* wake = nullptr) : wake_(wake) {}
+
   // Replaces the value; `changed` counts it as a change that readers should report at once.
   void set(T value, bool changed) {
-    std::lock_guard lock(mutex_);
-    value_ = std::move(value);
-    if (changed) ++changes_;
+    {
+      std::lock_guard lock(mutex_);
+      value_ = std::move(value);
+      if (changed) ++changes_;
+    }
+    if (changed && wake_ != nullptr) wake_->notify();
   }
   T get() const {
     std::lock_guard lock(mutex_);
@@ -66,6 +101,7 @@ class Snapshot {
   }
 
  private:
+  const Wakeup* wake_;
   mutable std::mutex mutex_;
   T value_{};
   uint64_t changes_ = 0;

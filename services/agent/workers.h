@@ -41,13 +41,14 @@ struct InstancesView {
 
 // Everything the agent's threads hand each other, newest value wins.
 struct Handoff {
-  Mailbox<msg::State> state;                    // bus thread -> instances
-  Mailbox<msg::LbConfig> lb_config;             // bus thread -> haproxy
-  Snapshot<InstancesView> instances;            // instances -> bus thread (heartbeats), sample
-  Snapshot<msg::LbStatus> lb;                   // haproxy -> bus thread (heartbeats), instances (servers still listed)
-  Mailbox<std::string> sample;                  // sample -> bus thread: an encoded HostSample
-  Mailbox<msg::State> overlay_state;            // bus thread -> overlay (fleets only)
-  Snapshot<std::vector<msg::PeerReach>> peers;  // overlay -> bus thread (heartbeats)
+  Wakeup changed;                                         // the bus thread waits on it too: a change leaves at once
+  Mailbox<msg::State> state;                              // bus thread -> instances
+  Mailbox<msg::LbConfig> lb_config;                       // bus thread -> haproxy
+  Snapshot<InstancesView> instances{&changed};            // instances -> bus thread (heartbeats), sample
+  Snapshot<msg::LbStatus> lb{&changed};                   // haproxy -> bus thread (heartbeats), instances
+  Mailbox<std::string> sample;                            // sample -> bus thread: an encoded HostSample
+  Mailbox<msg::State> overlay_state;                      // bus thread -> overlay (fleets only)
+  Snapshot<std::vector<msg::PeerReach>> peers{&changed};  // overlay -> bus thread (heartbeats)
 };
 
 // When a worker's current step began (steady ms), -1 while it waits for work: what StallWatch reads.

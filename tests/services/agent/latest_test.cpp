@@ -3,6 +3,7 @@
 #include "services/agent/latest.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <string>
 #include <thread>
@@ -48,6 +49,24 @@ TEST(SnapshotTest, ReadersCopyTheNewestValueAndCountChanges) {
   EXPECT_EQ(snapshot.get(), "two");
   EXPECT_EQ(snapshot.get(), "two");
   EXPECT_EQ(snapshot.changes(), 1u);
+}
+
+bool readable(const Wakeup& wake) {
+  pollfd item{wake.fd(), POLLIN, 0};
+  return ::poll(&item, 1, 0) == 1;
+}
+
+TEST(WakeupTest, AChangedSnapshotMakesItsWakeupReadableUntilCleared) {
+  Wakeup wake;
+  Snapshot<int> snapshot(&wake);
+  EXPECT_FALSE(readable(wake));
+  snapshot.set(1, false);
+  EXPECT_FALSE(readable(wake)) << "a value that is no change wakes nobody";
+  snapshot.set(2, true);
+  snapshot.set(3, true);
+  EXPECT_TRUE(readable(wake));
+  wake.clear();
+  EXPECT_FALSE(readable(wake)) << "one clear for any number of changes";
 }
 
 }  // namespace
