@@ -239,7 +239,7 @@ bool LbApplier::begin(const msg::LbConfig& config) {
     status_.error = s.message();
     return true;
   }
-  flight_ = Flight{config, false, master_.alive()};
+  flight_ = Flight{config};  // reload or start: decided once the check passed
   return false;
 }
 
@@ -275,10 +275,13 @@ bool LbApplier::step_check() {
   flight_->reload = master_.alive();
   if (flight_->reload) {
     begin_reload();
-  } else if (Status s = master_.start(); !s.ok()) {
-    const msg::LbConfig failed = config;
-    flight_.reset();
-    return start_failed(&failed, s.message());
+  } else {
+    pending_deletes_.clear();  // a new master runs the file, where those servers are gone already
+    if (Status s = master_.start(); !s.ok()) {
+      const msg::LbConfig failed = config;
+      flight_.reset();
+      return start_failed(&failed, s.message());
+    }
   }
   flight_->loading = true;
   return false;
