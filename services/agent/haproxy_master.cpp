@@ -4,9 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/files.h"
 #include "common/process.h"
@@ -29,7 +31,18 @@ std::string explain_haproxy_output(const std::string& output, const std::string&
 
 bool is_haproxy_for(pid_t pid, const std::string& config_path) {
   if (pid <= 0 || !process::exists(pid)) return false;
-  std::string cmdline = files::read_text("/proc/" + std::to_string(pid) + "/cmdline");
+  const std::string proc = "/proc/" + std::to_string(pid);
+  // The master executes itself again once it has loaded (HAProxy 2.5+'s wait mode) and on every
+  // reload; during an exec its cmdline reads empty. Read again for up to 200 ms, unless it is a zombie.
+  std::string cmdline;
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    cmdline = files::read_text(proc + "/cmdline");
+    if (!cmdline.empty()) break;
+    const std::string stat = files::read_text(proc + "/stat");
+    const auto state = stat.rfind(") ");
+    if (state == std::string::npos || stat.compare(state + 2, 1, "Z") == 0) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
   return cmdline.find("haproxy") != std::string::npos && cmdline.find(config_path) != std::string::npos;
 }
@@ -91,7 +104,10 @@ Status HaproxyMaster::start() {
   std::error_code ec;
   fs::remove(options_.pid_path, ec);
   process::SpawnOptions spawn;
-  spawn.argv = {options_.haproxy, "-W", "-f", options_.config_path, "-p", options_.pid_path};
+  // No `-p`: HAProxy truncates its pid file and writes it later than it logs "Loading success", so
+  // an agent that starts in between would find it empty. The master is the process spawned here
+  // (-W without -D stays in the foreground): its pid is written once it has loaded, atomically.
+  spawn.argv = {options_.haproxy, "-W", "-f", options_.config_path};
   spawn.output_path = options_.log_path;
   spawn.new_process_group = true;
   log_offset_ = log_size();
@@ -175,8 +191,8 @@ std::optional<Status> HaproxyMaster::step_load() {
   std::optional<Status> failed;
   if (output.find("Loading success") != std::string::npos) {
     if (starting) {
-      std::error_code ec;
-      if (fs::file_size(options_.pid_path, ec) == 0 || ec) std::ofstream(options_.pid_path) << pid_ << "\n";
+      if (Status s = files::write_atomically(options_.pid_path, std::to_string(pid_) + "\n"); !s.ok())
+        spdlog::error("{}: a restarted agent will not adopt this haproxy", s.message());
       spdlog::info("haproxy started (master pid {}, {})", pid_, options_.config_path);
     }
     return end(Status::Ok());

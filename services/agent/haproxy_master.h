@@ -104,7 +104,8 @@ class HaproxyMaster {
   int64_t resend_at_ms_ = 0;
 };
 
-// Whether pid is a live HAProxy whose command line names config_path.
+// Whether pid is a live HAProxy whose command line names config_path. Blocks up to 200 ms while the
+// process is between two executions (its command line empty): used once, when an agent starts.
 bool is_haproxy_for(pid_t pid, const std::string& config_path);
 
 }  // namespace pier::agent
