@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -153,8 +154,11 @@ Result<KeyPair> read_secret_file(const std::string& path) {
 }
 
 Result<std::string> read_public_key(std::string_view key_or_path) {
-  if (check_z85_key("", key_or_path).ok()) return std::string(key_or_path);
   const std::string path(key_or_path);
+  // A file first: a path of 40 characters is often valid Z85 too ("/tmp/pier-fleet-9654-b8F94N/keys/bus.pub"
+  // decodes to a key, the wrong one, and every CURVE handshake with the bus fails).
+  std::error_code ec;
+  if (check_z85_key("", key_or_path).ok() && !std::filesystem::exists(path, ec)) return path;
   auto text = read_text(path);
   if (!text.ok())
     return Status::Invalid(

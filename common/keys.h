@@ -39,8 +39,8 @@ Status check_name(std::string_view field, std::string_view name);
 // The secret key file: its first line is the Z85 secret key ('#' lines before it are comments). Refused
 // when the file is readable by group or others (mode & 077), naming the file and the rule.
 Result<KeyPair> read_secret_file(const std::string& path);
-// A public key given on a command line: 40 Z85 characters as they are, or else the path of a file
-// whose first non-comment line is the key.
+// A public key given on a command line: the path of a file whose first non-comment line is the key,
+// or else (no such file) 40 Z85 characters as they are.
 Result<std::string> read_public_key(std::string_view key_or_path);
 
 // Writes `<dir>/<name>.key` (mode 0600: the secret, then comments: `what`, the public key) and

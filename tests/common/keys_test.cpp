@@ -84,6 +84,19 @@ TEST(Keys, PublicKeyIsTakenAsItIsOrFromAFile) {
   EXPECT_NE(bad.status().rule().find("40 characters of Z85"), std::string::npos);
 }
 
+TEST(Keys, APathThatIsAlsoValidZ85IsReadAsAFile) {
+  // The fleet's keys once lived at such a path (40 characters, every one of them Z85): taken as the
+  // key itself, it made every CURVE handshake with the bus fail.
+  testing::TempDir dir;
+  std::string path = dir.path() + "/";
+  path += std::string(40 - path.size() - 4, 'k') + ".pub";
+  ASSERT_EQ(path.size(), 40u);
+  ASSERT_TRUE(check_z85_key("path", path).ok()) << path;
+  const std::string key = generate()->public_key;
+  write_file(path, "# the bus\n" + key + "\n", 0644);
+  EXPECT_EQ(*read_public_key(path), key);
+}
+
 TEST(Allowlist, ParsesKeysNamesAndRolesSkippingCommentsAndBlankLines) {
   const auto a = generate()->public_key, b = generate()->public_key;
   auto list = Allowlist::parse("# pier keys\n\n" + a + " registry registry\n  " + b + " web-1 agent  # host\n");

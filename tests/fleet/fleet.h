@@ -151,6 +151,10 @@ class Fleet {
   void kill_all_in(const std::string& role);
   std::string bin(const std::string& program) const;
   std::map<std::string, std::string> pier_env() const;
+  // Where start_control makes the fleet's keys (the bus's, each service's, each host's, operator).
+  std::string keys_dir() const;
+  // `argv` with the flags that make it speak CURVE to the bus with the key named `key`.
+  std::vector<std::string> keyed(std::vector<std::string> argv, const std::string& key) const;
 
   std::string prefix_;                   // "pf<pid>-<n>-"
   std::optional<testing::TempDir> dir_;  // made by build()
