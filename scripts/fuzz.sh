@@ -34,7 +34,7 @@ case "${1:---ci}" in
     [[ " $targets " == *" $target "* ]] || { echo "fuzz: no target $target (one of: $targets)" >&2; exit 2; }
     cmake --build "$build_dir" -j "$(nproc)" --target "fuzz_$target"
     mkdir -p "$build_dir/corpus/$target"
-    exec "$build_dir/tests/fuzz/fuzz_$target" -print_final_stats=1 "$@" "$build_dir/corpus/$target" \
+    exec "$build_dir/bin/fuzz_$target" -print_final_stats=1 "$@" "$build_dir/corpus/$target" \
       "tests/fuzz/corpus/$target"
     ;;
 esac

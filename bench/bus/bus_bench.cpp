@@ -2,7 +2,8 @@
 // CURVE and per-topic checks, (2) the same pier-bus plaintext, (3) a raw cppzmq proxy (zmq::proxy in
 // this process), alternating, in one run. Messages are pier's own: [topic][header][body], the body a
 // 200-byte string, the topic an agent heartbeat (allowed for the agent key, read by the registry key).
-//   pier-bus-bench [ROUNDS] [MESSAGES]      (defaults 3, 200000)
+//   pier-bus-bench [ROUNDS] [MESSAGES] [MODE]   (defaults 3, 200000, all)
+// MODE secured, plaintext or raw runs that one alone (to profile it: bench/bus/profile.sh).
 #include <signal.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -94,10 +96,17 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 3;
   const int count = argc > 2 ? std::atoi(argv[2]) : 200'000;
+  const std::string only = argc > 3 ? argv[3] : "all";
+  const char* modes[] = {"secured", "plaintext", "raw"};
+  if (only != "all" && std::find(std::begin(modes), std::end(modes), only) == std::end(modes)) {
+    std::fprintf(stderr, "pier-bus-bench: MODE must be all, secured, plaintext or raw, not %s\n", only.c_str());
+    return 2;
+  }
   const Keys k = make_keys();
   std::vector<double> secured, plaintext, raw;
   for (int r = 0; r < rounds; ++r) {
     for (int mode = 0; mode < 3; ++mode) {
+      if (only != "all" && only != modes[mode]) continue;
       bus::Endpoints e{"tcp://127.0.0.1:" + std::to_string(free_port()),
                        "tcp://127.0.0.1:" + std::to_string(free_port()), std::nullopt};
       pid_t bus = 0;
@@ -141,6 +150,7 @@ int main(int argc, char** argv) {
       }
     }
   }
+  if (only != "all") return 0;
   std::printf("median  secured %.0f  plaintext %.0f  raw %.0f msg/s;  secured/plaintext %.2f  plaintext/raw %.2f\n",
               median(secured), median(plaintext), median(raw), median(secured) / median(plaintext),
               median(plaintext) / median(raw));

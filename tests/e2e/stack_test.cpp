@@ -9,10 +9,13 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "common/codec.h"
 #include "common/keys.h"
 #include "common/process.h"
+#include "common/topics.h"
 #include "common/version.h"
 #include "tests/e2e/harness.h"
+#include "tests/support/hostile_values.h"
 
 namespace pier::e2e {
 namespace {
@@ -161,6 +164,76 @@ TEST_F(StackTest, BadInputIsRefusedWithTheFieldNamedAndChangesNothing) {
   EXPECT_EQ(r.exit_code, 2) << r.error;
   EXPECT_NE(r.error.find("app"), std::string::npos);
   EXPECT_EQ(s.ps(), before);
+}
+
+// Issue 14's hostile corpus straight onto pier dev's bus, as an operator key would publish it with no
+// CLI in front: through the real pier-bus and pier-registry, every deploy is refused with a reply that
+// names the field, and what runs (ps, the agent's haproxy.cfg) is byte for byte what it was.
+TEST_F(StackTest, HostileValuesOnTheRawBusAreRefusedNamingTheFieldAndNothingChanges) {
+  Stack& s = *stack_;
+  const int port = free_port();
+  auto deployed = s.pier(deploy_args("steady", port, 1));
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.output << deployed.error;
+  const std::string cfg_path = s.state_dir() + "/agent/haproxy/haproxy.cfg";
+  ASSERT_TRUE(wait_until([&] { return read_file(cfg_path).find("backend app_steady_8000") != std::string::npos; }, 30s))
+      << read_file(cfg_path);
+  const auto before = s.ps();
+  const std::string cfg_before = read_file(cfg_path);
+
+  zmq::context_t context;
+  SystemClock clock;
+  bus::Publisher publisher(context, s.bus_endpoints(), "cli-hostile", clock);
+  bus::Subscriber replies(context, s.bus_endpoints(), {topic::reply_to("cli-hostile")});
+  int request = 0;
+  // The registry's reply to `body` on cmd.deploy, published again every second (a subscription that has
+  // not reached the bus yet loses the first) for at most 10 s.
+  auto deploy = [&](const std::string& body) -> std::optional<msg::Reply> {
+    const std::string id = "hostile-" + std::to_string(++request);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      publisher.publish_encoded(topic::kDeploy, body, id);
+      const auto resend = std::chrono::steady_clock::now() + 1s;
+      while (std::chrono::steady_clock::now() < resend)
+        if (auto e = replies.receive(50)) {
+          auto reply = codec::decode<msg::Reply>(e->body);
+          if (reply.ok() && reply->request_id == id) return *reply;
+        }
+    }
+    return std::nullopt;
+  };
+  int refused = 0;
+  for (const auto& field : test::app_spec_fields())
+    for (const auto& hostile : test::hostile_values())
+      for (const auto& value : test::tries(field, hostile)) {
+        if (!test::must_refuse(field, hostile, value)) continue;
+        msg::AppSpec spec;
+        spec.name = "hostile";
+        spec.image = "pier/demo-app";
+        spec.tag = kVersion;
+        spec.command = {"pier-demo-app"};
+        spec.ports = {{free_port(), 8000}};
+        spec.context_path = "/hostile";
+        field.set(spec, value);
+        const auto reply = deploy(codec::encode(msg::DeployCommand{spec}));
+        ASSERT_TRUE(reply.has_value()) << "no reply to " << field.name << " = " << hostile.what;
+        EXPECT_FALSE(reply->ok) << field.name << " accepted " << hostile.what;
+        EXPECT_EQ(reply->field, field.name) << hostile.what << ": " << reply->message;
+        refused += !reply->ok;
+      }
+  EXPECT_GT(refused, 400);
+  // A body that does not decode still gets a refusal naming the field (its header decodes).
+  const auto lots =
+      deploy(std::string("\x81\xa3"
+                         "app"
+                         "\x81\xacmemory_bytes\xa4lots"));
+  ASSERT_TRUE(lots.has_value());
+  EXPECT_FALSE(lots->ok);
+  EXPECT_EQ(lots->field, "app.memory_bytes") << lots->message;
+
+  EXPECT_EQ(s.ps(), before);
+  EXPECT_EQ(read_file(cfg_path), cfg_before);
+  auto removed = s.pier({"rm", "steady"});
+  EXPECT_EQ(removed.exit_code, 0) << removed.error;
 }
 
 TEST_F(StackTest, GarbageOnTheBusIsDroppedAndEveryServiceKeepsRunning) {
