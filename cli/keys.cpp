@@ -144,19 +144,23 @@ pid_t signal_bus(const std::string& allow_path, const std::string& pid_file) {
 
 int run_keys(const std::vector<std::string>& args, const Io& io) {
   const std::string usage =
-      "usage: pier keys new NAME --role ROLE [--out DIR]\n       pier keys list [--dir DIR]\n\nMakes a CURVE key "
-      "pair (NAME.key, the secret, mode 0600; NAME.pub) or lists the keys in a folder.\nRoles: registry, scheduler, "
-      "lbgen, metrics, agent (NAME = its host id), operator, reader.\nDIR defaults to PIER_KEYS_DIR, else pier dev's "
-      "state dir/keys.";
+      "usage: pier keys new NAME --role ROLE [--out DIR]\n       pier keys list [--dir DIR]\n       pier keys init "
+      "[--dir DIR] [--host ID]...\n\nMakes a CURVE key pair (NAME.key, the secret, mode 0600; NAME.pub), lists the "
+      "keys in a folder, or makes what a bus needs there (init: the bus's key, one per service, operator, an agent "
+      "key per --host, default this machine's host id, and the allowlist `allow`; keys there are kept).\nRoles: "
+      "registry, scheduler, lbgen, metrics, agent (NAME = its host id), operator, reader.\nDIR defaults to "
+      "PIER_KEYS_DIR, else pier dev's state dir/keys.";
   std::string verb, name, role_text, dir;
+  std::vector<std::string> hosts;
   po::options_description desc("pier keys options");
   // clang-format off
   desc.add_options()
-      ("verb", po::value(&verb), "new | list")
+      ("verb", po::value(&verb), "new | list | init")
       ("name", po::value(&name), "the key's name")
       ("role", po::value(&role_text), "new: the key's role")
       ("out", po::value(&dir), "new: where the files go")
-      ("dir", po::value(&dir), "list: the folder to list");
+      ("dir", po::value(&dir), "list, init: the folder")
+      ("host", po::value(&hosts)->composing(), "init: a host whose agent key to make (repeatable)");
   // clang-format on
   po::positional_options_description positional;
   positional.add("verb", 1).add("name", 1);
@@ -181,6 +185,30 @@ int run_keys(const std::vector<std::string>& args, const Io& io) {
     io.out("allowlist line: " + pub + " " + name + " " + role_text);
     return kExitOk;
   }
+  if (verb == "init") {
+    if (hosts.empty()) {
+      char host_name[256] = {};
+      ::gethostname(host_name, sizeof host_name - 1);
+      hosts.push_back(host_id_from(host_name));
+    }
+    std::vector<std::pair<std::string, keys::Role>> clients;
+    for (const auto& [key, role] : dev_key_names(hosts[0]))
+      if (role != keys::Role::agent) clients.emplace_back(key, role);
+    for (const auto& host : hosts) {
+      if (Status s = keys::check_name("host", host); !s.ok()) {
+        io.err("error: " + s.message());
+        return kExitBadInput;
+      }
+      clients.emplace_back(host, keys::Role::agent);
+    }
+    if (Status s = ensure_dev_keys(dir, clients); !s.ok()) {
+      io.err("error: " + s.message());
+      return kExitBadInput;
+    }
+    io.out(dir + ": the bus's key (bus.key, bus.pub), " + std::to_string(clients.size()) +
+           " client keys and the allowlist (allow)");
+    return kExitOk;
+  }
   if (verb == "list") {
     std::vector<std::string> lines;
     std::error_code ec;
@@ -203,7 +231,7 @@ int run_keys(const std::vector<std::string>& args, const Io& io) {
     for (const auto& l : lines) io.out(l);
     return kExitOk;
   }
-  io.err("error: verb: must be new or list (see --help)");
+  io.err("error: verb: must be new, list or init (see --help)");
   return kExitBadInput;
 }
 

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/docker-env.sh
+source scripts/compose-env.sh
 PIER_VERSION=$(sed -n 's/^project(pier VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 export PIER_VERSION
 exec docker-compose -p "${COMPOSE_PROJECT_NAME:-pier}" -f docker-compose.yml "$@"

@@ -16,8 +16,15 @@ project=pier-compose-test
 export COMPOSE_PROJECT_NAME=$project
 port=18181
 
+# The stack's keys in a folder of this test's own (compose-up makes them there).
+keys_parent=$(mktemp -d /tmp/pier-compose-test.XXXXXX)
+export PIER_COMPOSE_KEYS=$keys_parent/keys
+
 fail() { echo "compose_test: FAIL: $*" >&2; bash scripts/compose.sh logs --tail 30 >&2 || true; exit 1; }
-cleanup() { bash scripts/compose-down.sh -v >/dev/null 2>&1 || true; }
+cleanup() {
+  bash scripts/compose-down.sh -v >/dev/null 2>&1 || true
+  rm -rf "$keys_parent"
+}
 trap cleanup EXIT
 
 # Waits up to $1 seconds for the command after it to succeed.
@@ -35,6 +42,9 @@ if ! curl -fsS --max-time 2 --unix-socket /var/run/docker.sock http://localhost/
   exit 77
 fi
 bash scripts/compose-up.sh
+# The host's CLI speaks to the stack's bus as its operator key (compose-up made the keys).
+source scripts/compose-env.sh
+export PIER_CURVE_SECRET=$PIER_COMPOSE_KEYS/operator.key PIER_BUS_PUBLIC_KEY=$PIER_COMPOSE_KEYS/bus.pub
 wait_for 60 "$pier" ps --timeout 3 || fail "the bus/registry in compose never answered the host's pier ps"
 one_host() { [ "$("$pier" hosts --output json --timeout 3 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1 ]; }
 wait_for 60 one_host || fail "the compose agent never registered"
@@ -47,6 +57,7 @@ echo "answer: $answer"
 case "$answer" in *"instance=composeweb-"*) ;; *) fail "unexpected answer: $answer" ;; esac
 
 bash scripts/compose-down.sh -v
+rm -rf "$keys_parent"
 trap - EXIT
 left=$("$DOCKER" ps -aq --filter "label=com.docker.compose.project=$project"; "$DOCKER" ps -aq --filter label=pier.app=composeweb)
 [ -z "$left" ] || fail "containers left after compose down: $left"
