@@ -23,8 +23,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "cli/keys.h"
-#include "common/keys.h"
 #include "common/process.h"
 
 #ifndef PIER_BIN_DIR
@@ -432,15 +430,11 @@ bool Fleet::start_control(const std::vector<std::string>& extra_registry) {
   const auto env = pier_env();
   const std::string pub = env.at("PIER_BUS_PUB"), sub = env.at("PIER_BUS_SUB");
   // The bus is on a network address, so it is keyed as a fleet's must be: every service, agent and the
-  // CLI (as operator) with its own key, as `pier dev` makes them.
-  std::vector<std::pair<std::string, keys::Role>> clients = {{"registry", keys::Role::registry},
-                                                             {"scheduler", keys::Role::scheduler},
-                                                             {"lbgen", keys::Role::lbgen},
-                                                             {"metrics", keys::Role::metrics},
-                                                             {"operator", keys::Role::operator_}};
-  for (const std::string& host : host_ids()) clients.emplace_back(host, keys::Role::agent);
-  if (Status s = cli::ensure_dev_keys(keys_dir(), clients); !s.ok()) {
-    std::fprintf(stderr, "fleet: keys: %s\n", s.message().c_str());
+  // CLI (as operator) with its own key, made as an operator would.
+  std::vector<std::string> init = {bin("pier"), "keys", "init", "--dir", keys_dir()};
+  for (const std::string& host : host_ids()) init.insert(init.end(), {"--host", host});
+  if (const CommandResult made = exec_in("control", init, 30'000, env); made.exit_code != 0) {
+    std::fprintf(stderr, "fleet: pier keys init: %s%s\n", made.output.c_str(), made.error.c_str());
     return false;
   }
   auto with_bus = [&](std::vector<std::string> argv, const std::string& key) {
