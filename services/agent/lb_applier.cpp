@@ -230,7 +230,7 @@ bool LbApplier::apply(const msg::LbConfig& config) {
 }
 
 bool LbApplier::begin(const msg::LbConfig& config) {
-  const std::string next = config_path() + ".new";
+  const std::string next = next_config_path();
   if (Status s = files::write_atomically(next, config_text(config)); !s.ok()) {
     status_.error = s.message();
     return true;
@@ -265,9 +265,9 @@ bool LbApplier::step_check() {
     return true;
   }
   std::error_code ec;
-  fs::rename(config_path() + ".new", config_path(), ec);
+  fs::rename(next_config_path(), config_path(), ec);
   if (ec) {
-    status_.error = "cannot rename " + config_path() + ".new: " + ec.message();
+    status_.error = "cannot rename " + next_config_path() + ": " + ec.message();
     flight_.reset();
     return true;
   }

@@ -78,6 +78,7 @@ class LbApplier {
   pid_t master_pid() const { return master_.pid(); }
   bool adopted() const { return master_.adopted(); }
   std::string config_path() const { return options_.dir + "/haproxy.cfg"; }
+  std::string next_config_path() const { return config_path() + ".new"; }  // written, then checked
   std::string pid_path() const { return options_.dir + "/haproxy.pid"; }
   std::string log_path() const { return options_.dir + "/haproxy.log"; }
   std::string socket_path() const { return options_.dir + "/haproxy.sock"; }
