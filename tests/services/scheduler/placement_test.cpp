@@ -110,6 +110,25 @@ TEST(Placement, ReportsWhyAnInstanceDoesNotFit) {
   EXPECT_NE(plan.unplaced[0].reason.find("no host has room"), std::string::npos) << plan.unplaced[0].reason;
 }
 
+TEST(Placement, AReasonNamesTheFiveHostsWithTheMostRoomAndCountsTheRest) {
+  msg::State s;
+  for (int h = 0; h < 8; ++h) s.hosts.push_back(host("h" + std::to_string(h), 1));
+  s.apps = {app("small", 0.1), app("big", 2.0)};
+  // h5 has the most cpu free, then h0-h4 and h6 alike (the lower ids first), h7 the least.
+  for (int h = 0; h < 8; ++h)
+    if (h != 5) s.instances.push_back(instance("small-" + std::to_string(h), "small", "h" + std::to_string(h)));
+  s.instances.push_back(instance("small-9", "small", "h7"));
+  s.instances.push_back(instance("big-1", "big"));
+  Plan plan = place(s, PlacementOptions{.cpu_overcommit = 1.0});
+  ASSERT_EQ(plan.unplaced.size(), 1u);
+  const std::string& reason = plan.unplaced[0].reason;
+  EXPECT_EQ(reason.rfind("no host has room for cpu 2 and memory", 0), 0u) << reason;
+  EXPECT_NE(reason.find("(h5: cpu 1 and memory"), std::string::npos) << reason;
+  for (const char* named : {"h0:", "h1:", "h2:", "h3:"}) EXPECT_NE(reason.find(named), std::string::npos) << reason;
+  for (const char* left : {"h4:", "h6:", "h7:"}) EXPECT_EQ(reason.find(left), std::string::npos) << reason;
+  EXPECT_NE(reason.find(", and 3 more hosts)"), std::string::npos) << reason;
+}
+
 TEST(Placement, IgnoresSuspectAndDownHostsAndHostsWithoutSubnet) {
   msg::State s;
   s.hosts = {host("down"), host("fresh"), host("suspect")};
