@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, configures once, builds. Fast when nothing changed.
+#   scripts/build.sh [TARGET...]   only these targets (scripts/demo.sh: pier-stack); default: everything
 #   BUILD_DIR   build folder (default: build)
 #   PIER_SANITIZE=1   AddressSanitizer + UndefinedBehaviorSanitizer build (Debug: it compiles faster and
 #                     the sanitizers see more)
@@ -17,4 +18,6 @@ if [ ! -f "$build_dir/build.ninja" ]; then
     -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DPIER_SANITIZE="$([ "$sanitize" = 1 ] && echo ON || echo OFF)" \
     -DPIER_E2E_TESTS="$([ "${PIER_E2E_TESTS:-1}" = 1 ] && echo ON || echo OFF)" >/dev/null
 fi
-cmake --build "$build_dir" -j "$(nproc)"
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+cmake --build "$build_dir" -j "$(nproc)" "${targets[@]}"

@@ -3,5 +3,6 @@
 # (3 instances behind HAProxy on http://127.0.0.1:8080/). Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh
+# Only what the demo runs (the services, the CLI, the demo app): scripts/test.sh builds the tests.
+bash scripts/build.sh pier-stack
 exec "${BUILD_DIR:-build}/bin/pier" dev --demo "$@"
