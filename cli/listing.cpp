@@ -142,6 +142,14 @@ nlohmann::json hosts_json(const msg::State& state) {
       out.back()["peers"].push_back(
           {{"host", p.host}, {"reachable", p.reachable}, {"rtt_us", p.rtt_us}, {"error", p.error}});
   }
+  // Hosts the registry refuses: status "refused", with why, and none of a registered host's figures.
+  for (const auto& r : state.refused_hosts)
+    out.push_back({{"id", r.host_id},
+                   {"status", "refused"},
+                   {"field", r.field},
+                   {"reason", r.reason},
+                   {"since_ms", r.since_ms},
+                   {"last_seen_ms", r.last_ms}});
   return out;
 }
 
@@ -160,6 +168,10 @@ std::string hosts_table(const msg::State& state, int64_t now_ms) {
   }
   std::string text = format_table(rows);
   for (const auto& f : reach::faults(state)) text += "overlay fault: " + reach::describe(f) + "\n";
+  for (const auto& r : state.refused_hosts)
+    text += "refused: " + r.host_id + " (for " + std::to_string(std::max<int64_t>(0, now_ms - r.since_ms) / 1000) +
+            "s, last heard " + std::to_string(std::max<int64_t>(0, now_ms - r.last_ms) / 1000) + "s ago): " + r.reason +
+            "\n";
   return text;
 }
 

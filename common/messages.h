@@ -282,12 +282,28 @@ struct AppRecord {
   MSGPACK_DEFINE_MAP(spec, revision, revisions, rollout);
 };
 
+// An agent whose heartbeats the registry refuses: it cannot be given a subnet (the pool is full), or
+// its status breaks a rule. Soft: kept in the registry's memory only, dropped once the host is accepted
+// or sends nothing for host-down-after-ms; `pier hosts` lists it, and the agent hears why on its reply
+// topic.
+struct RefusedHost {
+  std::string host_id;
+  std::string field;     // the field that broke a rule, or empty ("the platform network ... has no subnet left")
+  std::string reason;    // the rule, or why
+  int64_t since_ms = 0;  // wall clock of the first refusal with this reason
+  int64_t last_ms = 0;   // wall clock of the latest
+  MSGPACK_DEFINE_MAP(host_id, field, reason, since_ms, last_ms);
+};
+
 struct State {
   int64_t revision = 0;
   std::vector<HostRecord> hosts;
   std::vector<AppRecord> apps;
   std::vector<InstanceRecord> instances;
-  MSGPACK_DEFINE_MAP(revision, hosts, apps, instances);
+  // Not covered by `revision` (nothing durable changes when a host is refused): a state.full with the
+  // same revision may list other refused hosts.
+  std::vector<RefusedHost> refused_hosts;
+  MSGPACK_DEFINE_MAP(revision, hosts, apps, instances, refused_hosts);
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ struct Ipv4Net {
   int prefix = 0;
   uint64_t size() const { return uint64_t{1} << (32 - prefix); }
   bool contains(uint32_t address) const { return address - base < size(); }
+  // Two CIDRs overlap exactly when one holds the other's first address.
+  bool overlaps(const Ipv4Net& other) const { return contains(other.base) || other.contains(base); }
 };
 
 Result<uint32_t> parse_ipv4(std::string_view text);

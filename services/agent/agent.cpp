@@ -30,6 +30,11 @@ Status Agent::handle(const bus::Envelope& envelope) {
     if (!state.ok()) return state.status();
     if (!has_state_) spdlog::info("first state received (revision {}) on host {}", state->revision, options_.host_id);
     has_state_ = true;
+    if (!refusal_.empty() && std::any_of(state->hosts.begin(), state->hosts.end(),
+                                         [&](const auto& h) { return h.id == options_.host_id; })) {
+      spdlog::info("the registry accepts host {} now", options_.host_id);
+      refusal_.clear();
+    }
     log_reach_faults(*state);
     if (!options_.overlay.mode.empty()) handoff_.overlay_state.put(*state);
     handoff_.state.put(std::move(*state));
@@ -41,6 +46,19 @@ Status Agent::handle(const bus::Envelope& envelope) {
     if (config->host_id != options_.host_id)
       return Status::Invalid("host_id", "must be this host's id (" + options_.host_id + ")");
     handoff_.lb_config.put(std::move(*config));
+    return Status::Ok();
+  }
+  if (envelope.topic == topic::reply_to("agent/" + options_.host_id)) {
+    // The registry answers a heartbeat only to refuse it: once per reason in the log, not once a beat.
+    auto reply = codec::decode<msg::Reply>(envelope.body);
+    if (!reply.ok()) return reply.status();
+    if (!reply->ok && reply->message != refusal_) {
+      spdlog::error(
+          "the registry refuses host {}: {} (it runs nothing here until that is fixed; pier hosts "
+          "lists it as refused)",
+          options_.host_id, reply->message);
+      refusal_ = reply->message;
+    }
     return Status::Ok();
   }
   return Status::Ok();  // a topic we did not ask for: ignore

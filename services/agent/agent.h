@@ -58,6 +58,8 @@ class Agent {
 
   msg::HostStatus host_status() const;
   bool has_state() const { return has_state_; }
+  // Why the registry refuses this host's heartbeats (its reply topic), or empty.
+  const std::string& refusal() const { return refusal_; }
   int64_t longest_heartbeat_gap_ms() const { return heartbeats_.longest_gap_ms(); }
 
  private:
@@ -82,6 +84,7 @@ class Agent {
   };
   std::vector<Watched> watched_;
   std::set<std::string> logged_faults_;  // instances of reach::faults() for this host, as last logged
+  std::string refusal_;                  // why the registry refuses this host's heartbeats, as last logged
 };
 
 }  // namespace pier::agent

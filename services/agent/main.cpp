@@ -39,7 +39,7 @@ bool parse_networks(const char* flag, const std::string& text, std::vector<pier:
       const std::string item = text.substr(start, comma - start);
       auto network = pier::net::parse_cidr(item);
       if (!network.ok()) {
-        std::cerr << "error: " << flag << ": " << item << " must be an IPv4 CIDR (10.212.0.0/15)\n";
+        std::cerr << "error: " << flag << ": " << item << " must be an IPv4 CIDR (10.224.0.0/11)\n";
         return false;
       }
       out->push_back(*network);
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   const agent::HostFacts facts = agent::read_host_facts();
   options.host_id = agent::host_id_from_hostname(facts.hostname);
   std::string level, runtime_kind = "auto", docker_socket = "/var/run/docker.sock", lb_apply = "runtime";
-  std::string overlay_mode = "auto", overlay_address, firewall_networks = "10.212.0.0/15";
+  std::string overlay_mode = "auto", overlay_address, firewall_networks = "10.224.0.0/11,10.212.0.0/15";
   agent::OverlayConfig overlay_config;
   bool stop_on_exit = false;
   int settle_reload_ms = 500;
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
       ("firewall-networks", po::value(&firewall_networks)->default_value(firewall_networks),
        "docker runtime on an overlay, where dockerd manages iptables: the networks (comma-separated) whose "
        "traffic to this host's instances pier accepts in DOCKER-USER and keeps from masquerading (default: "
-       "the registry's routed and docker networks)")
+       "the registry's routed and docker networks, and their earlier defaults 10.212.0.0/16 and 10.213.0.0/16)")
       ("lb-settle-reload-ms", po::value(&settle_reload_ms)->default_value(settle_reload_ms),
        "on an overlay: reload HAProxy once no runtime update has added a server for this long, so that "
        "servers added at run time get tcp-ut (a request to a host cut off is retried elsewhere); 0: never")
@@ -225,7 +225,9 @@ int main(int argc, char** argv) {
 
   zmq::context_t context;
   bus::Publisher publisher(context, endpoints, "agent/" + options.host_id, clock);
-  bus::Subscriber subscriber(context, endpoints, {std::string(topic::kStateFull), topic::lb_config(options.host_id)});
+  bus::Subscriber subscriber(
+      context, endpoints,
+      {std::string(topic::kStateFull), topic::lb_config(options.host_id), topic::reply_to("agent/" + options.host_id)});
   stop_signal::install();
   spdlog::info(
       "agent up: host {} ({}, {} cpus, {} MiB), address {}, state {}, runtime {}, {} adopted instances, overlay {}",

@@ -2,6 +2,7 @@
 
 #include "common/codec.h"
 #include "common/topics.h"
+#include "common/validate.h"
 
 namespace pier::registry {
 namespace {
@@ -65,6 +66,12 @@ Handled dispatch(Registry& registry, const bus::Envelope& envelope) {
       handled.rejected = decoded.status();
       return handled;
     }
+    // A host id that is no DNS label names nothing to answer or list: malformed, as a body that does not
+    // decode (and never echoed into a topic or a log line).
+    if (Status s = validate::dns_label("host_id", decoded->host_id); !s.ok()) {
+      handled.rejected = s;
+      return handled;
+    }
     if (t != topic::heartbeat(decoded->host_id)) {
       handled.rejected = Status::Invalid("host_id", "must match the topic's host");
       return handled;
@@ -76,10 +83,19 @@ Handled dispatch(Registry& registry, const bus::Envelope& envelope) {
       return handled;
     }
     auto changed = registry.heartbeat(*decoded);
-    if (!changed.ok())
-      handled.rejected = changed.status();
-    else
+    if (changed.ok()) {
       handled.state_changed = *changed;
+      return handled;
+    }
+    // A heartbeat that decodes but is refused (no subnet left, a field breaking a rule) is no malformed
+    // message: the agent hears why on its reply topic, and `pier hosts` lists the host as refused.
+    handled.state_changed = registry.refuse_host(decoded->host_id, changed.status());
+    msg::Reply refusal;
+    refusal.field = changed.status().field();
+    refusal.rule = changed.status().rule();
+    refusal.message = changed.status().message();
+    refusal.revision = registry.state().revision;
+    handled.out.push_back({topic::reply_to(envelope.header.sender), codec::encode(refusal), ""});
     return handled;
   }
   handled.rejected = Status::Error("no handler for topic " + t.substr(0, 64));

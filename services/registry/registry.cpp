@@ -655,7 +655,8 @@ Result<bool> Registry::tick(bool judge_hosts) {
   // Rollout timeouts, and whatever the level needs that no message brought (a host that came up with room).
   auto settled = mutate("reconciling", [&]() -> Result<bool> { return reconcile(); });
   if (!settled.ok()) return settled;
-  return *hosts || *settled;
+  const bool forgot = forget_quiet_refusals();
+  return *hosts || *settled || forgot;
 }
 
 Status Registry::forget_requests_older_than(int64_t age_ms) {
@@ -665,18 +666,33 @@ Status Registry::forget_requests_older_than(int64_t age_ms) {
 // Subnet indexes are unique across the pools, so a host keeps its index whatever its runtime. Docker
 // hosts get a bridge network's subnet; exec hosts on an overlay a routed one, that other hosts reach
 // through it; exec hosts without one (one machine) a loopback one.
+// A subnet another host holds is skipped even at a free index: one given from a pool the registry
+// was started with before (another --platform-network) may lie inside today's.
 Result<std::pair<std::string, int64_t>> Registry::allocate_subnet(const msg::HostStatus& status) const {
-  const net::Ipv4Net& pool = status.runtime == "docker"     ? docker_network_
-                             : !status.overlay.mode.empty() ? routed_network_
-                                                            : platform_;
+  const bool docker = status.runtime == "docker";
+  const bool routed = !docker && !status.overlay.mode.empty();
+  const net::Ipv4Net& pool = docker ? docker_network_ : routed ? routed_network_ : platform_;
   std::set<int64_t> used;
   for (const auto& [host, index] : subnet_index_) used.insert(index);
-  for (int64_t index = 0;; ++index) {
-    if (used.count(index)) continue;
-    auto subnet = net::nth_subnet(pool, host_prefix_, static_cast<uint64_t>(index));
+  std::vector<net::Ipv4Net> held;
+  for (const auto& h : state_.hosts)
+    if (auto subnet = net::parse_cidr(h.subnet); subnet.ok()) held.push_back(*subnet);
+  const uint64_t count = uint64_t{1} << (host_prefix_ - pool.prefix);
+  for (uint64_t index = 0; index < count; ++index) {
+    if (used.count(static_cast<int64_t>(index))) continue;
+    auto subnet = net::nth_subnet(pool, host_prefix_, index);
     if (!subnet.ok()) return subnet.status();
-    return std::make_pair(net::format_cidr(*subnet), index);
+    if (std::any_of(held.begin(), held.end(), [&](const net::Ipv4Net& h) { return h.overlaps(*subnet); })) continue;
+    return std::make_pair(net::format_cidr(*subnet), static_cast<int64_t>(index));
   }
+  return Status::Error(
+      fmt::format("no subnet left for a new host: {} {} holds {} subnets of /{} and every one is taken (by {} hosts in "
+                  "all; indexes are shared by the three pools): start pier-registry with a larger network or a longer "
+                  "--host-prefix",
+                  docker   ? "--docker-network"
+                  : routed ? "--routed-network"
+                           : "--platform-network",
+                  net::format_cidr(pool), count, host_prefix_, subnet_index_.size()));
 }
 
 Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
@@ -779,7 +795,37 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
   for (auto& h : state_.hosts)
     if (h.id == status.host_id) h.last_seen_ms = clock_.now_ms();
   last_heard_ms_[status.host_id] = clock_.steady_ms();
-  return changed;
+  auto& refused = state_.refused_hosts;
+  const auto was_refused =
+      std::find_if(refused.begin(), refused.end(), [&](const auto& r) { return r.host_id == status.host_id; });
+  if (was_refused == refused.end()) return changed;
+  spdlog::info("host {} accepted after {} ms refused", status.host_id, clock_.now_ms() - was_refused->since_ms);
+  refused.erase(was_refused);
+  return true;
+}
+
+bool Registry::refuse_host(const std::string& host, const Status& why) {
+  const int64_t now = clock_.now_ms();
+  auto& refused = state_.refused_hosts;
+  auto it = std::find_if(refused.begin(), refused.end(), [&](const auto& r) { return r.host_id == host; });
+  if (it != refused.end() && it->field == why.field() && it->reason == why.message()) {
+    it->last_ms = now;
+    return false;
+  }
+  if (it == refused.end()) it = refused.insert(refused.end(), msg::RefusedHost{.host_id = host});
+  it->field = why.field();
+  it->reason = why.message();
+  it->since_ms = now;
+  it->last_ms = now;
+  spdlog::warn("host {} refused{}: {} (told on {}; pier hosts lists it)", host,
+               why.field().empty() ? "" : " (" + why.field() + ")", why.message(), topic::reply_to("agent/" + host));
+  return true;
+}
+
+bool Registry::forget_quiet_refusals() {
+  const int64_t now = clock_.now_ms();
+  return std::erase_if(state_.refused_hosts,
+                       [&](const msg::RefusedHost& r) { return now - r.last_ms >= host_down_after_ms_; }) > 0;
 }
 
 }  // namespace pier::registry

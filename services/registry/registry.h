@@ -19,9 +19,11 @@
 namespace pier::registry {
 
 struct Config {
-  std::string platform_network = "127.100.0.0/16";  // exec hosts get one subnet of it each (loopback)
-  std::string docker_network = "10.213.0.0/16";     // docker hosts get one subnet of it each (bridge)
-  std::string routed_network = "10.212.0.0/16";     // exec hosts on an overlay get one subnet of it each
+  // Each pool holds 4,096 hosts' /24s (a /16 held 256: too few for a fleet). Disjoint from the /16s the
+  // pools were before (127.100, 10.212, 10.213), whose hosts keep their subnets.
+  std::string platform_network = "127.112.0.0/12";  // exec hosts get one subnet of it each (loopback)
+  std::string docker_network = "10.240.0.0/12";     // docker hosts get one subnet of it each (bridge)
+  std::string routed_network = "10.224.0.0/12";     // exec hosts on an overlay get one subnet of it each
   int host_prefix = 24;                             // size of each host's subnet
   int64_t host_down_after_ms = 3000;                // a host not heard from this long is down
 };
@@ -43,8 +45,13 @@ class Registry {
   msg::Reply place(const std::string& request_id, const msg::PlaceCommand& command);
 
   // Records an agent's heartbeat (registering the host on its first one). Returns whether the
-  // published state changed; an invalid heartbeat is refused with a reason.
+  // published state changed; an invalid heartbeat, or a new host that cannot get a subnet, is refused
+  // with a reason (and changes nothing: refuse_host() lists it).
   Result<bool> heartbeat(const msg::HostStatus& status);
+
+  // Lists `host` among the state's refused hosts with `why` (soft: no revision, nothing stored). Returns
+  // whether the list changed in what it shows (a new host or a new reason: worth publishing).
+  bool refuse_host(const std::string& host, const Status& why);
 
   // Marks `suspect` every up host not heard from for `host_down_after_ms` (a host the registry has not
   // heard from since it started counts from the start). Its instances stay assigned and in every
@@ -94,6 +101,8 @@ class Registry {
   void erase_app(const std::string& name);                 // and its instances
   void erase_instance(const std::string& id);
   void set_subnet_index(const std::string& host, int64_t index);
+  // Drops the refused hosts not heard from for host_down_after_ms. Returns whether any went.
+  bool forget_quiet_refusals();
 
   // What every change is followed by: rollouts stepped, every app kept at its level, suspect hosts left
   // with nothing wanted marked down. Returns whether it changed anything.

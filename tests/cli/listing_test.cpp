@@ -104,6 +104,23 @@ TEST(Listing, HostsTable) {
       << table;
 }
 
+TEST(Listing, HostsListTheRefusedOnesWithWhy) {
+  msg::State s = sample_state();
+  s.refused_hosts = {{"host-z", "", "no subnet left for a new host", 1500, 3500}};
+  const std::string table = hosts_table(s, 4500);
+  EXPECT_NE(table.find("refused: host-z (for 3s, last heard 1s ago): no subnet left for a new host\n"),
+            std::string::npos)
+      << table;
+  auto json = hosts_json(s);
+  ASSERT_EQ(json.size(), 2u);
+  EXPECT_EQ(json[1], nlohmann::json({{"id", "host-z"},
+                                     {"status", "refused"},
+                                     {"field", ""},
+                                     {"reason", "no subnet left for a new host"},
+                                     {"since_ms", 1500},
+                                     {"last_seen_ms", 3500}}));
+}
+
 TEST(Listing, HostsAndInstancesShowTheOverlayAndWhatAHostCannotReach) {
   msg::State s = sample_state();
   s.instances.resize(1);

@@ -87,6 +87,28 @@ TEST_F(AgentTest, TheNewestConfigForThisHostIsHandedOnAndOneForAnotherIsRefused)
   EXPECT_FALSE(handoff_.lb_config.take());
 }
 
+TEST_F(AgentTest, KnowsWhyTheRegistryRefusesItUntilAStateListsThisHost) {
+  msg::Reply refusal;
+  refusal.message = "no subnet left for a new host: --platform-network 127.5.0.0/24 holds 1 subnets of /24";
+  ASSERT_TRUE(agent_.handle(envelope(topic::reply_to("agent/h1"), codec::encode(refusal))).ok());
+  EXPECT_EQ(agent_.refusal(), refusal.message);
+  EXPECT_FALSE(agent_.handle(envelope(topic::reply_to("agent/h1"), "\xc1")).ok()) << "garbage is rejected";
+  msg::Reply other;
+  other.message = "another host's refusal";
+  ASSERT_TRUE(agent_.handle(envelope(topic::reply_to("agent/h10"), codec::encode(other))).ok());
+  EXPECT_EQ(agent_.refusal(), refusal.message) << "reply.agent/h1 is a prefix of h10's topic: not ours";
+
+  msg::State state;
+  state.revision = 3;
+  state.hosts.resize(1);
+  state.hosts[0].id = "h2";
+  ASSERT_TRUE(agent_.handle(envelope(std::string(topic::kStateFull), codec::encode(state))).ok());
+  EXPECT_EQ(agent_.refusal(), refusal.message) << "a state without this host";
+  state.hosts[0].id = "h1";
+  ASSERT_TRUE(agent_.handle(envelope(std::string(topic::kStateFull), codec::encode(state))).ok());
+  EXPECT_TRUE(agent_.refusal().empty());
+}
+
 TEST_F(AgentTest, HeartbeatsCarryTheWorkersNewestValuesEveryPeriodAndAtOnceOnAChange) {
   InstancesView view;
   view.statuses = {running("web-1")};

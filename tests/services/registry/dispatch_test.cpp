@@ -108,5 +108,43 @@ TEST_F(UndecodableCommandTest, ASnapshotRequestThatDoesNotDecodeStillAsksForTheS
   EXPECT_TRUE(handled.out.empty());
 }
 
+TEST(RefusedHeartbeatTest, IsAnsweredOnTheAgentsReplyTopicAndListedNotCountedAsMalformed) {
+  ManualClock clock;
+  Config config;
+  config.platform_network = "127.5.0.0/23";  // room for two hosts
+  auto store = open_store();
+  Registry reg{*store, clock, config};
+  auto beat = [&](const std::string& id) {
+    bus::Envelope e;
+    e.topic = topic::heartbeat(id);
+    e.header.sender = "agent/" + id;
+    e.header.seq = 1;
+    e.body = codec::encode(host(id));
+    return dispatch(reg, e);
+  };
+  for (const char* id : {"h1", "h2"}) {
+    Handled accepted = beat(id);
+    EXPECT_TRUE(accepted.rejected.ok());
+    EXPECT_TRUE(accepted.out.empty()) << "an accepted heartbeat gets no answer";
+  }
+
+  Handled refused = beat("h3");
+  EXPECT_TRUE(refused.rejected.ok()) << "a refusal, not a malformed message: " << refused.rejected.message();
+  EXPECT_TRUE(refused.state_changed) << "the refused list changed: publish it";
+  ASSERT_EQ(refused.out.size(), 1u);
+  EXPECT_EQ(refused.out[0].topic, "reply.agent/h3");
+  auto reply = codec::decode<msg::Reply>(refused.out[0].body);
+  ASSERT_TRUE(reply.ok());
+  EXPECT_FALSE(reply->ok);
+  EXPECT_NE(reply->message.find("no subnet left"), std::string::npos) << reply->message;
+  ASSERT_EQ(reg.state().refused_hosts.size(), 1u);
+  EXPECT_EQ(reg.state().refused_hosts[0].host_id, "h3");
+  EXPECT_EQ(reg.state().refused_hosts[0].reason, reply->message);
+
+  Handled again = beat("h3");
+  EXPECT_FALSE(again.state_changed) << "the same refusal again changes nothing worth publishing";
+  EXPECT_EQ(again.out.size(), 1u) << "but the agent is told every time";
+}
+
 }  // namespace
 }  // namespace pier::registry

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -235,8 +236,8 @@ TEST_F(RegistryTest, HeartbeatRegistersHostsWithDistinctSubnets) {
   EXPECT_TRUE(*changed);
   ASSERT_TRUE(reg.heartbeat(host("h2")).ok());
   ASSERT_EQ(reg.state().hosts.size(), 2u);
-  EXPECT_EQ(reg.state().hosts[0].subnet, "127.100.0.0/24");
-  EXPECT_EQ(reg.state().hosts[1].subnet, "127.100.1.0/24");
+  EXPECT_EQ(reg.state().hosts[0].subnet, "127.112.0.0/24");
+  EXPECT_EQ(reg.state().hosts[1].subnet, "127.112.1.0/24");
   const int64_t revision = reg.state().revision;
   auto again = reg.heartbeat(host("h1"));
   ASSERT_TRUE(again.ok());
@@ -257,8 +258,8 @@ TEST_F(RegistryTest, HostsOnAnOverlayGetRoutedSubnetsAndTheirOverlayIsInTheState
   ASSERT_TRUE(reg.heartbeat(host("alone")).ok());
   ASSERT_TRUE(reg.heartbeat(fleet_host("h1", "10.77.1.11")).ok());
   ASSERT_EQ(reg.state().hosts.size(), 2u);
-  EXPECT_EQ(reg.state().hosts[0].subnet, "127.100.0.0/24") << "no overlay: a loopback subnet, as on one machine";
-  EXPECT_EQ(reg.state().hosts[1].subnet, "10.212.1.0/24") << "on an overlay: a routed subnet";
+  EXPECT_EQ(reg.state().hosts[0].subnet, "127.112.0.0/24") << "no overlay: a loopback subnet, as on one machine";
+  EXPECT_EQ(reg.state().hosts[1].subnet, "10.224.1.0/24") << "on an overlay: a routed subnet";
   EXPECT_EQ(reg.state().hosts[1].overlay.vtep_mac, "0a:1b:2c:3d:4e:5f");
 
   auto reported = fleet_host("h1", "10.77.1.11");
@@ -305,9 +306,9 @@ TEST_F(RegistryTest, PlacementAssignsDistinctIpsFromTheHostSubnet) {
   ASSERT_TRUE(reply.ok) << reply.message;
   const auto& inst = reg.state().instances;
   EXPECT_EQ(inst[0].host, "h1");
-  EXPECT_EQ(inst[0].ip, "127.100.0.2");
-  EXPECT_EQ(inst[1].ip, "127.100.1.2");
-  EXPECT_EQ(inst[2].ip, "127.100.0.3");
+  EXPECT_EQ(inst[0].ip, "127.112.0.2");
+  EXPECT_EQ(inst[1].ip, "127.112.1.2");
+  EXPECT_EQ(inst[2].ip, "127.112.0.3");
   EXPECT_EQ(inst[0].state, "placed");
   // Placing again is a no-op: the instance stays where it is.
   EXPECT_FALSE(reg.place(rid(), {0, {{"web-1", "h2"}}, {}}).ok);
@@ -722,7 +723,90 @@ TEST_F(RegistryTest, DockerHostsGetSubnetsFromTheDockerNetwork) {
   ASSERT_TRUE(reg.heartbeat(docker_host).ok());
   ASSERT_EQ(reg.state().hosts.size(), 2u);
   for (const auto& h : reg.state().hosts)
-    EXPECT_EQ(h.subnet, h.id == "e1" ? "127.100.0.0/24" : "10.213.1.0/24") << h.id;
+    EXPECT_EQ(h.subnet, h.id == "e1" ? "127.112.0.0/24" : "10.240.1.0/24") << h.id;
+}
+
+TEST_F(RegistryTest, EachDefaultPoolHoldsAThousandHostsAndMore) {
+  for (int i = 0; i < 1200; ++i) {
+    msg::HostStatus h = host("h" + std::to_string(i));
+    if (i % 3 == 1) h.runtime = "docker";
+    if (i % 3 == 2) h.overlay = {"vxlan", "10.77.1.11", "0a:1b:2c:3d:4e:5f", 1, 4789, 1450, 7709};
+    ASSERT_TRUE(reg.heartbeat(h).ok()) << h.host_id;
+  }
+  std::set<std::string> subnets;
+  for (const auto& h : reg.state().hosts) subnets.insert(h.subnet);
+  EXPECT_EQ(subnets.size(), 1200u);
+  // Indexes are shared by the pools: the 1,200th host of the fleet sits at index 1,199 of its pool.
+  const auto last = std::find_if(reg.state().hosts.begin(), reg.state().hosts.end(),
+                                 [](const msg::HostRecord& h) { return h.id == "h1199"; });
+  ASSERT_NE(last, reg.state().hosts.end());
+  EXPECT_EQ(last->subnet, "10.228.175.0/24");
+}
+
+TEST_F(RegistryTest, AHostThePoolHasNoRoomForIsRefusedNamingTheFlagAndNothingChanges) {
+  Config config;
+  config.platform_network = "127.5.0.0/23";  // two /24s
+  auto db = open_store();
+  Registry small(*db, clock, config);
+  ASSERT_TRUE(small.heartbeat(host("h1")).ok());
+  ASSERT_TRUE(small.heartbeat(host("h2")).ok());
+  const std::string before = codec::encode(small.state());
+  auto third = small.heartbeat(host("h3"));
+  ASSERT_FALSE(third.ok());
+  EXPECT_NE(third.status().message().find("no subnet left for a new host: --platform-network 127.5.0.0/23 holds 2 "
+                                          "subnets of /24"),
+            std::string::npos)
+      << third.status().message();
+  EXPECT_EQ(codec::encode(small.state()), before);
+
+  EXPECT_TRUE(small.refuse_host("h3", third.status())) << "a new refusal is worth publishing";
+  clock.advance(1000);
+  EXPECT_FALSE(small.refuse_host("h3", third.status())) << "the same again is not";
+  ASSERT_EQ(small.state().refused_hosts.size(), 1u);
+  const msg::RefusedHost& refused = small.state().refused_hosts[0];
+  EXPECT_EQ(refused.host_id, "h3");
+  EXPECT_EQ(refused.reason, third.status().message());
+  EXPECT_EQ(refused.last_ms - refused.since_ms, 1000);
+  EXPECT_EQ(small.state().revision, codec::decode<msg::State>(before)->revision) << "soft: no revision";
+
+  // Quiet for host-down-after-ms: forgotten.
+  clock.advance(config.host_down_after_ms);
+  ASSERT_TRUE(small.tick(true).ok());
+  EXPECT_TRUE(small.state().refused_hosts.empty());
+}
+
+TEST_F(RegistryTest, ARefusedHostThatIsAcceptedLeavesTheRefusedList) {
+  ASSERT_TRUE(reg.refuse_host("h1", Status::Invalid("address", "must be an IPv4 address")));
+  auto accepted = reg.heartbeat(host("h1"));
+  ASSERT_TRUE(accepted.ok());
+  EXPECT_TRUE(*accepted);
+  EXPECT_TRUE(reg.state().refused_hosts.empty());
+}
+
+TEST_F(RegistryTest, ASubnetAnotherHostHoldsIsSkippedAfterThePoolChanged) {
+  const auto path = std::filesystem::temp_directory_path() / ("pier-pool-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  {
+    Config before;
+    before.platform_network = "127.100.4.0/22";
+    auto db = open_store(path.string());
+    Registry first(*db, clock, before);
+    ASSERT_TRUE(first.heartbeat(host("old")).ok());
+    EXPECT_EQ(first.state().hosts[0].subnet, "127.100.4.0/24");
+  }
+  Config after;
+  after.platform_network = "127.100.0.0/21";  // holds the old pool: its index 4 is old's subnet
+  auto db = open_store(path.string());
+  Registry second(*db, clock, after);
+  std::set<std::string> subnets;
+  for (const char* id : {"n1", "n2", "n3", "n4", "n5"}) {
+    ASSERT_TRUE(second.heartbeat(host(id)).ok());
+  }
+  for (const auto& h : second.state().hosts)
+    if (h.id != "old") subnets.insert(h.subnet);
+  EXPECT_EQ(subnets, (std::set<std::string>{"127.100.1.0/24", "127.100.2.0/24", "127.100.3.0/24", "127.100.5.0/24",
+                                            "127.100.6.0/24"}));
+  std::filesystem::remove(path);
 }
 
 TEST_F(RegistryTest, DeployRefusesCpuOrMemoryNoHostHas) {
