@@ -812,7 +812,10 @@ bool Registry::refuse_host(const std::string& host, const Status& why) {
     it->last_ms = now;
     return false;
   }
-  if (it == refused.end()) it = refused.insert(refused.end(), msg::RefusedHost{.host_id = host});
+  if (it == refused.end()) {
+    it = refused.emplace(refused.end());
+    it->host_id = host;
+  }
   it->field = why.field();
   it->reason = why.message();
   it->since_ms = now;

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# bench/scale: the control plane (pier-bus, pier-registry, pier-scheduler, pier-lbgen) against hollow
+# hosts (bench/hollow: pier-hollow, the real bus protocol, no processes or HAProxy), on one machine.
+# Each arm HOSTSxAPPSxREPLICAS starts a fresh stack, waits until every hollow host is registered,
+# deploys APPS apps of REPLICAS instances (0.1 cpu, 64 MiB each) and waits until pier-hollow reports
+# them converged (every instance running, every host's HAProxy config serving exactly them). Prints a
+# JSON line per arm: seconds to register and to converge, the newest state.full's size, the CPU seconds
+# each process spent over the arm and the registry's peak RSS.
+#   run.sh [ARM ...]        default: 10x10x10 100x10x100 (the first is the baseline the others are read against)
+#   BIN_DIR                 the control plane's binaries (default build/bin): another build of pier
+#                           (e.g. a worktree of an older commit) for an A/B against this one; pier-hollow
+#                           and pier always come from build/bin
+#   PIER_SKIP_BUILD=1       do not build first
+#   TIMEOUT_S               per arm, to converge (default 600)
+#   REGISTRY_ARGS           extra flags for pier-registry (e.g. --host-down-after-ms 60000)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+[ "${PIER_SKIP_BUILD:-0}" = 1 ] || bash scripts/build.sh pier-stack pier-hollow >/dev/null
+bin=$(cd build/bin && pwd)
+plane=$(cd "${BIN_DIR:-build/bin}" && pwd)
+timeout_s=${TIMEOUT_S:-600}
+arms=("$@")
+[ ${#arms[@]} -gt 0 ] || arms=(10x10x10 100x10x100)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_s() {  # pid -> user+system CPU seconds so far
+  awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+rss_peak_mib() { awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$1/status" 2>/dev/null || echo 0; }
+last_figure() {  # file key -> the key's value in the newest JSON line
+  tail -n 1 "$1" | python3 -c "import json,sys; print(json.loads(sys.stdin.read() or '{}').get('$2', ''))"
+}
+
+run_arm() {  # HOSTSxAPPSxREPLICAS -> one JSON line
+  local hosts apps replicas
+  IFS=x read -r hosts apps replicas <<<"$1"
+  local state
+  state=$(mktemp -d /tmp/pier-bench-scale-XXXXXX)
+  export PIER_BUS_PUB=tcp://127.0.0.1:$(free_port) PIER_BUS_SUB=tcp://127.0.0.1:$(free_port)
+  local pids=()
+  trap 'kill ${pids[*]} 2>/dev/null; wait 2>/dev/null; rm -rf "$state"' RETURN
+  "$plane/pier-bus" --publishers "$PIER_BUS_PUB" --subscribers "$PIER_BUS_SUB" >"$state/bus.log" 2>&1 &
+  pids+=($!)
+  local bus_pid=$!
+  # shellcheck disable=SC2086
+  "$plane/pier-registry" --db "$state/registry.db" ${REGISTRY_ARGS:-} >"$state/registry.log" 2>&1 &
+  pids+=($!)
+  local registry_pid=$!
+  "$plane/pier-scheduler" >"$state/scheduler.log" 2>&1 &
+  pids+=($!)
+  local scheduler_pid=$!
+  "$plane/pier-lbgen" >"$state/lbgen.log" 2>&1 &
+  pids+=($!)
+  local lbgen_pid=$!
+  local start=$SECONDS
+  "$bin/pier-hollow" --hosts "$hosts" --duration-ms $(((timeout_s + 120) * 1000)) >"$state/hollow.jsonl" \
+    2>"$state/hollow.log" &
+  pids+=($!)
+  local hollow_pid=$!
+  until [ "$(last_figure "$state/hollow.jsonl" registered)" = "$hosts" ]; do
+    [ $((SECONDS - start)) -lt 120 ] || { echo "arm $1: hosts never all registered" >&2; tail -3 "$state/hollow.jsonl" >&2; return 1; }
+    sleep 0.2
+  done
+  local registered_s=$((SECONDS - start))
+  local before=() p
+  for p in $bus_pid $registry_pid $scheduler_pid $lbgen_pid $hollow_pid; do before+=("$(cpu_s "$p")"); done
+  local t0 t1
+  t0=$(date +%s%N)
+  for ((a = 1; a <= apps; a++)); do
+    "$bin/pier" deploy --name "app-$a" --image pier/demo-app --command pier-demo-app --port "$((20000 + a)):8000" \
+      --replicas "$replicas" --cpu 0.1 --memory 64m --detach --timeout 30 >/dev/null
+  done
+  until [ "$(last_figure "$state/hollow.jsonl" converged)" = "True" ]; do
+    if [ $(((($(date +%s%N) - t0) / 1000000000))) -ge "$timeout_s" ]; then
+      echo "arm $1: not converged within ${timeout_s} s" >&2
+      tail -2 "$state/hollow.jsonl" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  t1=$(date +%s%N)
+  local i=0 cpu=()
+  for p in $bus_pid $registry_pid $scheduler_pid $lbgen_pid $hollow_pid; do
+    cpu+=("$(python3 -c "print(round($(cpu_s "$p") - ${before[$i]}, 2))")")
+    i=$((i + 1))
+  done
+  local suspect
+  suspect=$(grep -c "suspect: no heartbeat" "$state/registry.log" || true)
+  printf '{"arm":"%s","hosts":%s,"instances":%s,"register_s":%s,"converge_s":%s,"state_bytes":%s,"revision":%s,' \
+    "$1" "$hosts" $((apps * replicas)) "$registered_s" "$(python3 -c "print(round(($t1 - $t0) / 1e9, 2))")" \
+    "$(last_figure "$state/hollow.jsonl" state_bytes)" "$(last_figure "$state/hollow.jsonl" state_revision)"
+  printf '"cpu_s":{"bus":%s,"registry":%s,"scheduler":%s,"lbgen":%s,"hollow":%s},"registry_rss_mib":%s,"suspect_events":%s}\n' \
+    "${cpu[@]}" "$(rss_peak_mib "$registry_pid")" "$suspect"
+}
+
+for arm in "${arms[@]}"; do
+  [[ $arm =~ ^[0-9]+x[0-9]+x[0-9]+$ ]] || { echo "bench/scale: arm $arm: must be HOSTSxAPPSxREPLICAS" >&2; exit 2; }
+  (run_arm "$arm")
+done
