@@ -813,6 +813,8 @@ bool Registry::refuse_host(const std::string& host, const Status& why) {
     return false;
   }
   if (it == refused.end()) {
+    // A bound on what hosts the registry does not know can make it keep (each is told all the same).
+    if (refused.size() >= kMaxRefusedHosts) return false;
     it = refused.emplace(refused.end());
     it->host_id = host;
   }

@@ -52,6 +52,8 @@ class Registry {
   // Lists `host` among the state's refused hosts with `why` (soft: no revision, nothing stored). Returns
   // whether the list changed in what it shows (a new host or a new reason: worth publishing).
   bool refuse_host(const std::string& host, const Status& why);
+  // At most this many hosts are listed as refused at once.
+  static constexpr std::size_t kMaxRefusedHosts = 1024;
 
   // Marks `suspect` every up host not heard from for `host_down_after_ms` (a host the registry has not
   // heard from since it started counts from the start). Its instances stay assigned and in every

@@ -775,6 +775,14 @@ TEST_F(RegistryTest, AHostThePoolHasNoRoomForIsRefusedNamingTheFlagAndNothingCha
   EXPECT_TRUE(small.state().refused_hosts.empty());
 }
 
+TEST_F(RegistryTest, TheRefusedListIsBounded) {
+  const Status why = Status::Invalid("address", "must be an IPv4 address");
+  for (std::size_t i = 0; i < Registry::kMaxRefusedHosts; ++i)
+    ASSERT_TRUE(reg.refuse_host("h" + std::to_string(i), why));
+  EXPECT_FALSE(reg.refuse_host("one-too-many", why));
+  EXPECT_EQ(reg.state().refused_hosts.size(), Registry::kMaxRefusedHosts);
+}
+
 TEST_F(RegistryTest, ARefusedHostThatIsAcceptedLeavesTheRefusedList) {
   ASSERT_TRUE(reg.refuse_host("h1", Status::Invalid("address", "must be an IPv4 address")));
   auto accepted = reg.heartbeat(host("h1"));
