@@ -72,7 +72,7 @@ Status HollowFleet::handle(const std::string& topic, const std::string& body) {
     host->changed = true;
     return Status::Ok();
   }
-  if (Host* host = host_of(std::string(topic::kReplyPrefix) + "agent/")) {
+  if (Host* host = host_of(topic::reply_to("agent/"))) {
     auto reply = codec::decode<msg::Reply>(body);
     if (!reply.ok()) return reply.status();
     if (!reply->ok) host->refusal = reply->message;

@@ -84,18 +84,19 @@ int main(int argc, char** argv) {
   hollow::HollowFleet fleet(o, clock);
   zmq::context_t context;
   bus::Publisher publisher(context, endpoints, "hollow", clock);
-  bus::Subscriber subscriber(context, endpoints,
-                             {std::string(topic::kStateFull), std::string(topic::kLbConfigPrefix),
-                              std::string(topic::kReplyPrefix) + "agent/"});
+  bus::Subscriber subscriber(
+      context, endpoints,
+      {std::string(topic::kStateFull), std::string(topic::kLbConfigPrefix), topic::reply_to("agent/")});
   stop_signal::install();
   std::map<std::string, uint64_t> seq;  // per host: each speaks as its own agent
   const int64_t start = clock.steady_ms();
   int64_t next_report = start + report_ms;
   int64_t next_snapshot = start;
   bool converged = false;
+  hollow::Figures figures = fleet.figures();
   while (!stop_signal::requested() && clock.steady_ms() - start < duration_ms) {
     // Until a state arrives (the bus may not route our subscription yet), ask for one every half second.
-    if (fleet.figures().states == 0 && clock.steady_ms() >= next_snapshot) {
+    if (figures.states == 0 && clock.steady_ms() >= next_snapshot) {
       publisher.publish(topic::kSnapshot, msg::SnapshotRequest{"hollow start"});
       next_snapshot = clock.steady_ms() + 500;
     }
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
       header.time_ms = clock.now_ms();
       publisher.publish_raw({out.topic, codec::encode(header), std::move(out.body)});
     }
-    const auto figures = fleet.figures();
+    figures = fleet.figures();
     if (clock.steady_ms() >= next_report || figures.converged != converged) {
       std::cout << to_json(figures, clock.now_ms(), static_cast<int64_t>(subscriber.dropped())).dump() << std::endl;
       next_report = clock.steady_ms() + report_ms;

@@ -2,7 +2,6 @@
 
 #include "common/codec.h"
 #include "common/topics.h"
-#include "common/validate.h"
 
 namespace pier::registry {
 namespace {
@@ -11,12 +10,8 @@ namespace {
 // until it gives up. It names the field that did not decode ("app.memory_bytes"), or "body" when the
 // bytes are no msgpack map at all. Nothing is applied, so nothing is recorded: a retry is judged again.
 msg::Reply undecodable(const Registry& registry, const bus::Envelope& envelope, const Status& why) {
-  const Status named = why.field().empty() ? Status::Invalid("body", why.message()) : why;
-  msg::Reply reply;
-  reply.request_id = envelope.header.request_id;
-  reply.field = named.field();
-  reply.rule = named.rule();
-  reply.message = named.message();
+  msg::Reply reply =
+      error_reply(envelope.header.request_id, why.field().empty() ? Status::Invalid("body", why.message()) : why);
   reply.revision = registry.state().revision;
   return reply;
 }
@@ -66,12 +61,6 @@ Handled dispatch(Registry& registry, const bus::Envelope& envelope) {
       handled.rejected = decoded.status();
       return handled;
     }
-    // A host id that is no DNS label names nothing to answer or list: malformed, as a body that does not
-    // decode (and never echoed into a topic or a log line).
-    if (Status s = validate::dns_label("host_id", decoded->host_id); !s.ok()) {
-      handled.rejected = s;
-      return handled;
-    }
     if (t != topic::heartbeat(decoded->host_id)) {
       handled.rejected = Status::Invalid("host_id", "must match the topic's host");
       return handled;
@@ -87,13 +76,16 @@ Handled dispatch(Registry& registry, const bus::Envelope& envelope) {
       handled.state_changed = *changed;
       return handled;
     }
-    // A heartbeat that decodes but is refused (no subnet left, a field breaking a rule) is no malformed
-    // message: the agent hears why on its reply topic, and `pier hosts` lists the host as refused.
+    // A host id that is no DNS label names nothing to answer or list: malformed, as a body that does not
+    // decode (and never echoed into a topic or a log line).
+    if (changed.status().field() == "host_id") {
+      handled.rejected = changed.status();
+      return handled;
+    }
+    // Any other refusal (no subnet left, a field breaking a rule) is no malformed message: the agent
+    // hears why on its reply topic, and `pier hosts` lists the host as refused.
     handled.state_changed = registry.refuse_host(decoded->host_id, changed.status());
-    msg::Reply refusal;
-    refusal.field = changed.status().field();
-    refusal.rule = changed.status().rule();
-    refusal.message = changed.status().message();
+    msg::Reply refusal = error_reply("", changed.status());
     refusal.revision = registry.state().revision;
     handled.out.push_back({topic::reply_to(envelope.header.sender), codec::encode(refusal), ""});
     return handled;

@@ -18,6 +18,14 @@ namespace {
 namespace instance_state = states::instance;
 namespace host_state = states::host;
 
+// Two records of the wire alike, field for field (their encodings are equal).
+template <typename T>
+bool same_encoded(const T& a, const T& b) {
+  return codec::encode(a) == codec::encode(b);
+}
+
+}  // namespace
+
 msg::Reply error_reply(const std::string& request_id, const Status& status) {
   msg::Reply reply;
   reply.request_id = request_id;
@@ -27,14 +35,6 @@ msg::Reply error_reply(const std::string& request_id, const Status& status) {
   reply.message = status.message();
   return reply;
 }
-
-// Two records of the wire alike, field for field (their encodings are equal).
-template <typename T>
-bool same_encoded(const T& a, const T& b) {
-  return codec::encode(a) == codec::encode(b);
-}
-
-}  // namespace
 
 Registry::Registry(Store& store, const Clock& clock, const Config& config)
     : store_(store),

@@ -28,6 +28,9 @@ struct Config {
   int64_t host_down_after_ms = 3000;                // a host not heard from this long is down
 };
 
+// The refusal of `request_id` (empty: a heartbeat's) for `status`: its field, rule and message.
+msg::Reply error_reply(const std::string& request_id, const Status& status);
+
 // The registry keeps the whole state in memory and decides there; every change goes through mutate(),
 // which commits the records it touched to the Store at once, or restores memory when it is refused or
 // the store fails. Rollout steps are planned by rollout.h; the registry applies the plan.
