@@ -4,6 +4,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "bench/hollow/hollow.h"
 #include "common/bus.h"
@@ -72,11 +73,18 @@ int main(int argc, char** argv) {
     std::cerr << "error: hosts: must be between 1 and 10000\n";
     return 2;
   }
-  if (o.heartbeat_ms <= 0 || report_ms <= 0 || duration_ms <= 0 || o.start_ms < 0 || o.sample_ms < 0 ||
-      o.min_gap_ms < 0) {
-    std::cerr << "error: heartbeat-ms, report-ms and duration-ms must be positive; start-ms, sample-ms and "
-                 "min-gap-ms at least 0\n";
-    return 2;
+  for (const auto& [flag, value, least] : {std::tuple{"heartbeat-ms", o.heartbeat_ms, 1},
+                                           {"report-ms", report_ms, 1},
+                                           {"duration-ms", duration_ms, 1},
+                                           {"start-ms", o.start_ms, 0},
+                                           {"sample-ms", o.sample_ms, 0},
+                                           {"min-gap-ms", o.min_gap_ms, 0},
+                                           {"cpus", int64_t{o.cpus}, 1},
+                                           {"memory-mib", memory_mib, 1}}) {
+    if (value < least) {
+      std::cerr << "error: " << flag << ": must be at least " << least << "\n";
+      return 2;
+    }
   }
   o.memory_bytes = memory_mib << 20;
 
