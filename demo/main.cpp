@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/options.h"
 #include "demo/cpu_work.h"
+#include "demo/one_write_server.h"
 #include "demo/tcp_echo.h"
 
 namespace {
@@ -94,10 +95,10 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  httplib::Server server;
+  demo::OneWriteServer server;       // each response in one send: a kill never cuts one in half
   server.set_keep_alive_timeout(2);  // bounds how long an idle keep-alive connection delays shutdown
-  // Headers and body go out in two writes: without TCP_NODELAY the body waits for the peer's delayed
-  // ACK (~40 ms) on every reused connection, e.g. HAProxy's pooled connections to the instance.
+  // Without TCP_NODELAY a response written while the previous one is unacknowledged waits for the
+  // peer's delayed ACK (~40 ms), e.g. on HAProxy's pooled connections to the instance.
   server.set_tcp_nodelay(true);
   // cpp-httplib's default SO_REUSEPORT would let a second server bind the same address and port and
   // share its connections; SO_REUSEADDR alone refuses a port in use.

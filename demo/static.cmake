@@ -18,6 +18,7 @@ if(PIER_HTTPLIB_SINGLE_HEADER_DIR AND NOT EXISTS ${PIER_HTTPLIB_SINGLE_HEADER_DI
 elseif(PIER_HTTPLIB_SINGLE_HEADER_DIR)
   add_executable(pier-demo-app-static EXCLUDE_FROM_ALL
     ${CMAKE_CURRENT_SOURCE_DIR}/main.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/one_write_server.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/tcp_echo.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/cpu_work.cpp
     ${PROJECT_SOURCE_DIR}/common/log.cpp

@@ -1,12 +1,17 @@
 // The real pier-demo-app on a free 127.0.0.1 port: GET /work?ms=N answers like / after burning N ms of
-// CPU; a bad ms is a 400 naming `ms`.
+// CPU; a bad ms is a 400 naming `ms`; every response leaves in one TCP segment.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
 
 #include "common/process.h"
+#include "tests/demo/tcp_segments.h"
 #include "tests/support/eventually.h"
 #include "tests/support/free_port.h"
 
@@ -66,6 +71,36 @@ TEST_F(DemoAppTest, ABadMsIsA400NamingMs) {
     EXPECT_EQ(res->body.rfind("error: ms: ", 0), 0u) << path << ": " << res->body;
     EXPECT_NE(res->body.find("1 to 10000"), std::string::npos) << res->body;
   }
+}
+
+// A response cut between its headers and its body (the instance killed in between) is a failed request
+// no load balancer can send again; one segment per response leaves a kill nothing to cut.
+TEST_F(DemoAppTest, EachResponseArrivesInOneSegmentOnAKeptAliveConnection) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string body = "instance=web-1 app=web host=h1 path=/\n";
+  for (int request = 0; request < 3; ++request) {
+    const uint32_t before = test_support::data_segments_in(fd);
+    const std::string get = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    ASSERT_EQ(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), static_cast<ssize_t>(get.size()));
+    std::string response;
+    char buf[4096];
+    while (response.find(body) == std::string::npos) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      ASSERT_GT(n, 0) << "request " << request << " got: " << response;
+      response.append(buf, static_cast<size_t>(n));
+    }
+    EXPECT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
+    EXPECT_EQ(test_support::data_segments_in(fd) - before, 1u) << "request " << request << ": " << response;
+  }
+  ::close(fd);
 }
 
 }  // namespace
