@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/liveness.h"
+#include "common/lb_summary.h"
 #include "common/reach.h"
 
 namespace pier::cli {
@@ -109,6 +110,18 @@ std::string instances_table(const msg::State& state, const std::string& app) {
   return text;
 }
 
+namespace {
+
+// A host's HAProxy servers per app: [{app, listed, up, digest, down}] (from either form of LbStatus).
+nlohmann::json lb_apps_json(const msg::LbStatus& lb) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& a : lb::apps(lb))
+    out.push_back({{"app", a.app}, {"listed", a.listed}, {"up", a.up}, {"digest", a.digest}, {"down", a.down}});
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json hosts_json(const msg::State& state) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& h : state.hosts) {
@@ -128,7 +141,8 @@ nlohmann::json hosts_json(const msg::State& state) {
                      {"reloads", h.lb.reloads},
                      {"runtime_updates", h.lb.runtime_updates},
                      {"servers_up", h.lb.servers_up},
-                     {"reports_servers_up", h.lb.reports_servers_up}}},
+                     {"reports_servers_up", h.lb.reports_servers_up},
+                     {"apps", lb_apps_json(h.lb)}}},
                    {"overlay",
                     {{"mode", h.overlay.mode},
                      {"underlay", h.overlay.underlay},
@@ -159,10 +173,15 @@ std::string hosts_table(const msg::State& state, int64_t now_ms) {
   for (const auto& h : state.hosts) {
     std::string seen = "-";
     if (h.last_seen_ms > 0) seen = std::to_string(std::max<int64_t>(0, now_ms - h.last_seen_ms) / 1000) + "s ago";
-    std::string lb = std::to_string(h.lb.servers.size()) + " servers";
+    int listed = 0, up = 0;
+    for (const auto& a : lb::apps(h.lb)) {
+      listed += a.listed;
+      up += a.up;
+    }
+    std::string lb = std::to_string(listed) + " servers";
     if (!h.lb.hash.empty()) lb += ", cfg " + h.lb.hash.substr(0, 8);
     if (!h.lb.error.empty()) lb += ", error: " + h.lb.error;
-    if (h.lb.reports_servers_up) lb += ", " + std::to_string(h.lb.servers_up.size()) + " up";
+    if (h.lb.reports_servers_up) lb += ", " + std::to_string(up) + " up";
     rows.push_back({h.id, or_dash(h.hostname), or_dash(h.address), std::to_string(h.cpus), format_bytes(h.memory_bytes),
                     or_dash(h.runtime), or_dash(h.subnet), or_dash(h.overlay.mode), peers_cell(h), h.status, seen, lb});
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/lb_summary.h"
 #include "common/states.h"
 
 namespace pier::cli {
@@ -68,27 +69,27 @@ Liveness assess(const msg::State& state, const std::string& app, int wanted, int
       starting.push_back(i.id + " " + i.state);
     }
   }
+  const std::string wanted_digest = lb::servers_digest({ids.begin(), ids.end()});
   std::vector<std::string> hosts;
   for (const auto& h : state.hosts) {
     if (h.status != states::host::kUp) continue;
-    std::set<std::string> serving;
-    for (const auto& s : h.lb.servers)
-      if (belongs_to(s, app)) serving.insert(s);
-    if (serving != ids) {
-      std::string why = "host " + h.id + " serves " + std::to_string(serving.size()) + " of " +
-                        std::to_string(ids.size()) + " instances";
+    const auto apps = lb::apps(h.lb);
+    const msg::LbApp* serving = lb::find(apps, app);
+    const int listed = serving != nullptr ? serving->listed : 0;
+    if (ids.empty() ? listed != 0 : serving == nullptr || serving->digest != wanted_digest) {
+      std::string why =
+          "host " + h.id + " serves " + std::to_string(listed) + " of " + std::to_string(ids.size()) + " instances";
       if (!h.lb.error.empty()) why += " (HAProxy config rejected: " + h.lb.error + ")";
       hosts.push_back(why);
       continue;
     }
-    if (!h.lb.reports_servers_up) continue;  // an agent older than servers_up: listed is all it tells
-    std::vector<std::string> down;
-    for (const auto& id : ids)
-      if (!std::binary_search(h.lb.servers_up.begin(), h.lb.servers_up.end(), id)) down.push_back(id);
-    if (down.empty()) continue;
-    std::string why = "host " + h.id + "'s HAProxy checks find " + std::to_string(ids.size() - down.size()) + " of " +
+    // An agent older than servers_up: listed is all it tells.
+    if (!h.lb.reports_servers_up || serving == nullptr || serving->up == serving->listed) continue;
+    std::string why = "host " + h.id + "'s HAProxy checks find " + std::to_string(serving->up) + " of " +
                       std::to_string(ids.size()) + " instances up (not yet: ";
-    for (std::size_t i = 0; i < down.size(); ++i) why += (i ? ", " : "") + down[i];
+    for (std::size_t i = 0; i < serving->down.size(); ++i) why += (i ? ", " : "") + serving->down[i];
+    const int unnamed = serving->listed - serving->up - static_cast<int>(serving->down.size());
+    if (unnamed > 0) why += " and " + std::to_string(unnamed) + " more";
     hosts.push_back(why + ")");
   }
   for (auto* list : {&rollout, &failed, &pending, &starting, &hosts})

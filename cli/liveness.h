@@ -30,8 +30,8 @@ struct Liveness {
 
 // The change is live when the state holds exactly `wanted` instances of `app`, all `running` and of the
 // app's revision (no rollout under way), and every host with status "up" lists exactly those instance
-// ids among its HAProxy servers (no server of the app that is not one of them) and, when its agent
-// reports them, among the servers its HAProxy's own checks find up (servers_up): listed is not yet
+// ids among its HAProxy servers (the digest of its LbApp for `app`: no server of the app that is not
+// one of them) and, when its agent reports checks, finds every one of them up: listed is not yet
 // answering. wanted == 0 means removed: no instance left, no up host serving one.
 Liveness assess(const msg::State& state, const std::string& app, int wanted, int64_t since_revision = 0);
 

@@ -177,18 +177,36 @@ struct Reply {
 // ---------------------------------------------------------------------------------------------
 // State (topic state.full): the registry's whole view, with a revision that rises on every change.
 
+// One app's servers in a host's running HAProxy config (LbStatus.apps, common/lb_summary.h): what a
+// deploy waits on and `pier hosts` shows, at a size that does not grow with every server's name.
+struct LbApp {
+  std::string app;
+  int listed = 0;      // the app's instances listed as servers
+  int up = 0;          // of those, the ones this HAProxy's own check finds answering
+  std::string digest;  // lb::servers_digest of the listed instance ids: equal sets, equal digests
+  // Listed but not up, sorted: at most lb::kMaxDownNamed of them (listed - up says how many in all).
+  std::vector<std::string> down;
+  MSGPACK_DEFINE_MAP(app, listed, up, digest, down);
+};
+
 struct LbStatus {
-  std::string hash;                  // hash of the haproxy.cfg the agent runs
-  int64_t state_revision = 0;        // state revision that config was generated from
-  std::vector<std::string> servers;  // instance ids present as servers in the running config
-  std::string error;                 // last rejected config's reason, empty when fine
+  std::string hash;            // hash of the haproxy.cfg the agent runs
+  int64_t state_revision = 0;  // state revision that config was generated from
+  // Instance ids present as servers in the running config. Sent by agents before `apps`; this version's
+  // agents send it empty (heartbeats would grow with hosts x instances) and keep it for themselves.
+  std::vector<std::string> servers;
+  std::string error;  // last rejected config's reason, empty when fine
   int64_t reloads = 0;
   int64_t runtime_updates = 0;  // server changes applied through the Runtime API (no reload)
   // Of `servers`: those this HAProxy's own health check finds answering (`show stat`: status UP and the
   // last check passed). An instance listed but not here is one this host cannot reach or that fails.
+  // Empty on the wire as `servers` is.
   std::vector<std::string> servers_up;
   bool reports_servers_up = false;  // false from agents older than servers_up: then only `servers` tells
-  MSGPACK_DEFINE_MAP(hash, state_revision, servers, error, reloads, runtime_updates, servers_up, reports_servers_up);
+  std::vector<LbApp> apps;          // `servers` per app, sorted by app
+  bool reports_apps = false;        // false from agents older than `apps`: then `servers` tells
+  MSGPACK_DEFINE_MAP(hash, state_revision, servers, error, reloads, runtime_updates, servers_up, reports_servers_up,
+                     apps, reports_apps);
 };
 
 // This host's end of the overlay network that makes every host's subnet reachable from every other

@@ -1,8 +1,10 @@
 #include "common/reach.h"
 
 #include <algorithm>
+#include <map>
 #include <tuple>
 
+#include "common/lb_summary.h"
 #include "common/states.h"
 
 namespace pier::reach {
@@ -15,19 +17,34 @@ bool contains(const std::vector<std::string>& list, const std::string& id) {
 }  // namespace
 
 std::vector<Fault> faults(const msg::State& state, const std::string& judge) {
-  std::vector<const msg::HostRecord*> judges;
+  struct Judge {
+    const msg::HostRecord* host;
+    std::vector<msg::LbApp> apps;
+  };
+  std::vector<Judge> judges;
   for (const auto& h : state.hosts)
-    if (h.status == states::host::kUp && h.lb.reports_servers_up) judges.push_back(&h);
+    if (h.status == states::host::kUp && h.lb.reports_servers_up) judges.push_back({&h, lb::apps(h.lb)});
+  std::map<std::string, const msg::InstanceRecord*> running;
+  for (const auto& i : state.instances)
+    if (i.state == states::instance::kRunning) running[i.id] = &i;
   std::vector<Fault> out;
-  for (const msg::HostRecord* h : judges) {
-    if (!judge.empty() && h->id != judge) continue;
-    for (const auto& i : state.instances) {
-      if (i.state != states::instance::kRunning || !contains(h->lb.servers, i.id) || contains(h->lb.servers_up, i.id))
-        continue;
-      Fault f{h->id, i.id, i.host, {}};
-      for (const msg::HostRecord* other : judges)
-        if (other != h && contains(other->lb.servers_up, i.id)) f.seen_up_from.push_back(other->id);
-      if (!f.seen_up_from.empty()) out.push_back(std::move(f));
+  for (const Judge& j : judges) {
+    if (!judge.empty() && j.host->id != judge) continue;
+    for (const msg::LbApp& app : j.apps) {
+      for (const auto& id : app.down) {
+        auto it = running.find(id);
+        if (it == running.end()) continue;
+        Fault f{j.host->id, id, it->second->host, {}};
+        for (const Judge& other : judges) {
+          if (&other == &j) continue;
+          // Up there: it lists the same servers of the app and names every one it finds down.
+          const msg::LbApp* there = lb::find(other.apps, app.app);
+          if (there != nullptr && there->digest == app.digest &&
+              there->down.size() == static_cast<std::size_t>(there->listed - there->up) && !contains(there->down, id))
+            f.seen_up_from.push_back(other.host->id);
+        }
+        if (!f.seen_up_from.empty()) out.push_back(std::move(f));
+      }
     }
   }
   std::sort(out.begin(), out.end(),

@@ -17,9 +17,10 @@ struct Fault {
   std::vector<std::string> seen_up_from;  // hosts whose HAProxy finds it up
 };
 
-// For every running instance listed by some up host's HAProxy that reports servers_up but does not find
-// it up, while another up host's HAProxy does: one Fault. Ordered by host, then instance. With `judge`,
-// only the faults that host's HAProxy sees (what its agent logs).
+// For every running instance that some up host's HAProxy lists but does not find up (named among its
+// LbApp's `down`), while another up host's HAProxy, listing the same servers of the app, does: one
+// Fault. Ordered by host, then instance. With `judge`, only the faults that host's HAProxy sees (what
+// its agent logs). At most lb::kMaxDownNamed instances per app and host are named, so judged.
 std::vector<Fault> faults(const msg::State& state, const std::string& judge = "");
 
 // "h1's HAProxy finds web-5 (on h3) down; h2 finds it up"

@@ -7,7 +7,9 @@
 #include <regex>
 #include <set>
 
+#include "common/lb_summary.h"
 #include "common/net.h"
+#include "common/states.h"
 #include "common/time_zone.h"
 
 namespace pier::validate {
@@ -200,6 +202,28 @@ Status overlay(std::string_view field, const msg::OverlayInfo& overlay) {
   if (Status s = mac_address(f + ".vtep_mac", overlay.vtep_mac); !s.ok()) return s;
   if (overlay.vni < 1 || overlay.vni > 16'777'215) return invalid(f + ".vni", "must be between 1 and 16777215");
   return port(f + ".port", overlay.port);
+}
+
+Status lb_status(std::string_view field, const msg::LbStatus& lb) {
+  for (std::size_t i = 0; i < lb.apps.size(); ++i) {
+    const msg::LbApp& a = lb.apps[i];
+    const std::string f = std::string(field) + ".apps[" + std::to_string(i) + "]";
+    if (Status s = dns_label(f + ".app", a.app); !s.ok()) return s;
+    if (i > 0 && !(lb.apps[i - 1].app < a.app))
+      return invalid(f + ".app", "must come after the previous app's (sorted, once each)");
+    if (a.listed < 0) return invalid(f + ".listed", "must be 0 or more");
+    if (a.up < 0 || a.up > a.listed) return invalid(f + ".up", "must be between 0 and listed");
+    if (a.digest.size() != 16 || !std::all_of(a.digest.begin(), a.digest.end(),
+                                              [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }))
+      return invalid(f + ".digest", "must be 16 lowercase hex digits");
+    if (a.down.size() > lb::kMaxDownNamed || static_cast<int64_t>(a.down.size()) > a.listed - a.up)
+      return invalid(f + ".down",
+                     "must name at most " + std::to_string(lb::kMaxDownNamed) + " and at most listed - up");
+    for (std::size_t k = 0; k < a.down.size(); ++k)
+      if (states::instance_serial(a.down[k]) < 0 || lb::app_of(a.down[k]) != a.app)
+        return invalid(f + ".down[" + std::to_string(k) + "]", "must be an instance id of the app (\"<app>-<n>\")");
+  }
+  return Status::Ok();
 }
 
 Status protocol(std::string_view field, std::string_view value) {

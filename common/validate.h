@@ -52,6 +52,11 @@ Status mac_address(std::string_view field, std::string_view value);
 // A host's overlay end (mode "" | vxlan | host-gw; with a mode: its underlay, and for vxlan its VTEP MAC,
 // VNI 1..16777215 and UDP port), fields named "<field>.underlay", "<field>.vtep_mac", ...
 Status overlay(std::string_view field, const msg::OverlayInfo& overlay);
+// A host's HAProxy status: its per-app summary (lb::summarize) sorted by app, each app a DNS label,
+// 0 <= up <= listed, a 16-hex-digit digest, in down at most lb::kMaxDownNamed and listed - up of the
+// app's instance ids.
+// Fields "<field>.apps[i].listed", ...
+Status lb_status(std::string_view field, const msg::LbStatus& lb);
 
 // Every field of a spec, in the order the spec lists them; the first failure is returned.
 Status app_spec(const msg::AppSpec& spec);

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/lb_summary.h"
 #include "common/options.h"
 #include "common/version.h"
 #include "tests/fleet/fleet.h"
@@ -121,11 +122,9 @@ class Bench {
       const auto ids = e2e::not_draining(ps, app.name);
       if (!wait_until(
               [&] {
-                const auto up_on_h1 = servers_up(f.hosts(), "h1");
-                return std::all_of(ids.begin(), ids.end(), [&](const std::string& id) {
-                  return std::any_of(up_on_h1.begin(), up_on_h1.end(),
-                                     [&](const std::string& s) { return s.find(id) != std::string::npos; });
-                });
+                const auto on_h1 = lb_app(f.hosts(), "h1", app.name);
+                return !on_h1.is_null() && on_h1.value("digest", "") == lb::servers_digest({ids.begin(), ids.end()}) &&
+                       on_h1.value("up", 0) == on_h1.value("listed", -1);
               },
               30s))
         fail(app.name + ": h1's HAProxy never saw its servers UP: " + f.hosts().dump(2));

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "common/codec.h"
+#include "common/lb_summary.h"
 #include "common/net.h"
 #include "common/states.h"
 #include "common/topics.h"
@@ -62,13 +63,16 @@ Status HollowFleet::handle(const std::string& topic, const std::string& body) {
     std::set<std::string> names;
     for (const auto& backend : config->spec.backends)
       for (const auto& server : backend.servers) names.insert(server.name);
-    host->lb.hash = config->hash;
-    host->lb.state_revision = config->state_revision;
-    host->lb.servers.assign(names.begin(), names.end());
-    host->lb.servers_up = host->lb.servers;  // every hollow server answers its check
-    host->lb.reports_servers_up = true;
-    ++host->lb.reloads;
-    host->lb_servers = fingerprint(host->lb.servers);
+    msg::LbStatus full = host->lb;
+    full.hash = config->hash;
+    full.state_revision = config->state_revision;
+    full.servers.assign(names.begin(), names.end());
+    full.servers_up = full.servers;  // every hollow server answers its check
+    full.reports_servers_up = true;
+    full.reports_apps = false;
+    ++full.reloads;
+    host->lb_servers = fingerprint(full.servers);
+    host->lb = lb::for_wire(std::move(full));  // what a real agent's heartbeat carries
     host->changed = true;
     return Status::Ok();
   }

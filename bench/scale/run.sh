@@ -9,7 +9,8 @@
 #   run.sh [ARM ...]        default: 10x10x10 100x10x100 (the first is the baseline the others are read against)
 #   BIN_DIR                 the control plane's binaries (default build/bin): another build of pier
 #                           (e.g. a worktree of an older commit) for an A/B against this one; pier-hollow
-#                           and pier always come from build/bin
+#                           too when BIN_DIR has one (the hosts speak that build's messages), else
+#                           build/bin's; pier always comes from build/bin
 #   PIER_SKIP_BUILD=1       do not build first
 #   TIMEOUT_S               per arm, to converge (default 600)
 #   REGISTRY_ARGS           extra flags for pier-registry (e.g. --host-down-after-ms 60000)
@@ -19,6 +20,8 @@ cd "$repo"
 [ "${PIER_SKIP_BUILD:-0}" = 1 ] || bash scripts/build.sh pier-stack pier-hollow >/dev/null
 bin=$(cd build/bin && pwd)
 plane=$(cd "${BIN_DIR:-build/bin}" && pwd)
+hollow=$bin/pier-hollow
+[ -x "$plane/pier-hollow" ] && hollow=$plane/pier-hollow
 timeout_s=${TIMEOUT_S:-600}
 arms=("$@")
 [ ${#arms[@]} -gt 0 ] || arms=(10x10x10 100x10x100)
@@ -53,7 +56,7 @@ run_arm() {  # HOSTSxAPPSxREPLICAS -> one JSON line
   pids+=($!)
   local lbgen_pid=$!
   local start=$SECONDS
-  "$bin/pier-hollow" --hosts "$hosts" --duration-ms $(((timeout_s + 120) * 1000)) >"$state/hollow.jsonl" \
+  "$hollow" --hosts "$hosts" --duration-ms $(((timeout_s + 120) * 1000)) >"$state/hollow.jsonl" \
     2>"$state/hollow.log" &
   pids+=($!)
   local hollow_pid=$!

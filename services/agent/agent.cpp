@@ -8,6 +8,7 @@
 #include <zmq.hpp>
 
 #include "common/codec.h"
+#include "common/lb_summary.h"
 #include "common/reach.h"
 #include "common/topics.h"
 
@@ -88,7 +89,7 @@ msg::HostStatus Agent::host_status() const {
   status.stats_port = options_.stats_port;
   status.started_ms = started_ms_;
   status.instances = handoff_.instances.get().statuses;
-  status.lb = handoff_.lb.get();
+  status.lb = lb::for_wire(handoff_.lb.get());  // per app: the server lists stay with the agent
   status.overlay = options_.overlay;
   status.peers = handoff_.peers.get();
   return status;

@@ -1,4 +1,4 @@
-// The hash that names a rendered configuration (LbConfig.hash, LbStatus.hash): FNV-1a 64-bit of the
+// The hash that names a rendered configuration (LbConfig.hash, LbStatus.hash): common/hash.h of the
 // text, as 16 lowercase hex digits. It tells configs apart; it is not a security measure.
 #pragma once
 

@@ -704,6 +704,7 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
   // It goes into that host's haproxy.cfg (`stats socket`): lbgen would refuse the host's config.
   if (Status s = validate::socket_path("haproxy_socket", status.haproxy_socket); !s.ok()) return s;
   if (Status s = validate::overlay("overlay", status.overlay); !s.ok()) return s;
+  if (Status s = validate::lb_status("lb", status.lb); !s.ok()) return s;
   for (std::size_t i = 0; i < status.peers.size(); ++i)
     if (Status s = validate::dns_label("peers[" + std::to_string(i) + "].host", status.peers[i].host); !s.ok())
       return s;
@@ -727,9 +728,7 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
             known->cpus != status.cpus || known->memory_bytes != status.memory_bytes ||
             known->runtime != status.runtime || known->haproxy_socket != status.haproxy_socket ||
             known->stats_port != status.stats_port || known->status != host_state::kUp ||
-            !same_encoded(known->lb, status.lb) || !same_encoded(known->overlay, status.overlay) ||
-            // a new round-trip time alone is no change: the stored rtt_us is the one of the last change
-            !reach::same_reachability(known->peers, status.peers)) {
+            !same_encoded(known->overlay, status.overlay)) {
           host.hostname = status.hostname;
           host.address = status.address;
           host.cpus = status.cpus;
@@ -792,13 +791,26 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
       std::nullopt, /*durable=*/false);
   if (!changed.ok()) return changed;
   if (was_down) spdlog::info("host {} up again (revision {})", status.host_id, state_.revision);
-  for (auto& h : state_.hosts)
-    if (h.id == status.host_id) h.last_seen_ms = clock_.now_ms();
+  bool published = *changed;
+  for (auto& h : state_.hosts) {
+    if (h.id != status.host_id) continue;
+    h.last_seen_ms = clock_.now_ms();
+    // Soft state: what the host's HAProxy runs and which peers it reaches change with every config and
+    // every link, and the agent says them again in every heartbeat. They are published, with no new
+    // revision and no write: the host's row takes them with its next real change, and a restarted
+    // registry has them again from the next heartbeat. A new round-trip time alone is no change: the
+    // rtt_us kept is the one of the last change.
+    if (!same_encoded(h.lb, status.lb) || !reach::same_reachability(h.peers, status.peers)) {
+      h.lb = status.lb;
+      h.peers = status.peers;
+      published = true;
+    }
+  }
   last_heard_ms_[status.host_id] = clock_.steady_ms();
   auto& refused = state_.refused_hosts;
   const auto was_refused =
       std::find_if(refused.begin(), refused.end(), [&](const auto& r) { return r.host_id == status.host_id; });
-  if (was_refused == refused.end()) return changed;
+  if (was_refused == refused.end()) return published;
   spdlog::info("host {} accepted after {} ms refused", status.host_id, clock_.now_ms() - was_refused->since_ms);
   refused.erase(was_refused);
   return true;

@@ -48,7 +48,8 @@ class Registry {
   msg::Reply place(const std::string& request_id, const msg::PlaceCommand& command);
 
   // Records an agent's heartbeat (registering the host on its first one). Returns whether the
-  // published state changed; an invalid heartbeat, or a new host that cannot get a subnet, is refused
+  // published state changed: with a new revision, or only in soft state (the host's LbStatus and peers:
+  // no revision, not stored). An invalid heartbeat, or a new host that cannot get a subnet, is refused
   // with a reason (and changes nothing: refuse_host() lists it).
   Result<bool> heartbeat(const msg::HostStatus& status);
 

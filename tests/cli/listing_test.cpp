@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/lb_summary.h"
+
 namespace pier::cli {
 namespace {
 
@@ -91,8 +93,18 @@ TEST(Listing, HostsJsonHasTheDocumentedKeys) {
                                            {"reloads", 2},
                                            {"runtime_updates", 5},
                                            {"servers_up", nlohmann::json::array()},
-                                           {"reports_servers_up", false}}));
+                                           {"reports_servers_up", false},
+                                           {"apps",
+                                            {{{"app", "web"},
+                                              {"listed", 1},
+                                              {"up", 0},
+                                              {"digest", lb::servers_digest({"web-1"})},
+                                              {"down", nlohmann::json::array()}}}}}));
   EXPECT_EQ(json[0]["memory_bytes"], 8LL << 30);
+  msg::State wire = sample_state();
+  wire.hosts[0].lb = lb::for_wire(wire.hosts[0].lb);
+  EXPECT_EQ(hosts_json(wire)[0]["lb"]["apps"], json[0]["lb"]["apps"]) << "this version's agents: the same apps";
+  EXPECT_EQ(hosts_json(wire)[0]["lb"]["servers"], nlohmann::json::array());
 }
 
 TEST(Listing, HostsTable) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/lb_summary.h"
 #include "common/states.h"
 
 namespace pier::cli {
@@ -90,6 +91,47 @@ TEST(Assess, NotLiveUntilEveryUpHostsChecksFindTheInstancesUp) {
   s.hosts[1].lb.reports_servers_up = false;  // an older agent: what it lists is all it tells
   s.hosts[1].lb.servers_up.clear();
   EXPECT_TRUE(assess(s, "web", 3).live);
+}
+
+// What this version's agents send: per app, a digest and the servers not up named (at most 16).
+TEST(Assess, TheWireFormJudgesAsTheListsDo) {
+  auto s = web_state();
+  s.hosts.push_back(host("host-b", {"web-1", "web-2", "web-3"}));
+  for (auto& h : s.hosts) {
+    h.lb.reports_servers_up = true;
+    h.lb.servers_up = {"web-1", "web-2", "web-3"};
+  }
+  s.hosts[1].lb.servers_up = {"web-3"};
+  for (auto& h : s.hosts) h.lb = lb::for_wire(h.lb);
+  auto l = assess(s, "web", 3);
+  EXPECT_FALSE(l.live);
+  ASSERT_EQ(l.waiting_on.size(), 1u);
+  EXPECT_EQ(l.waiting_on[0], "host host-b's HAProxy checks find 1 of 3 instances up (not yet: web-1, web-2)");
+  s.hosts[1].lb.apps[0].up = 3;
+  s.hosts[1].lb.apps[0].down.clear();
+  EXPECT_TRUE(assess(s, "web", 3).live);
+  s.hosts[1].lb.apps[0].digest = lb::servers_digest({"web-1", "web-2", "web-4"});  // the same count, other ids
+  l = assess(s, "web", 3);
+  EXPECT_FALSE(l.live) << "a scaled-away server still listed in place of a new one";
+  EXPECT_EQ(l.waiting_on[0], "host host-b serves 3 of 3 instances");
+}
+
+TEST(Assess, ManyServersNotUpAreNamedSixteenAndCounted) {
+  auto s = web_state();
+  s.instances.clear();
+  std::vector<std::string> ids;
+  for (int n = 1; n <= 20; ++n) {
+    ids.push_back("web-" + std::to_string(n));
+    s.instances.push_back(instance(ids.back(), "running"));
+  }
+  s.hosts[0].lb.servers = ids;
+  s.hosts[0].lb.reports_servers_up = true;
+  s.hosts[0].lb = lb::for_wire(s.hosts[0].lb);
+  const auto l = assess(s, "web", 20);
+  ASSERT_EQ(l.waiting_on.size(), 1u);
+  EXPECT_NE(l.waiting_on[0].find("find 0 of 20 instances up (not yet: web-1, web-10,"), std::string::npos)
+      << l.waiting_on[0];
+  EXPECT_NE(l.waiting_on[0].find(" and 4 more)"), std::string::npos) << l.waiting_on[0];
 }
 
 TEST(Assess, AStaleServerKeepsItNotLive) {

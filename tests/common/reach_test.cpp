@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/lb_summary.h"
+
 namespace pier {
 namespace {
 
@@ -51,6 +53,20 @@ TEST(Reach, DownEverywhereOrNotJudgedIsNoFault) {
   EXPECT_TRUE(reach::faults(s).empty()) << "only running instances";
   s.instances[0].state = "running";
   EXPECT_EQ(reach::faults(s).size(), 1u);
+}
+
+// As this version's agents send it: per app, with the servers not up named.
+TEST(Reach, TheWireFormIsJudgedAsTheListsAreAndADifferentListingIsNoWitness) {
+  msg::State s;
+  s.hosts = {judge("h1", {"web-1", "web-2"}, {"web-1"}), judge("h2", {"web-1", "web-2"}, {"web-1", "web-2"}),
+             judge("h3", {"web-2"}, {"web-2"})};
+  for (auto& h : s.hosts) h.lb = lb::for_wire(h.lb);
+  s.instances = {running("web-1", "h1"), running("web-2", "h3")};
+  const auto found = reach::faults(s);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(reach::describe(found[0]), "h1's HAProxy finds web-2 (on h3) down; h2 finds it up")
+      << "h3 lists other servers of web (its config is older or newer): it says nothing of web-2";
+  EXPECT_EQ(reach::faults(s, "h2").size(), 0u);
 }
 
 }  // namespace

@@ -1,9 +1,7 @@
 // The real pier-demo-app on a free 127.0.0.1 port: GET /work?ms=N answers like / after burning N ms of
 // CPU; a bad ms is a 400 naming `ms`; every response leaves in one TCP segment.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 #include "tests/demo/tcp_segments.h"
 #include "tests/support/eventually.h"
 #include "tests/support/free_port.h"
+#include "tests/support/raw_http.h"
 
 namespace pier {
 namespace {
@@ -76,15 +75,8 @@ TEST_F(DemoAppTest, ABadMsIsA400NamingMs) {
 // A response cut between its headers and its body (the instance killed in between) is a failed request
 // no load balancer can send again; one segment per response leaves a kill nothing to cut.
 TEST_F(DemoAppTest, EachResponseArrivesInOneSegmentOnAKeptAliveConnection) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = test_support::connect_loopback(port_, 5);
   ASSERT_GE(fd, 0);
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port_));
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   const std::string body = "instance=web-1 app=web host=h1 path=/\n";
   for (int request = 0; request < 3; ++request) {
     const uint32_t before = test_support::data_segments_in(fd);

@@ -22,6 +22,7 @@
 #include "cli/registry_client.h"
 #include "common/clock.h"
 #include "common/codec.h"
+#include "common/lb_summary.h"
 #include "common/process.h"
 #include "common/topics.h"
 #include "common/version.h"
@@ -157,13 +158,14 @@ std::map<std::string, AppEnd> end_state(const Stack& s, const std::vector<std::s
   for (const auto& app : apps) {
     AppEnd e;
     const auto placed = placement(ps, app, &e.all_running);
-    std::set<std::string> ids, servers;
-    for (const auto& [id, host] : placed) ids.insert(id);
+    std::vector<std::string> ids;
+    for (const auto& [id, host] : placed) ids.push_back(id);
+    std::string listed = lb::servers_digest({});  // the app's servers in the host's HAProxy: none
     if (hosts.is_array() && hosts.size() == 1)
-      for (const auto& server : hosts[0]["lb"].value("servers", std::vector<std::string>{}))
-        if (server.rfind(app + "-", 0) == 0) servers.insert(server);
+      for (const auto& a : hosts[0]["lb"].value("apps", nlohmann::json::array()))
+        if (a.value("app", "") == app) listed = a.value("digest", "");
     e.replicas = static_cast<int>(placed.size());
-    e.lb_matches = ids == servers;
+    e.lb_matches = lb::servers_digest(ids) == listed;
     e.processes = processes_of_app(app);
     if (e.replicas > 0 || e.processes > 0) out[app] = e;
   }

@@ -20,6 +20,7 @@
 #include "common/keys.h"
 #include "common/process.h"
 #include "common/version.h"
+#include "tests/support/raw_http.h"
 
 namespace pier::e2e {
 namespace fs = std::filesystem;
@@ -182,17 +183,8 @@ std::set<std::string> not_draining(const nlohmann::json& ps, const std::string& 
 
 std::optional<std::string> tcp_echo(int port, const std::string& text, std::size_t expect) {
   if (expect == 0) expect = text.size();
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{3, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return std::nullopt;
-  }
+  const int fd = test_support::connect_loopback(port, 3);
+  if (fd < 0) return std::nullopt;
   ::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
   std::string got;
   char buf[4096];

@@ -159,17 +159,12 @@ nlohmann::json host_record(const nlohmann::json& hosts, const std::string& id) {
   return nullptr;
 }
 
-std::set<std::string> servers_up(const nlohmann::json& hosts, const std::string& id) {
-  std::set<std::string> up;
+nlohmann::json lb_app(const nlohmann::json& hosts, const std::string& id, const std::string& app) {
   const auto host = host_record(hosts, id);
-  if (!host.is_object() || !host.contains("lb") || !host["lb"].contains("servers_up")) return up;
-  for (const auto& s : host["lb"]["servers_up"]) {
-    if (s.is_string())
-      up.insert(s.get<std::string>());
-    else if (s.is_object())
-      up.insert(s.value("name", s.value("id", "")));
-  }
-  return up;
+  if (!host.is_object() || !host.contains("lb")) return nullptr;
+  for (const auto& a : host["lb"].value("apps", nlohmann::json::array()))
+    if (a.value("app", "") == app) return a;
+  return nullptr;
 }
 
 bool peers_reachable(const nlohmann::json& hosts, const std::vector<std::string>& ids) {

@@ -57,8 +57,9 @@ std::string lan_of(const std::string& role);
 
 // A host's record in `pier hosts --output json`, null when absent.
 nlohmann::json host_record(const nlohmann::json& hosts, const std::string& id);
-// The servers a host's HAProxy's own checks see UP (lb.servers_up), empty when not reported.
-std::set<std::string> servers_up(const nlohmann::json& hosts, const std::string& id);
+// What a host's HAProxy lists of an app and its own checks find up (its lb.apps entry: listed, up,
+// digest, down), null when it lists none of the app's servers.
+nlohmann::json lb_app(const nlohmann::json& hosts, const std::string& id, const std::string& app);
 // Whether every host in `ids` reports every other one as reachable through the overlay (peers[]).
 bool peers_reachable(const nlohmann::json& hosts, const std::vector<std::string>& ids);
 // Instance id -> ip of an app's instances that are not draining.

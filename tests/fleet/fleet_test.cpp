@@ -17,6 +17,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/lb_summary.h"
 #include "common/version.h"
 
 namespace pier::fleet {
@@ -216,16 +217,22 @@ class PierFleetTest : public ::testing::Test {
     return up ? ids : std::set<std::string>();
   }
 
-  // Whether every server named after `ids` is UP in the HAProxy of each of `on`.
+  // Whether the HAProxy of each of `on` lists exactly web's `ids` and finds every one UP; with `others`,
+  // it may list more (a lost host's instances, down): then at least as many are UP and none of `ids` down.
   static bool everywhere_up(const nlohmann::json& hosts, const std::set<std::string>& ids,
-                            const std::vector<std::string>& on = host_ids()) {
+                            const std::vector<std::string>& on = host_ids(), bool others = false) {
     for (const auto& host : on) {
-      const auto up = servers_up(hosts, host);
-      for (const auto& id : ids)
-        if (std::none_of(up.begin(), up.end(), [&](const std::string& s) {
-              return s.find(id) != std::string::npos && s.find("failopen") == std::string::npos;
-            }))
-          return false;
+      const auto web = lb_app(hosts, host, "web");
+      if (web.is_null()) return false;
+      const int listed = web.value("listed", 0), up = web.value("up", 0);
+      const auto down = web.value("down", std::vector<std::string>{});
+      if (!others) {
+        if (web.value("digest", "") != lb::servers_digest({ids.begin(), ids.end()}) || up != listed) return false;
+        continue;
+      }
+      if (up < static_cast<int>(ids.size()) || static_cast<int>(down.size()) != listed - up) return false;
+      for (const auto& id : down)
+        if (ids.count(id) > 0) return false;
     }
     return true;
   }
@@ -498,7 +505,7 @@ TEST_F(PierFleetTest, KillHost) {
         const auto ps = f().ps();
         serving = running_on(ps, "web", "h1");
         serving.merge(running_on(ps, "web", "h2"));
-        return serving.size() >= kWebReplicas && everywhere_up(f().hosts(), serving, {"h1"});
+        return serving.size() >= kWebReplicas && everywhere_up(f().hosts(), serving, {"h1"}, true);
       },
       30s);
   const int64_t replaced_ms = ms_since(kill);

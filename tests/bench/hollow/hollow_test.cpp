@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/codec.h"
+#include "common/lb_summary.h"
 #include "common/topics.h"
 
 namespace pier::hollow {
@@ -136,7 +137,12 @@ TEST_F(HollowTest, ConvergedOnceEveryAppRunsAndEveryHostServesExactlyTheRunningI
   for (const auto& h : heartbeats(fleet.tick()))
     if (h.host_id == "hollow-3") {
       EXPECT_EQ(h.lb.hash, "h3b");
-      EXPECT_EQ(h.lb.servers, (std::vector<std::string>{"web-1", "web-2"}));
+      ASSERT_EQ(h.lb.apps.size(), 1u) << "per app, as a real agent sends it";
+      EXPECT_TRUE(h.lb.servers.empty());
+      EXPECT_EQ(h.lb.apps[0].app, "web");
+      EXPECT_EQ(h.lb.apps[0].listed, 2);
+      EXPECT_EQ(h.lb.apps[0].up, 2);
+      EXPECT_EQ(h.lb.apps[0].digest, lb::servers_digest({"web-2", "web-1"}));
     }
 }
 

@@ -5,13 +5,17 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 
 #include "common/codec.h"
+#include "common/lb_summary.h"
 #include "common/topics.h"
+#include "common/validate.h"
 #include "services/registry/dispatch.h"
 #include "tests/services/registry/fixture.h"
+#include "tests/support/temp_dir.h"
 
 namespace pier::registry {
 namespace {
@@ -269,11 +273,43 @@ TEST_F(RegistryTest, HostsOnAnOverlayGetRoutedSubnetsAndTheirOverlayIsInTheState
   reported.peers[0].error = "";
   reported.peers[0].reachable = true;
   reported.peers[0].rtt_us = 180;
-  ASSERT_TRUE(*reg.heartbeat(reported)) << "a peer that became reachable is a change";
+  ASSERT_TRUE(*reg.heartbeat(reported)) << "a peer that became reachable is news";
   EXPECT_TRUE(reg.state().hosts[1].peers.at(0).reachable);
   reported.peers[0].rtt_us = 240;
   EXPECT_FALSE(*reg.heartbeat(reported)) << "another round trip time alone is not";
-  EXPECT_EQ(reg.state().revision, revision + 1);
+  EXPECT_EQ(reg.state().revision, revision) << "peers are soft state: published without a revision";
+}
+
+// What a host's HAProxy runs changes with every config on every host: published, never a revision or a
+// write, and the host's row takes it with its next real change.
+TEST_F(RegistryTest, AnLbStatusChangeIsPublishedWithoutARevisionOrAWrite) {
+  pier::testing::TempDir dir("pier-registry-soft-");
+  const std::string path = dir.path() + "/registry.db";
+  auto file_db = open_store(path);
+  Registry first(*file_db, clock, Config{});
+  ASSERT_TRUE(first.heartbeat(host("h1")).ok());
+  const int64_t revision = first.state().revision;
+  auto status = host("h1");
+  status.lb.hash = "abc";
+  status.lb.reports_servers_up = true;
+  status.lb.servers = {"web-1"};
+  status.lb = lb::for_wire(status.lb);
+  ASSERT_TRUE(*first.heartbeat(status)) << "news for pier deploy and pier hosts";
+  EXPECT_EQ(first.state().hosts[0].lb.hash, "abc");
+  EXPECT_EQ(first.state().revision, revision);
+  EXPECT_FALSE(*first.heartbeat(status)) << "the same again is nothing";
+  {
+    auto reread = open_store(path);
+    Registry reopened(*reread, clock, Config{});
+    ASSERT_EQ(reopened.state().hosts.size(), 1u);
+    EXPECT_EQ(reopened.state().hosts[0].lb.hash, "") << "not written: the next heartbeat says it again";
+  }
+  status.cpus = 8;  // a real change: the row is written, with the LbStatus of the moment
+  ASSERT_TRUE(*first.heartbeat(status));
+  EXPECT_EQ(first.state().revision, revision + 1);
+  auto reread = open_store(path);
+  Registry reopened(*reread, clock, Config{});
+  EXPECT_EQ(reopened.state().hosts[0].lb.hash, "abc");
 }
 
 TEST_F(RegistryTest, ABadOverlayIsRefusedNamingTheFieldAndChangesNothing) {
@@ -296,6 +332,48 @@ TEST_F(RegistryTest, ABadOverlayIsRefusedNamingTheFieldAndChangesNothing) {
   bad.peers = {{"No Such;Host", true, 1, ""}};
   EXPECT_EQ(refused_field(bad), "peers[0].host");
   EXPECT_TRUE(reg.state().hosts.empty());
+}
+
+TEST_F(RegistryTest, ABadLbSummaryIsRefusedNamingTheFieldAndChangesNothing) {
+  ASSERT_TRUE(reg.heartbeat(host("h1")).ok());
+  const int64_t revision = reg.state().revision;
+  const auto good = [] {
+    auto h = host("h1");
+    h.lb.reports_servers_up = true;
+    h.lb.servers = {"api-1", "web-1", "web-2"};
+    h.lb = lb::for_wire(h.lb);
+    return h;
+  };
+  const struct {
+    const char* field;
+    std::function<void(msg::LbStatus&)> spoil;
+  } cases[] = {
+      {"lb.apps[1].app", [](msg::LbStatus& lb) { lb.apps[1].app = "Web;x"; }},
+      {"lb.apps[1].app", [](msg::LbStatus& lb) { std::swap(lb.apps[0], lb.apps[1]); }},
+      {"lb.apps[1].app", [](msg::LbStatus& lb) { lb.apps[1].app = lb.apps[0].app; }},
+      {"lb.apps[0].listed", [](msg::LbStatus& lb) { lb.apps[0].listed = -1; }},
+      {"lb.apps[1].up", [](msg::LbStatus& lb) { lb.apps[1].up = 3; }},
+      {"lb.apps[0].digest", [](msg::LbStatus& lb) { lb.apps[0].digest = "xyz"; }},
+      {"lb.apps[1].down",
+       [](msg::LbStatus& lb) {
+         lb.apps[1].down = {"web-1", "web-2", "web-3"};
+       }},
+      {"lb.apps[1].down[0]", [](msg::LbStatus& lb) { lb.apps[1].down = {"api-1"}; }},
+  };
+  for (const auto& c : cases) {
+    auto status = good();
+    status.lb.apps[1].up = 1;
+    status.lb.apps[1].down = {"web-2"};
+    ASSERT_TRUE(validate::lb_status("lb", status.lb).ok()) << "the good one before " << c.field;
+    c.spoil(status.lb);
+    auto result = reg.heartbeat(status);
+    ASSERT_FALSE(result.ok()) << c.field;
+    EXPECT_EQ(result.status().field(), c.field) << result.status().message();
+    EXPECT_EQ(reg.state().revision, revision);
+  }
+  auto fine = good();
+  ASSERT_TRUE(reg.heartbeat(fine).ok());
+  EXPECT_EQ(reg.state().hosts[0].lb.apps.size(), 2u) << "kept as the agent sent it";
 }
 
 TEST_F(RegistryTest, PlacementAssignsDistinctIpsFromTheHostSubnet) {
