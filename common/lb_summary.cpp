@@ -31,12 +31,13 @@ std::vector<msg::LbApp> summarize(const std::vector<std::string>& servers, const
     msg::LbApp a;
     a.app = app;
     a.listed = static_cast<int>(ids.size());
-    for (const auto& id : ids) {
-      if (!reports_up) continue;
-      if (answering.count(id) > 0) {
-        ++a.up;
-      } else if (a.down.size() < kMaxDownNamed) {
-        a.down.push_back(id);
+    if (reports_up) {
+      for (const auto& id : ids) {
+        if (answering.count(id) > 0) {
+          ++a.up;
+        } else if (a.down.size() < kMaxDownNamed) {
+          a.down.push_back(id);
+        }
       }
     }
     a.digest = servers_digest(std::move(ids));

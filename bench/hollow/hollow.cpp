@@ -15,15 +15,6 @@ namespace pier::hollow {
 
 namespace instance_state = states::instance;
 
-uint64_t fingerprint(const std::vector<std::string>& sorted_names) {
-  uint64_t h = 1469598103934665603ULL;
-  for (const auto& name : sorted_names) {
-    for (unsigned char c : name) h = (h ^ c) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;  // a separator no name holds
-  }
-  return h;
-}
-
 HollowFleet::HollowFleet(Options options, const Clock& clock) : options_(std::move(options)), clock_(clock) {
   const int64_t now = clock_.steady_ms();
   hosts_.resize(static_cast<std::size_t>(options_.hosts));
@@ -71,7 +62,7 @@ Status HollowFleet::handle(const std::string& topic, const std::string& body) {
     full.reports_servers_up = true;
     full.reports_apps = false;
     ++full.reloads;
-    host->lb_servers = fingerprint(full.servers);
+    host->lb_servers = lb::servers_digest(full.servers);
     host->lb = lb::for_wire(std::move(full));  // what a real agent's heartbeat carries
     host->changed = true;
     return Status::Ok();
@@ -102,9 +93,8 @@ void HollowFleet::apply_state(const msg::State& state) {
     on_the_way = on_the_way || i.state == instance_state::kPending || i.state == instance_state::kPlaced ||
                  i.state == instance_state::kStarting;
   }
-  std::sort(running.begin(), running.end());
   figures_.running = static_cast<int>(running.size());
-  running_fingerprint_ = fingerprint(running);
+  running_digest_ = lb::servers_digest(std::move(running));
   apps_settled_ = !on_the_way && std::all_of(state.apps.begin(), state.apps.end(), [&](const msg::AppRecord& a) {
     return running_per_app[a.spec.name] == a.spec.replicas;
   });
@@ -214,7 +204,7 @@ Figures HollowFleet::figures() const {
   for (const Host& host : hosts_) {
     f.registered += host.registered;
     f.refused += !host.refusal.empty();
-    f.lb_current += host.registered && host.lb_servers == running_fingerprint_;
+    f.lb_current += host.registered && host.lb_servers == running_digest_;
   }
   f.converged = apps_settled_ && f.registered == f.hosts && f.lb_current == f.hosts;
   return f;

@@ -88,7 +88,7 @@ class HollowFleet {
     std::string refusal;
     std::map<std::string, Instance> instances;
     msg::LbStatus lb;
-    uint64_t lb_servers = 0;  // fingerprint of the servers the newest config lists
+    std::string lb_servers;  // lb::servers_digest of the servers the newest config lists
   };
 
   void apply_state(const msg::State& state);
@@ -100,11 +100,8 @@ class HollowFleet {
   std::vector<Host> hosts_;
   std::map<std::string, std::size_t> index_;  // host id -> position in hosts_
   Figures figures_;
-  uint64_t running_fingerprint_ = 0;  // of the running instances of the newest state
-  bool apps_settled_ = false;         // every app of the newest state runs its replicas, nothing on the way
+  std::string running_digest_;  // lb::servers_digest of the running instances of the newest state
+  bool apps_settled_ = false;   // every app of the newest state runs its replicas, nothing on the way
 };
-
-// Fingerprint of a set of names (order-independent, as the caller sorts): FNV-1a over the sorted names.
-uint64_t fingerprint(const std::vector<std::string>& sorted_names);
 
 }  // namespace pier::hollow

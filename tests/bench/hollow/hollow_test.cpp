@@ -160,10 +160,11 @@ TEST_F(HollowTest, ARefusalIsCountedUntilAStateListsTheHostAndGarbageChangesNoth
   EXPECT_EQ(fleet.figures().registered, 4);
 }
 
-TEST(Fingerprint, DependsOnEveryNameAndWhereNamesEnd) {
-  EXPECT_EQ(fingerprint({"a", "b"}), fingerprint({"a", "b"}));
-  EXPECT_NE(fingerprint({"a", "b"}), fingerprint({"a"}));
-  EXPECT_NE(fingerprint({"ab"}), fingerprint({"a", "b"}));
+// The servers a hollow HAProxy lists are compared with the running instances by this digest.
+TEST(ServersDigest, DependsOnEveryNameAndWhereNamesEnd) {
+  EXPECT_EQ(lb::servers_digest({"a", "b"}), lb::servers_digest({"a", "b"}));
+  EXPECT_NE(lb::servers_digest({"a", "b"}), lb::servers_digest({"a"}));
+  EXPECT_NE(lb::servers_digest({"ab"}), lb::servers_digest({"a", "b"}));
 }
 
 }  // namespace
