@@ -247,8 +247,9 @@ struct HostRecord {
   LbStatus lb;
   OverlayInfo overlay;
   std::vector<PeerReach> peers;  // the other hosts it reaches through the overlay, or not (and why)
+  bool renders_lb = false;       // its agent renders haproxy.cfg from lb.spec (HostStatus.renders_lb)
   MSGPACK_DEFINE_MAP(id, hostname, address, cpus, memory_bytes, runtime, subnet, haproxy_socket, stats_port,
-                     last_seen_ms, status, lb, overlay, peers);
+                     last_seen_ms, status, lb, overlay, peers, renders_lb);
 };
 
 struct InstanceRecord {
@@ -357,8 +358,10 @@ struct HostStatus {
   LbStatus lb;
   OverlayInfo overlay;
   std::vector<PeerReach> peers;
+  // This agent renders its haproxy.cfg from lb.spec: lbgen renders no lb.config.<host> for it.
+  bool renders_lb = false;
   MSGPACK_DEFINE_MAP(host_id, hostname, address, cpus, memory_bytes, runtime, haproxy_socket, stats_port, started_ms,
-                     instances, lb, overlay, peers);
+                     instances, lb, overlay, peers, renders_lb);
 };
 
 struct InstanceSample {
@@ -407,7 +410,7 @@ struct HostSample {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Load balancer (topic lb.config.<host>): what HAProxy on one host should run.
+// Load balancer (topics lb.config.<host>, lb.spec, lb.resync.<host>): what HAProxy on each host should run.
 
 // Fail-open: every server `<name>` of a backend has a twin `<name>_failopen` (same address, `backup`, no
 // check) in the HAProxy config, so that when every checked server is down HAProxy still tries them
@@ -473,6 +476,43 @@ struct LbConfig {
   std::string haproxy_cfg;  // the rendered configuration
   LbSpec spec;
   MSGPACK_DEFINE_MAP(host_id, state_revision, hash, haproxy_cfg, spec);
+};
+
+// The load balancer spec every host shares (topic lb.spec, common/lb_fleet.h): the frontends and backends
+// of an LbSpec, which are the same on every host, and the template to render them with; each agent adds
+// its own bind address and stats settings and renders its haproxy.cfg itself. Published as numbered
+// changes, the Clone pattern: an update applies to the spec whose hash is `base`; a reader holding
+// another spec (it missed one) asks for the whole on lb.resync.<host>.
+struct LbSpecBackend {
+  std::string digest;  // lb::backend_digest of `backend`, as lbgen computed it
+  LbBackend backend;
+  MSGPACK_DEFINE_MAP(digest, backend);
+};
+
+struct LbSpecUpdate {
+  int64_t state_revision = 0;  // the state lbgen built this spec from
+  std::string base;            // hash of the spec this update applies to; empty: a whole spec, replacing any
+  std::string hash;            // lb::fleet_hash of the spec once applied
+  // The frontends replace the reader's when set (always in a whole spec): they change only with the
+  // apps' ports and paths, not with their instances.
+  bool has_frontends = false;
+  std::vector<LbFrontend> frontends;
+  std::string frontends_digest;
+  std::vector<LbSpecBackend> backends;  // whole: every backend; else those new or changed
+  std::vector<std::string> removed;     // backends gone (by name)
+  std::string template_hash;            // of the template the spec is rendered with (common/hash.h)
+  std::string template_text;            // whole specs only
+  MSGPACK_DEFINE_MAP(state_revision, base, hash, has_frontends, frontends, frontends_digest, backends, removed,
+                     template_hash, template_text);
+};
+
+// An agent asks lbgen for the whole spec (topic lb.resync.<host>): it has none yet, or an update did
+// not apply to what it has. lbgen answers on lb.spec (at most one whole spec every few hundred ms).
+struct LbSpecRequest {
+  std::string host_id;
+  std::string have;    // hash of the spec it holds, empty for none
+  std::string reason;  // "start" | "gap" | "mismatch"
+  MSGPACK_DEFINE_MAP(host_id, have, reason);
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ inline constexpr std::string_view kStatePrefix = "state.";
 inline constexpr std::string_view kHeartbeatPrefix = "agent.heartbeat.";  // HostStatus
 inline constexpr std::string_view kSamplePrefix = "agent.sample.";        // HostSample
 inline constexpr std::string_view kLbConfigPrefix = "lb.config.";         // LbConfig
+inline constexpr std::string_view kLbSpec = "lb.spec";                    // LbSpecUpdate
+inline constexpr std::string_view kLbResyncPrefix = "lb.resync.";         // LbSpecRequest
 
 inline constexpr std::string_view kReplyPrefix = "reply.";  // Reply
 
@@ -30,6 +32,7 @@ inline std::string reply_to(std::string_view sender) { return std::string(kReply
 inline std::string heartbeat(std::string_view host) { return std::string(kHeartbeatPrefix) + std::string(host); }
 inline std::string sample(std::string_view host) { return std::string(kSamplePrefix) + std::string(host); }
 inline std::string lb_config(std::string_view host) { return std::string(kLbConfigPrefix) + std::string(host); }
+inline std::string lb_resync(std::string_view host) { return std::string(kLbResyncPrefix) + std::string(host); }
 inline std::string app_metrics(std::string_view app) { return std::string(kAppMetricsPrefix) + std::string(app); }
 inline std::string decision(std::string_view app) { return std::string(kDecisionPrefix) + std::string(app); }
 

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "common/codec.h"
+#include "common/lb_fleet.h"
 #include "common/lb_summary.h"
 #include "common/net.h"
 #include "common/states.h"
@@ -45,12 +46,21 @@ Status HollowFleet::handle(const std::string& topic, const std::string& body) {
     auto it = index_.find(topic.substr(prefix.size()));
     return it == index_.end() ? nullptr : &hosts_[it->second];
   };
+  if (topic == topic::kLbSpec) {
+    auto update = codec::decode<msg::LbSpecUpdate>(body);
+    if (!update.ok()) return update.status();
+    ++figures_.lb_specs;
+    figures_.lb_spec_bytes += static_cast<int64_t>(body.size());
+    take_lb_spec(*update);
+    return Status::Ok();
+  }
   if (Host* host = host_of(topic::kLbConfigPrefix)) {
     auto config = codec::decode<msg::LbConfig>(body);
     if (!config.ok()) return config.status();
     ++figures_.lb_configs;
     figures_.lb_bytes += static_cast<int64_t>(body.size());
-    if (config->hash == host->lb.hash) return Status::Ok();
+    // As a real agent: a rendered config (an lbgen older than lb.spec) only while no spec is held.
+    if (!lb_spec_.hash.empty() || config->hash == host->lb.hash) return Status::Ok();
     std::set<std::string> names;
     for (const auto& backend : config->spec.backends)
       for (const auto& server : backend.servers) names.insert(server.name);
@@ -74,6 +84,36 @@ Status HollowFleet::handle(const std::string& topic, const std::string& body) {
     return Status::Ok();
   }
   return Status::Ok();
+}
+
+void HollowFleet::take_lb_spec(const msg::LbSpecUpdate& update) {
+  const std::string before = lb_spec_.hash;
+  if (!lb::apply(lb_spec_, update).ok()) {
+    lb_resync_ = true;  // a missed update: tick() asks for the whole spec
+    return;
+  }
+  if (update.base.empty()) lb_resync_ = false;
+  if (lb_spec_.hash == before) return;
+  // Every hollow host holds the same spec (each real agent would hold its own copy of it): its servers
+  // are summed up once and every host's HAProxy "runs" them, each answering its check.
+  msg::LbStatus full;
+  std::set<std::string> names;
+  for (const auto& [name, entry] : lb_spec_.backends)
+    for (const auto& server : entry.backend.servers) names.insert(server.name);
+  full.hash = lb_spec_.hash;
+  full.state_revision = lb_spec_.state_revision;
+  full.servers.assign(names.begin(), names.end());
+  full.servers_up = full.servers;
+  full.reports_servers_up = true;
+  const std::string digest = lb::servers_digest(full.servers);
+  const msg::LbStatus wire = lb::for_wire(std::move(full));
+  for (Host& host : hosts_) {
+    const int64_t reloads = host.lb.reloads + 1;
+    host.lb = wire;
+    host.lb.reloads = reloads;
+    host.lb_servers = digest;
+    host.changed = true;
+  }
 }
 
 void HollowFleet::apply_state(const msg::State& state) {
@@ -122,6 +162,16 @@ void HollowFleet::apply_state(const msg::State& state) {
 std::vector<Outgoing> HollowFleet::tick() {
   const int64_t now = clock_.steady_ms();
   std::vector<Outgoing> out;
+  // The fleet's one copy of the spec is asked for in the first host's name (each real agent asks in its own).
+  if ((lb_spec_.hash.empty() || lb_resync_) && !hosts_.empty() &&
+      (last_lb_resync_ms_ < 0 || now - last_lb_resync_ms_ >= kLbResyncEveryMs)) {
+    const Host& asker = hosts_.front();
+    out.push_back(
+        {topic::lb_resync(asker.id), "agent/" + asker.id,
+         codec::encode(msg::LbSpecRequest{asker.id, lb_spec_.hash, lb_spec_.hash.empty() ? "start" : "gap"})});
+    last_lb_resync_ms_ = now;
+    lb_resync_ = false;
+  }
   for (Host& host : hosts_) {
     for (auto& [id, instance] : host.instances) {
       if (instance.running || now - instance.seen_ms < options_.start_ms) continue;
@@ -169,6 +219,7 @@ msg::HostStatus HollowFleet::status_of(const Host& host) const {
     s.instances.push_back(std::move(i));
   }
   s.lb = host.lb;
+  s.renders_lb = true;
   if (options_.overlay) {
     // A made-up underlay of 10.255.0.0/16 and a VTEP MAC from the host's position: valid, never routed.
     const auto n = static_cast<uint32_t>(index_.at(host.id));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/lb_fleet.h"
 #include "common/messages.h"
 #include "common/status.h"
 
@@ -46,7 +47,9 @@ struct Figures {
   int64_t state_bytes = 0;  // of the newest state.full
   int64_t lb_configs = 0;   // lb.config.<host> messages for hollow hosts
   int64_t lb_bytes = 0;     // their bodies, summed
-  int64_t heartbeats = 0;   // sent
+  int64_t lb_specs = 0;     // lb.spec messages (every host gets each)
+  int64_t lb_spec_bytes = 0;
+  int64_t heartbeats = 0;  // sent
   int64_t heartbeat_bytes = 0;
   int instances = 0;   // of the newest state, on any host
   int running = 0;     // of those, running
@@ -60,8 +63,10 @@ class HollowFleet {
  public:
   HollowFleet(Options options, const Clock& clock);
 
-  // A message from the bus: state.full, lb.config.<host> or reply.agent/<host> (other topics are
-  // ignored). A body that does not decode is refused, changing nothing.
+  // A message from the bus: state.full, lb.spec, lb.config.<host> or reply.agent/<host> (other topics
+  // are ignored). A body that does not decode is refused, changing nothing. The hosts render from
+  // lb.spec (HostStatus.renders_lb) and hold one copy of it between them; lb.config.<host> counts only
+  // while no spec is held.
   Status handle(const std::string& topic, const std::string& body);
 
   // What is due now: each host's heartbeat (every heartbeat_ms, phased across the hosts, and at once
@@ -92,6 +97,7 @@ class HollowFleet {
   };
 
   void apply_state(const msg::State& state);
+  void take_lb_spec(const msg::LbSpecUpdate& update);
   msg::HostStatus status_of(const Host& host) const;
   msg::HostSample sample_of(const Host& host) const;
 
@@ -102,6 +108,10 @@ class HollowFleet {
   Figures figures_;
   std::string running_digest_;  // lb::servers_digest of the running instances of the newest state
   bool apps_settled_ = false;   // every app of the newest state runs its replicas, nothing on the way
+  lb::FleetSpec lb_spec_;       // the load balancer spec all hosts share
+  bool lb_resync_ = false;      // an update did not apply: ask for the whole spec
+  int64_t last_lb_resync_ms_ = -1;
+  static constexpr int64_t kLbResyncEveryMs = 500;
 };
 
 }  // namespace pier::hollow

@@ -26,6 +26,8 @@ nlohmann::json to_json(const pier::hollow::Figures& f, int64_t time_ms, int64_t 
           {"state_bytes", f.state_bytes},
           {"lb_configs", f.lb_configs},
           {"lb_bytes", f.lb_bytes},
+          {"lb_specs", f.lb_specs},
+          {"lb_spec_bytes", f.lb_spec_bytes},
           {"heartbeats", f.heartbeats},
           {"heartbeat_bytes", f.heartbeat_bytes},
           {"instances", f.instances},
@@ -92,9 +94,9 @@ int main(int argc, char** argv) {
   hollow::HollowFleet fleet(o, clock);
   zmq::context_t context;
   bus::Publisher publisher(context, endpoints, "hollow", clock);
-  bus::Subscriber subscriber(
-      context, endpoints,
-      {std::string(topic::kStateFull), std::string(topic::kLbConfigPrefix), topic::reply_to("agent/")});
+  bus::Subscriber subscriber(context, endpoints,
+                             {std::string(topic::kStateFull), std::string(topic::kLbSpec),
+                              std::string(topic::kLbConfigPrefix), topic::reply_to("agent/")});
   stop_signal::install();
   std::map<std::string, uint64_t> seq;  // per host: each speaks as its own agent
   const int64_t start = clock.steady_ms();

@@ -41,12 +41,18 @@ Status Agent::handle(const bus::Envelope& envelope) {
     handoff_.state.put(std::move(*state));
     return Status::Ok();
   }
+  if (envelope.topic == topic::kLbSpec) {
+    auto update = codec::decode<msg::LbSpecUpdate>(envelope.body);
+    if (!update.ok()) return update.status();
+    return take_lb_spec(*update);
+  }
   if (envelope.topic == topic::lb_config(options_.host_id)) {
     auto config = codec::decode<msg::LbConfig>(envelope.body);
     if (!config.ok()) return config.status();
     if (config->host_id != options_.host_id)
       return Status::Invalid("host_id", "must be this host's id (" + options_.host_id + ")");
-    handoff_.lb_config.put(std::move(*config));
+    if (!lb_spec_.hash.empty()) return Status::Ok();  // it renders its own from lb.spec
+    handoff_.lb_config.put(LbOrder{std::move(*config), {}});
     return Status::Ok();
   }
   if (envelope.topic == topic::reply_to("agent/" + options_.host_id)) {
@@ -63,6 +69,33 @@ Status Agent::handle(const bus::Envelope& envelope) {
     return Status::Ok();
   }
   return Status::Ok();  // a topic we did not ask for: ignore
+}
+
+Status Agent::take_lb_spec(const msg::LbSpecUpdate& update) {
+  const std::string before = lb_spec_.hash;
+  if (Status s = lb::apply(lb_spec_, update); !s.ok()) {
+    // Not a malformed message: one missed on the way (PUB/SUB drops under load), or a spec lbgen built
+    // from what this agent does not hold. The whole spec puts it right.
+    if (lb_resync_.empty())
+      spdlog::info("lb spec update to {} does not apply on host {} ({}): asking lbgen for the whole spec", update.hash,
+                   options_.host_id, s.message());
+    lb_resync_ = s.field() == "base" ? "gap" : "mismatch";
+    return Status::Ok();
+  }
+  if (update.base.empty()) lb_resync_.clear();
+  if (lb_spec_.hash == before) return Status::Ok();
+  if (before.empty())
+    spdlog::info(
+        "lb spec {} received on host {} (state revision {}, {} backends): this host renders its own "
+        "haproxy.cfg",
+        lb_spec_.hash, options_.host_id, lb_spec_.state_revision, lb_spec_.backends.size());
+  LbOrder order;
+  order.config.host_id = options_.host_id;
+  order.config.state_revision = lb_spec_.state_revision;
+  order.config.spec = lb::for_host(lb_spec_, options_.host_id, options_.address, haproxy_socket_, options_.stats_port);
+  order.template_text = lb_spec_.template_text;
+  handoff_.lb_config.put(std::move(order));
+  return Status::Ok();
 }
 
 void Agent::log_reach_faults(const msg::State& state) {
@@ -92,6 +125,7 @@ msg::HostStatus Agent::host_status() const {
   status.lb = lb::for_wire(handoff_.lb.get());  // per app: the server lists stay with the agent
   status.overlay = options_.overlay;
   status.peers = handoff_.peers.get();
+  status.renders_lb = true;
   return status;
 }
 
@@ -117,6 +151,13 @@ std::vector<Outgoing> Agent::tick() {
   if (!has_state_ && (last_snapshot_request_ < 0 || now - last_snapshot_request_ >= options_.snapshot_request_ms)) {
     out.push_back({std::string(topic::kSnapshot), codec::encode(msg::SnapshotRequest{"start"})});
     last_snapshot_request_ = now;
+  }
+  const std::string resync = lb_spec_.hash.empty() ? "start" : lb_resync_;
+  if (!resync.empty() && (last_lb_resync_ < 0 || now - last_lb_resync_ >= options_.snapshot_request_ms)) {
+    out.push_back({topic::lb_resync(options_.host_id),
+                   codec::encode(msg::LbSpecRequest{options_.host_id, lb_spec_.hash, resync})});
+    last_lb_resync_ = now;
+    lb_resync_.clear();  // the next update that does not apply asks again
   }
   // Changes counted before the statuses are read: a change that lands in between is sent now and
   // once more at the next turn, never lost.

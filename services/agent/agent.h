@@ -11,6 +11,7 @@
 
 #include "common/bus.h"
 #include "common/clock.h"
+#include "common/lb_fleet.h"
 #include "services/agent/heartbeat_schedule.h"
 #include "services/agent/proc_stats.h"
 #include "services/agent/stall_watch.h"
@@ -44,8 +45,12 @@ class Agent {
   Agent(AgentOptions options, HostFacts facts, std::string runtime_kind, std::string haproxy_socket, Handoff& handoff,
         const Clock& clock);
 
-  // A message from the bus (state.full, lb.config.<me>), handed to its worker. A body that does not
-  // decode is an error value for Subscriber::reject; nothing changes then.
+  // A message from the bus (state.full, lb.spec, lb.config.<me>), handed to its worker. A body that does
+  // not decode is an error value for Subscriber::reject; nothing changes then. The load balancer spec
+  // every host shares (lb.spec) is kept here and, when it changed, handed to the haproxy worker to
+  // render with this host's fields; an update that does not apply to the spec held makes the next tick
+  // ask lbgen for the whole. lb.config.<me> (an lbgen older than lb.spec) is taken only while no spec
+  // is held.
   Status handle(const bus::Envelope& envelope);
   // What is due for publication now. Logs a heartbeat that leaves late and a watched worker stuck.
   std::vector<Outgoing> tick();
@@ -66,6 +71,7 @@ class Agent {
   void check_workers(int64_t now);
   // Logs, once each, the instances this host's HAProxy finds down while another host's finds them up.
   void log_reach_faults(const msg::State& state);
+  Status take_lb_spec(const msg::LbSpecUpdate& update);
 
   AgentOptions options_;
   HostFacts facts_;
@@ -85,6 +91,9 @@ class Agent {
   std::vector<Watched> watched_;
   std::set<std::string> logged_faults_;  // instances of reach::faults() for this host, as last logged
   std::string refusal_;                  // why the registry refuses this host's heartbeats, as last logged
+  lb::FleetSpec lb_spec_;                // the load balancer spec every host shares, as last applied
+  std::string lb_resync_;                // why the next tick asks lbgen for the whole spec; empty: no need
+  int64_t last_lb_resync_ = -1;
 };
 
 }  // namespace pier::agent

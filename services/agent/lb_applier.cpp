@@ -205,10 +205,18 @@ bool LbApplier::apply_at_runtime(const msg::LbConfig& config) {
   refused_hash_.clear();
   set_running_spec(&config.spec);
   save_status();
-  spdlog::info(
-      "haproxy config {} applied without reload (state revision {}, {} runtime commands in {} ms): servers [{}]",
-      config.hash, config.state_revision, update.commands.size(), clock_.steady_ms() - started,
-      fmt::join(status_.servers, ", "));
+  spdlog::info("haproxy config {} applied without reload (state revision {}, {} runtime commands in {} ms): {} servers",
+               config.hash, config.state_revision, update.commands.size(), clock_.steady_ms() - started,
+               status_.servers.size());
+  return true;
+}
+
+bool LbApplier::refuse(const msg::LbConfig& config, const std::string& why) {
+  if (status_.error == why) return false;
+  status_.error = why;
+  spdlog::error("haproxy config for state revision {} not rendered, keeping {}: {}", config.state_revision,
+                status_.hash.empty() ? "none" : status_.hash, why);
+  save_status();
   return true;
 }
 
@@ -330,8 +338,8 @@ bool LbApplier::loaded(const Flight& flight, const Status& outcome) {
   status_.error.clear();
   set_running_spec(&config.spec);
   save_status();
-  spdlog::info("haproxy config {} applied (state revision {}): servers [{}]", config.hash, config.state_revision,
-               fmt::join(status_.servers, ", "));
+  spdlog::info("haproxy config {} applied (state revision {}): {} servers", config.hash, config.state_revision,
+               status_.servers.size());
   return true;
 }
 

@@ -65,6 +65,9 @@ class LbApplier {
   // once through the Runtime API, else by beginning its check. While a check or a load is in progress
   // the config waits (newest wins). Returns whether status() changed.
   bool apply(const msg::LbConfig& config);
+  // A config that could not be rendered (`why`: the template fails on its spec): LbStatus.error says so
+  // and what runs keeps running. Returns whether status() changed.
+  bool refuse(const msg::LbConfig& config, const std::string& why);
   // Moves a check or a load on and ends it; applies a config that waited; notices a dead master and
   // starts HAProxy again (after a backoff); reads which servers HAProxy's checks find up
   // (LbStatus.servers_up) every servers_up_ms. Returns whether status() changed.

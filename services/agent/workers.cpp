@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/codec.h"
+#include "common/lb_render.h"
 #include "common/net.h"
 #include "common/reach.h"
 
@@ -58,15 +59,29 @@ std::unique_ptr<Worker> start_instances_worker(Reconciler& reconciler, Handoff& 
                                   });
 }
 
+namespace {
+
+// Renders an order of the fleet's spec first; an order lbgen rendered goes as it is.
+bool apply(LbApplier& lb, LbOrder order) {
+  if (order.template_text.empty()) return lb.apply(order.config);
+  auto text = lb::render(order.config.spec, order.template_text);
+  if (!text.ok()) return lb.refuse(order.config, text.status().message());
+  order.config.haproxy_cfg = std::move(*text);
+  order.config.hash = lb::config_hash(order.config.haproxy_cfg);
+  return lb.apply(order.config);
+}
+
+}  // namespace
+
 std::unique_ptr<Worker> start_haproxy_worker(LbApplier& lb, Handoff& handoff, const Clock& clock, int64_t tick_ms) {
   handoff.lb.set(lb.status(), false);  // what an adopted master runs, before the first step
   return std::make_unique<Worker>("haproxy", "haproxy -c and load steps, Runtime API calls",
                                   [&, tick_ms](std::stop_token stop, Progress& progress) {
                                     while (!stop.stop_requested()) {
                                       // A check or a load in progress ends when HAProxy says so: look often.
-                                      auto config = handoff.lb_config.take(stop, lb.busy() ? 5 : tick_ms);
+                                      auto order = handoff.lb_config.take(stop, lb.busy() ? 5 : tick_ms);
                                       progress.begin(clock.steady_ms());
-                                      bool changed = config && lb.apply(*config);
+                                      bool changed = order && apply(lb, std::move(*order));
                                       if (lb.tick()) changed = true;
                                       handoff.lb.set(lb.status(), changed);
                                       progress.end();

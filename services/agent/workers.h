@@ -39,11 +39,19 @@ struct InstancesView {
   std::vector<SampledProcess> processes;
 };
 
+// What the haproxy worker runs next: a config lbgen rendered for this host (lb.config.<host>), or, when
+// `template_text` is set, config.spec (the fleet's spec with this host's fields, lb.spec) to render with
+// it first: rendering thousands of servers is no work for the thread that sends heartbeats.
+struct LbOrder {
+  msg::LbConfig config;
+  std::string template_text;
+};
+
 // Everything the agent's threads hand each other, newest value wins.
 struct Handoff {
   Wakeup changed;                                         // the bus thread waits on it too: a change leaves at once
   Mailbox<msg::State> state;                              // bus thread -> instances
-  Mailbox<msg::LbConfig> lb_config;                       // bus thread -> haproxy
+  Mailbox<LbOrder> lb_config;                             // bus thread -> haproxy
   Snapshot<InstancesView> instances{&changed};            // instances -> bus thread (heartbeats), sample
   Snapshot<msg::LbStatus> lb{&changed};                   // haproxy -> bus thread (heartbeats), instances
   Mailbox<std::string> sample;                            // sample -> bus thread: an encoded HostSample

@@ -39,11 +39,12 @@ bool may_publish(Role role, std::string_view name, std::string_view topic) {
     case Role::scheduler:
       return is_one_of(topic, {topic::kPlace, topic::kSnapshot});
     case Role::lbgen:
-      return topic.starts_with(topic::kLbConfigPrefix) || topic == topic::kSnapshot;
+      return topic.starts_with(topic::kLbConfigPrefix) || is_one_of(topic, {topic::kLbSpec, topic::kSnapshot});
     case Role::metrics:
       return topic.starts_with(topic::kMetricsPrefix) || is_one_of(topic, {topic::kScale, topic::kSnapshot});
     case Role::agent:
-      return is_for(topic, topic::kHeartbeatPrefix, name) || is_for(topic, topic::kSamplePrefix, name);
+      return is_for(topic, topic::kHeartbeatPrefix, name) || is_for(topic, topic::kSamplePrefix, name) ||
+             is_for(topic, topic::kLbResyncPrefix, name);
     case Role::operator_:
       return is_one_of(topic, {topic::kDeploy, topic::kScale, topic::kRemove, topic::kSnapshot});
     case Role::reader:
@@ -57,19 +58,21 @@ bool may_subscribe(Role role, std::string_view name, std::string_view prefix) {
     case Role::registry:
       return starts_with_one_of(prefix, {topic::kCommandPrefix, topic::kHeartbeatPrefix});
     case Role::scheduler:
-    case Role::lbgen:
       return prefix.starts_with(topic::kStateFull) || prefix.starts_with(reply_of(role_name(role)));
+    case Role::lbgen:
+      return starts_with_one_of(prefix, {topic::kStateFull, topic::kLbResyncPrefix}) ||
+             prefix.starts_with(reply_of(role_name(role)));
     case Role::metrics:
       return starts_with_one_of(prefix, {topic::kStateFull, topic::kSamplePrefix}) ||
              prefix.starts_with(reply_of("metrics"));
     case Role::agent:
-      return prefix.starts_with(topic::kStateFull) || is_for(prefix, topic::kLbConfigPrefix, name) ||
-             prefix == reply_of("agent/" + std::string(name));
+      return prefix.starts_with(topic::kStateFull) || prefix == topic::kLbSpec ||
+             is_for(prefix, topic::kLbConfigPrefix, name) || prefix == reply_of("agent/" + std::string(name));
     case Role::operator_:
       // Everything but the commands (and other services' replies): states, metrics, agents' reports,
       // LB configs, the bus's own figures, and the replies of CLI senders ("cli-<pid>-<hex>").
       return starts_with_one_of(prefix, {topic::kStatePrefix, topic::kMetricsPrefix, "agent.", topic::kLbConfigPrefix,
-                                         kStatsTopic, "reply.cli-"});
+                                         topic::kLbSpec, topic::kLbResyncPrefix, kStatsTopic, "reply.cli-"});
     case Role::reader:
       return starts_with_one_of(prefix, {topic::kMetricsPrefix, kStatsTopic});
   }

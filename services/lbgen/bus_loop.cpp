@@ -10,8 +10,21 @@ namespace pier::lbgen {
 BusLoop::BusLoop(Generator& generator, bus::Publisher& publisher, const Clock& clock)
     : generator_(generator), publisher_(publisher), clock_(clock) {}
 
-void BusLoop::publish(const std::vector<msg::LbConfig>& configs) {
-  for (const auto& config : configs) publisher_.publish(topic::lb_config(config.host_id), config);
+void BusLoop::publish(const Publications& out) {
+  if (out.spec) {
+    publisher_.publish(topic::kLbSpec, *out.spec);
+    if (out.spec->base.empty()) last_whole_ms_ = clock_.steady_ms();
+  }
+  for (const auto& config : out.configs) publisher_.publish(topic::lb_config(config.host_id), config);
+}
+
+void BusLoop::publish_whole_if_asked() {
+  if (!whole_asked_ || clock_.steady_ms() - last_whole_ms_ < kWholeSpecEveryMs) return;
+  auto whole = generator_.whole();
+  if (!whole) return;  // no state yet: asked again once there is one, as the agent keeps asking
+  publisher_.publish(topic::kLbSpec, *whole);
+  last_whole_ms_ = clock_.steady_ms();
+  whole_asked_ = false;
 }
 
 void BusLoop::step(bus::Subscriber& subscriber, int timeout_ms) {
@@ -22,6 +35,7 @@ void BusLoop::step(bus::Subscriber& subscriber, int timeout_ms) {
     last_snapshot_request_ms_ = clock_.steady_ms();
   }
   publish(generator_.due(clock_.steady_ms()));
+  publish_whole_if_asked();
   // Each state is whole: of the states waiting, only the newest that decodes is rendered.
   std::optional<msg::State> newest;
   for (int i = 0; i < kMaxStatesPerStep; ++i) {
@@ -32,6 +46,15 @@ void BusLoop::step(bus::Subscriber& subscriber, int timeout_ms) {
       if (e.num() != EINTR) throw;  // a signal landed during the poll: the caller looks at its stop flag
     }
     if (!envelope) break;
+    if (envelope->topic.starts_with(topic::kLbResyncPrefix)) {
+      auto request = codec::decode<msg::LbSpecRequest>(envelope->body);
+      if (!request.ok()) {
+        subscriber.reject(*envelope, request.status());
+        continue;
+      }
+      whole_asked_ = true;
+      continue;
+    }
     if (envelope->topic != topic::kStateFull) continue;
     auto state = codec::decode<msg::State>(envelope->body);
     if (!state.ok()) {

@@ -1,12 +1,11 @@
-// The hash that names a rendered configuration (LbConfig.hash, LbStatus.hash): common/hash.h of the
-// text, as 16 lowercase hex digits. It tells configs apart; it is not a security measure.
+// The hash that names a rendered configuration: common/lb_render.h's (agents that render their own
+// config name it the same way).
 #pragma once
 
-#include <string>
-#include <string_view>
+#include "common/lb_render.h"
 
 namespace pier::lbgen {
 
-std::string config_hash(std::string_view text);
+using lb::config_hash;
 
 }  // namespace pier::lbgen

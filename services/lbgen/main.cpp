@@ -1,5 +1,7 @@
-// pier-lbgen: turns the registry's state into one haproxy.cfg per host and publishes it on
-// lb.config.<host>. It keeps nothing durable: a restart rebuilds everything from the next state.
+// pier-lbgen: turns the registry's state into the load balancer spec every host shares, published as
+// changes on lb.spec (agents render their haproxy.cfg from it), and into a rendered haproxy.cfg on
+// lb.config.<host> for agents that do not render their own. It keeps nothing durable: a restart rebuilds everything
+// from the next state.
 #include <iostream>
 
 #include "common/bus.h"
@@ -22,7 +24,7 @@ int main(int argc, char** argv) {
   desc.add_options()
       ("template", po::value(&template_path), "mustache template for haproxy.cfg (default: the built-in one)")
       ("republish-ms", po::value(&republish_ms)->default_value(republish_ms),
-       "publish every host's latest config again this often, changed or not");
+       "publish the spec's hash and every rendered config again this often, changed or not");
   // clang-format on
   options::add_bus(desc, endpoints);
   options::add_log_level(desc, level);
@@ -43,7 +45,7 @@ int main(int argc, char** argv) {
   SystemClock clock;
   zmq::context_t context;
   bus::Publisher publisher(context, endpoints, "lbgen", clock);
-  bus::Subscriber subscriber(context, endpoints, {std::string(topic::kStateFull)});
+  bus::Subscriber subscriber(context, endpoints, {std::string(topic::kStateFull), std::string(topic::kLbResyncPrefix)});
   stop_signal::install();
   spdlog::info("lbgen up (template: {})", template_path.empty() ? "built-in" : template_path);
 

@@ -800,9 +800,13 @@ Result<bool> Registry::heartbeat(const msg::HostStatus& status) {
     // revision and no write: the host's row takes them with its next real change, and a restarted
     // registry has them again from the next heartbeat. A new round-trip time alone is no change: the
     // rtt_us kept is the one of the last change.
-    if (!same_encoded(h.lb, status.lb) || !reach::same_reachability(h.peers, status.peers)) {
+    // Whether its agent renders its own haproxy.cfg (lb.spec) is soft state too: lbgen renders one for it
+    // meanwhile after a restart, which the agent ignores once it holds the spec.
+    if (!same_encoded(h.lb, status.lb) || !reach::same_reachability(h.peers, status.peers) ||
+        h.renders_lb != status.renders_lb) {
       h.lb = status.lb;
       h.peers = status.peers;
+      h.renders_lb = status.renders_lb;
       published = true;
     }
   }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/codec.h"
+#include "common/lb_fleet.h"
 #include "common/topics.h"
 #include "tests/services/agent/envelope.h"
 
@@ -23,10 +24,19 @@ class AgentTest : public ::testing::Test {
     o.heartbeat_ms = 1000;
     return o;
   }
+  // The topics of `out`, but for the agent's requests for the LB spec (their own test says when).
   std::vector<std::string> topics(const std::vector<Outgoing>& out) {
     std::vector<std::string> t;
-    for (const auto& o : out) t.push_back(o.topic);
+    for (const auto& o : out)
+      if (!o.topic.starts_with(topic::kLbResyncPrefix)) t.push_back(o.topic);
     return t;
+  }
+  // The requests for the whole LB spec in `out`, decoded.
+  std::vector<msg::LbSpecRequest> resyncs(const std::vector<Outgoing>& out) {
+    std::vector<msg::LbSpecRequest> r;
+    for (const auto& o : out)
+      if (o.topic == topic::lb_resync("h1")) r.push_back(*codec::decode<msg::LbSpecRequest>(o.body));
+    return r;
   }
   // The heartbeats of `out`, decoded.
   std::vector<msg::HostStatus> heartbeats(const std::vector<Outgoing>& out) {
@@ -83,8 +93,64 @@ TEST_F(AgentTest, TheNewestConfigForThisHostIsHandedOnAndOneForAnotherIsRefused)
   }
   auto handed = handoff_.lb_config.take();
   ASSERT_TRUE(handed);
-  EXPECT_EQ(handed->hash, "b");  // latest wins
+  EXPECT_EQ(handed->config.hash, "b");  // latest wins
+  EXPECT_TRUE(handed->template_text.empty()) << "rendered by lbgen: applied as it is";
   EXPECT_FALSE(handoff_.lb_config.take());
+}
+
+TEST_F(AgentTest, TheFleetsSpecIsHandedOnWithThisHostsFieldsAndAMissedUpdateAsksForTheWhole) {
+  auto asked = resyncs(agent_.tick());
+  ASSERT_EQ(asked.size(), 1u) << "no spec yet: ask for it";
+  EXPECT_EQ(asked[0].reason, "start");
+  EXPECT_EQ(asked[0].host_id, "h1");
+  EXPECT_FALSE(agent_.host_status().lb.hash.size() > 0);
+  EXPECT_TRUE(agent_.host_status().renders_lb);
+
+  msg::LbSpec spec;
+  spec.frontends = {{"fe_80", 80, "http", {{"/", "app_web_8000"}}}};
+  spec.backends = {{"app_web_8000", "web", "http", "roundrobin", {{"web-1", "10.1.0.2", 8000}}}};
+  const lb::FleetSpec a = lb::fleet_of(spec, "bind {{bind_address}}\n", 3);
+  EXPECT_FALSE(agent_.handle(envelope(std::string(topic::kLbSpec), "\xc1")).ok()) << "garbage is rejected";
+  ASSERT_TRUE(agent_.handle(envelope(std::string(topic::kLbSpec), codec::encode(lb::whole(a)))).ok());
+  auto order = handoff_.lb_config.take();
+  ASSERT_TRUE(order);
+  EXPECT_EQ(order->template_text, "bind {{bind_address}}\n") << "the haproxy worker renders it";
+  EXPECT_EQ(order->config.host_id, "h1");
+  EXPECT_EQ(order->config.state_revision, 3);
+  EXPECT_EQ(order->config.spec.bind_address, "127.0.0.1");
+  EXPECT_EQ(order->config.spec.stats_socket, "/tmp/h1/haproxy.sock");
+  EXPECT_EQ(order->config.spec.stats_port, 8404);
+  ASSERT_EQ(order->config.spec.backends.size(), 1u);
+  clock_.advance(500);
+  EXPECT_TRUE(resyncs(agent_.tick()).empty()) << "it holds the spec";
+
+  msg::LbConfig rendered;
+  rendered.host_id = "h1";
+  rendered.hash = "from-lbgen";
+  ASSERT_TRUE(agent_.handle(envelope(topic::lb_config("h1"), codec::encode(rendered))).ok());
+  EXPECT_FALSE(handoff_.lb_config.take()) << "holding the spec, it renders its own";
+  ASSERT_TRUE(agent_.handle(envelope(std::string(topic::kLbSpec), codec::encode(lb::delta(a, a)))).ok());
+  EXPECT_FALSE(handoff_.lb_config.take()) << "a beacon of what it holds changes nothing";
+
+  spec.backends[0].servers.push_back({"web-2", "10.1.0.3", 8000});
+  const lb::FleetSpec b = lb::fleet_of(spec, "bind {{bind_address}}\n", 4);
+  spec.backends[0].servers.push_back({"web-3", "10.1.0.4", 8000});
+  const lb::FleetSpec c = lb::fleet_of(spec, "bind {{bind_address}}\n", 5);
+  ASSERT_TRUE(agent_.handle(envelope(std::string(topic::kLbSpec), codec::encode(lb::delta(b, c)))).ok())
+      << "a missed update is no malformed message";
+  EXPECT_FALSE(handoff_.lb_config.take());
+  asked = resyncs(agent_.tick());
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].reason, "gap");
+  EXPECT_EQ(asked[0].have, a.hash);
+  clock_.advance(500);
+  EXPECT_TRUE(resyncs(agent_.tick()).empty()) << "asked once; the next update that does not apply asks again";
+
+  ASSERT_TRUE(agent_.handle(envelope(std::string(topic::kLbSpec), codec::encode(lb::whole(c)))).ok());
+  order = handoff_.lb_config.take();
+  ASSERT_TRUE(order);
+  EXPECT_EQ(order->config.spec.backends[0].servers.size(), 3u);
+  EXPECT_EQ(order->config.state_revision, 5);
 }
 
 TEST_F(AgentTest, KnowsWhyTheRegistryRefusesItUntilAStateListsThisHost) {

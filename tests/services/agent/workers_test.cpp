@@ -20,6 +20,8 @@
 #include <zmq_addon.hpp>
 
 #include "common/codec.h"
+#include "common/files.h"
+#include "common/lb_render.h"
 #include "common/topics.h"
 #include "services/agent/agent.h"
 #include "tests/services/agent/envelope.h"
@@ -139,6 +141,33 @@ msg::LbConfig lb_config(const std::string& hash) {
 int64_t held_ms(const Worker& worker, const Clock& clock) {
   const int64_t since = worker.progress().busy_since();
   return since < 0 ? 0 : clock.steady_ms() - since;
+}
+
+TEST_F(WorkersTest, TheHaproxyWorkerRendersTheFleetsSpecAndSaysWhyATemplateFails) {
+  const std::string program = fake_haproxy(dir_, "exit 0", "echo '[NOTICE] Loading success.'");
+  LbApplier lb(lb_options(program), clock_);
+  const auto worker = start_haproxy_worker(lb, handoff_, clock_, 20);
+  LbOrder order;
+  order.config.host_id = "h1";
+  order.config.state_revision = 4;
+  order.config.spec.host_id = "h1";
+  order.config.spec.bind_address = "127.0.0.9";
+  order.config.spec.backends = {{"app_web_8000", "web", "http", "roundrobin", {{"web-1", "10.1.0.2", 8000}}}};
+  order.template_text = "global\n# {{host_id}} on {{bind_address}}{{#backends}} {{name}}{{/backends}}\n";
+  handoff_.lb_config.put(order);
+  const std::string wanted = "global\n# h1 on 127.0.0.9 app_web_8000\n";
+  ASSERT_TRUE(step_until([&] { return handoff_.lb.get().hash == lb::config_hash(wanted); }))
+      << "the rendered config never ran: " << handoff_.lb.get().error;
+  EXPECT_EQ(files::read_text(lb.config_path()), wanted);
+  EXPECT_EQ(handoff_.lb.get().state_revision, 4);
+
+  order.template_text = "{{#backends}} unclosed\n";
+  handoff_.lb_config.put(order);
+  ASSERT_TRUE(step_until([&] { return !handoff_.lb.get().error.empty(); }));
+  EXPECT_NE(handoff_.lb.get().error.find("template"), std::string::npos) << handoff_.lb.get().error;
+  EXPECT_EQ(handoff_.lb.get().hash, lb::config_hash(wanted)) << "what runs keeps running";
+  worker->stop();
+  lb.stop();
 }
 
 TEST_F(WorkersTest, HeartbeatsLeaveWhileHaproxyCheckRuns) {

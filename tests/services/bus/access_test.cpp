@@ -32,6 +32,10 @@ TEST(Access, Publish) {
       {Role::agent, "web-1", "cmd.snapshot", false},
       {Role::agent, "web-1", "state.full", false},
       {Role::agent, "web-1", "lb.config.web-1", false},
+      {Role::agent, "web-1", "lb.resync.web-1", true},  // asks for the whole LB spec in its own name
+      {Role::agent, "web-1", "lb.resync.web-2", false},
+      {Role::agent, "web-1", "lb.resync.", false},
+      {Role::agent, "web-1", "lb.spec", false},
       {Role::registry, "registry", "state.full", true},
       {Role::registry, "registry", "reply.cli-1-ab", true},
       {Role::registry, "registry", "cmd.deploy", false},
@@ -42,6 +46,8 @@ TEST(Access, Publish) {
       {Role::scheduler, "scheduler", "cmd.place.x", false},
       {Role::lbgen, "lbgen", "lb.config.web-1", true},
       {Role::lbgen, "lbgen", "cmd.snapshot", true},
+      {Role::lbgen, "lbgen", "lb.spec", true},
+      {Role::lbgen, "lbgen", "lb.resync.web-1", false},
       {Role::lbgen, "lbgen", "state.full", false},
       {Role::metrics, "metrics", "metrics.app.web", true},
       {Role::metrics, "metrics", "metrics.decision.web", true},
@@ -55,6 +61,7 @@ TEST(Access, Publish) {
       {Role::operator_, "alice", "cmd.place", false},
       {Role::operator_, "alice", "state.full", false},
       {Role::operator_, "alice", "lb.config.web-1", false},
+      {Role::operator_, "alice", "lb.spec", false},
       {Role::operator_, "alice", "agent.heartbeat.alice", false},
       {Role::operator_, "alice", "bus.stats", false},
       {Role::reader, "dash", "metrics.app.web", false},
@@ -67,6 +74,9 @@ TEST(Access, Subscribe) {
   const std::vector<Row> rows = {
       {Role::agent, "web-1", "state.full", true},
       {Role::agent, "web-1", "lb.config.web-1", true},
+      {Role::agent, "web-1", "lb.spec", true},  // the spec every host shares
+      {Role::agent, "web-1", "lb.", false},
+      {Role::agent, "web-1", "lb.resync.", false},  // other agents' requests
       {Role::agent, "web-1", "reply.agent/web-1", true},
       {Role::agent, "web-1", "lb.config.web-2", false},
       {Role::agent, "web-1", "lb.config.", false},
@@ -85,6 +95,7 @@ TEST(Access, Subscribe) {
       {Role::scheduler, "scheduler", "reply.scheduler", true},
       {Role::scheduler, "scheduler", "cmd.", false},
       {Role::lbgen, "lbgen", "state.full", true},
+      {Role::lbgen, "lbgen", "lb.resync.", true},  // agents asking for the whole LB spec
       {Role::lbgen, "lbgen", "agent.", false},
       {Role::metrics, "metrics", "state.full", true},
       {Role::metrics, "metrics", "agent.sample.", true},

@@ -85,6 +85,14 @@ struct BusLoopTest : ::testing::Test {
   }
 };
 
+// The bodies of `out` published on `topic`.
+std::vector<std::string> on(const std::vector<std::pair<std::string, std::string>>& out, std::string_view topic) {
+  std::vector<std::string> bodies;
+  for (const auto& [t, body] : out)
+    if (t == topic) bodies.push_back(body);
+  return bodies;
+}
+
 TEST_F(BusLoopTest, AsksForASnapshotUntilAStateComesThenPublishesConfigs) {
   Generator generator(default_template(), 2000);
   bus::Publisher publisher(ctx, "inproc://lbgen-pub", "lbgen", clock);
@@ -148,8 +156,9 @@ TEST_F(BusLoopTest, MalformedStatesAreRejectedCountedAndChangeNothing) {
     loop.step(subscriber, 10);
     out = published();
   }
-  ASSERT_EQ(out.size(), 1u);
-  auto config = codec::decode<msg::LbConfig>(out[0].second);
+  ASSERT_EQ(on(out, topic::lb_config("h1")).size(), 1u);
+  EXPECT_EQ(on(out, topic::kLbSpec).size(), 1u);
+  auto config = codec::decode<msg::LbConfig>(on(out, topic::lb_config("h1"))[0]);
   ASSERT_TRUE(config.ok());
   EXPECT_EQ(config->state_revision, 4);
   EXPECT_NE(config->haproxy_cfg.find("server web-2 127.100.0.3:8000 check"), std::string::npos);
@@ -175,11 +184,62 @@ TEST_F(BusLoopTest, OfTheStatesWaitingOnlyTheNewestIsRendered) {
     loop.step(subscriber, 10);
     out = published();
   }
-  ASSERT_EQ(out.size(), 1u) << "one config, not one per state";
-  auto config = codec::decode<msg::LbConfig>(out[0].second);
+  ASSERT_EQ(on(out, topic::lb_config("h1")).size(), 1u) << "one config, not one per state";
+  ASSERT_EQ(on(out, topic::kLbSpec).size(), 1u) << "one spec update, not one per state";
+  auto update = codec::decode<msg::LbSpecUpdate>(on(out, topic::kLbSpec)[0]);
+  ASSERT_TRUE(update.ok());
+  EXPECT_EQ(update->state_revision, 12);
+  EXPECT_FALSE(update->base.empty()) << "a delta of the warm-up's spec";
+  auto config = codec::decode<msg::LbConfig>(on(out, topic::lb_config("h1"))[0]);
   ASSERT_TRUE(config.ok());
   EXPECT_EQ(config->state_revision, 12);
   EXPECT_NE(config->haproxy_cfg.find("server web-4 127.100.0.5:8000 check"), std::string::npos);
+}
+
+TEST_F(BusLoopTest, AgentsAskingForTheWholeSpecGetOneWholeSpecBetweenThem) {
+  Generator generator(default_template(), 2000);
+  bus::Publisher publisher(ctx, "inproc://lbgen-pub", "lbgen", clock);
+  bus::Subscriber subscriber(ctx, "inproc://lbgen-sub",
+                             {std::string(topic::kStateFull), std::string(topic::kLbResyncPrefix)});
+  BusLoop loop(generator, publisher, clock);
+  wait_until_connected(publisher);
+  ASSERT_NO_FATAL_FAILURE(warm_up(generator, loop, subscriber));
+  clock.advance(kWholeSpecEveryMs);
+
+  const uint64_t dropped = subscriber.dropped();
+  send({topic::lb_resync("h9"), header(), "\xc1"});  // malformed: refused, counted
+  for (int i = 0; i < 5; ++i)
+    send({topic::lb_resync("h" + std::to_string(i)), header(),
+          codec::encode(msg::LbSpecRequest{"h" + std::to_string(i), "", "start"})});
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int i = 0; i < 100 && on(out, topic::kLbSpec).empty(); ++i) {
+    loop.step(subscriber, 10);
+    for (auto& m : published()) out.push_back(std::move(m));
+  }
+  for (int i = 0; i < 5; ++i) {
+    loop.step(subscriber, 0);
+    for (auto& m : published()) out.push_back(std::move(m));
+  }
+  ASSERT_EQ(on(out, topic::kLbSpec).size(), 1u) << "five agents asked: one whole spec answers them all";
+  auto update = codec::decode<msg::LbSpecUpdate>(on(out, topic::kLbSpec)[0]);
+  ASSERT_TRUE(update.ok());
+  EXPECT_TRUE(update->base.empty());
+  EXPECT_EQ(update->template_text, default_template());
+  lb::FleetSpec agent;
+  EXPECT_TRUE(lb::apply(agent, *update).ok());
+  EXPECT_EQ(subscriber.dropped() - dropped, 1u);
+
+  // Asked again at once: the next whole waits kWholeSpecEveryMs.
+  send({topic::lb_resync("h1"), header(), codec::encode(msg::LbSpecRequest{"h1", agent.hash, "gap"})});
+  out.clear();
+  for (int i = 0; i < 20; ++i) {
+    loop.step(subscriber, 5);
+    for (auto& m : published()) out.push_back(std::move(m));
+  }
+  EXPECT_TRUE(on(out, topic::kLbSpec).empty());
+  clock.advance(kWholeSpecEveryMs);
+  loop.step(subscriber, 0);
+  EXPECT_EQ(on(published(), topic::kLbSpec).size(), 1u);
 }
 
 }  // namespace

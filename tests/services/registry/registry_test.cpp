@@ -298,6 +298,10 @@ TEST_F(RegistryTest, AnLbStatusChangeIsPublishedWithoutARevisionOrAWrite) {
   EXPECT_EQ(first.state().hosts[0].lb.hash, "abc");
   EXPECT_EQ(first.state().revision, revision);
   EXPECT_FALSE(*first.heartbeat(status)) << "the same again is nothing";
+  status.renders_lb = true;  // its agent renders from lb.spec: lbgen must know at once
+  ASSERT_TRUE(*first.heartbeat(status));
+  EXPECT_TRUE(first.state().hosts[0].renders_lb);
+  EXPECT_EQ(first.state().revision, revision);
   {
     auto reread = open_store(path);
     Registry reopened(*reread, clock, Config{});
