@@ -5,7 +5,7 @@
 # deploys APPS apps of REPLICAS instances (0.1 cpu, 64 MiB each) and waits until pier-hollow reports
 # them converged (every instance running, every host's HAProxy config serving exactly them). Prints a
 # JSON line per arm: seconds to register and to converge, the newest state.full's size, the CPU seconds
-# each process spent over the arm and the registry's peak RSS.
+# each process spent over the arm, the registry's peak RSS, and the LB bytes one host received.
 #   run.sh [ARM ...]        default: 10x10x10 100x10x100 (the first is the baseline the others are read against)
 #   BIN_DIR                 the control plane's binaries (default build/bin): another build of pier
 #                           (e.g. a worktree of an older commit) for an A/B against this one; pier-hollow
@@ -92,8 +92,16 @@ run_arm() {  # HOSTSxAPPSxREPLICAS -> one JSON line
   printf '{"arm":"%s","hosts":%s,"instances":%s,"register_s":%s,"converge_s":%s,"state_bytes":%s,"revision":%s,' \
     "$1" "$hosts" $((apps * replicas)) "$registered_s" "$(python3 -c "print(round(($t1 - $t0) / 1e9, 2))")" \
     "$(last_figure "$state/hollow.jsonl" state_bytes)" "$(last_figure "$state/hollow.jsonl" state_revision)"
-  printf '"cpu_s":{"bus":%s,"registry":%s,"scheduler":%s,"lbgen":%s,"hollow":%s},"registry_rss_mib":%s,"suspect_events":%s}\n' \
+  # LB bytes a host received since it started: its own lb.config.<host> (lb_bytes counts every hollow
+  # host's) plus every lb.spec (each host gets each; an older pier-hollow does not count them: 0).
+  local lb_per_host
+  lb_per_host=$(python3 -c "
+import json
+f = json.loads(open('$state/hollow.jsonl').read().splitlines()[-1])
+print(f.get('lb_bytes', 0) // max(1, f['hosts']) + f.get('lb_spec_bytes', 0))")
+  printf '"cpu_s":{"bus":%s,"registry":%s,"scheduler":%s,"lbgen":%s,"hollow":%s},"registry_rss_mib":%s,"suspect_events":%s,' \
     "${cpu[@]}" "$(rss_peak_mib "$registry_pid")" "$suspect"
+  printf '"lb_bytes_per_host":%s}\n' "$lb_per_host"
 }
 
 for arm in "${arms[@]}"; do

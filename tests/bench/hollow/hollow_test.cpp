@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/codec.h"
+#include "common/lb_fleet.h"
 #include "common/lb_summary.h"
 #include "common/topics.h"
 
@@ -144,6 +145,49 @@ TEST_F(HollowTest, ConvergedOnceEveryAppRunsAndEveryHostServesExactlyTheRunningI
       EXPECT_EQ(h.lb.apps[0].up, 2);
       EXPECT_EQ(h.lb.apps[0].digest, lb::servers_digest({"web-2", "web-1"}));
     }
+}
+
+TEST_F(HollowTest, TheHostsAskForTheFleetsSpecAndServeWhatItListsAsRealAgentsDo) {
+  const auto resyncs = [](const std::vector<Outgoing>& out) {
+    int n = 0;
+    for (const auto& o : out) n += o.topic.rfind(topic::kLbResyncPrefix, 0) == 0;
+    return n;
+  };
+  EXPECT_EQ(resyncs(fleet.tick()), 1) << "no spec yet: asked for, once for the whole fleet";
+  clock.advance(100);
+  EXPECT_EQ(resyncs(fleet.tick()), 0);
+  ASSERT_TRUE(fleet.handle(std::string(topic::kStateFull), codec::encode(state(2, "running", 7))).ok());
+
+  msg::LbSpec spec;
+  msg::LbBackend backend;
+  backend.name = "app_web_8000";
+  for (int i = 1; i <= 2; ++i) backend.servers.push_back({"web-" + std::to_string(i), "127.112.0.2", 8000});
+  spec.backends = {backend};
+  const lb::FleetSpec a = lb::fleet_of(spec, "t", 7);
+  EXPECT_FALSE(fleet.handle(std::string(topic::kLbSpec), "\xc1").ok()) << "garbage is refused";
+  ASSERT_TRUE(fleet.handle(std::string(topic::kLbSpec), codec::encode(lb::whole(a))).ok());
+  EXPECT_TRUE(fleet.figures().converged) << "every host serves both running instances";
+  EXPECT_EQ(fleet.figures().lb_specs, 1);
+  ASSERT_TRUE(fleet.handle(topic::lb_config("hollow-1"), config("hollow-1", 1, "old")).ok());
+  EXPECT_TRUE(fleet.figures().converged) << "holding the spec, a rendered config is ignored";
+  clock.advance(1000);
+  const auto beats = heartbeats(fleet.tick());
+  ASSERT_EQ(beats.size(), 4u);
+  for (const auto& h : beats) {
+    EXPECT_TRUE(h.renders_lb);
+    ASSERT_EQ(h.lb.apps.size(), 1u);
+    EXPECT_EQ(h.lb.apps[0].listed, 2);
+  }
+
+  // A missed update: the next one does not apply, the fleet asks again.
+  backend.servers.push_back({"web-3", "127.112.0.4", 8000});
+  spec.backends = {backend};
+  const lb::FleetSpec b = lb::fleet_of(spec, "t", 8);
+  backend.servers.push_back({"web-4", "127.112.0.5", 8000});
+  spec.backends = {backend};
+  const lb::FleetSpec c = lb::fleet_of(spec, "t", 9);
+  ASSERT_TRUE(fleet.handle(std::string(topic::kLbSpec), codec::encode(lb::delta(b, c))).ok());
+  EXPECT_EQ(resyncs(fleet.tick()), 1);
 }
 
 TEST_F(HollowTest, ARefusalIsCountedUntilAStateListsTheHostAndGarbageChangesNothing) {
