@@ -17,7 +17,11 @@ if(PIER_PCH AND CMAKE_CXX_COMPILER_LAUNCHER STREQUAL "ccache")
   set(CMAKE_CXX_COMPILER_LAUNCHER env CCACHE_SLOPPINESS=pch_defines,time_macros ccache)
 endif()
 
-set(PIER_PCH_HEADERS <msgpack.hpp> <zmq.hpp> <spdlog/spdlog.h> "${PROJECT_SOURCE_DIR}/common/messages.h")
+# Named as the sources name them, not by absolute path: the generated header is then the same text in
+# every checkout, so ccache (CCACHE_BASEDIR) hands a clone in another folder (CI's) the precompiled header
+# an earlier build made, and every file that reads it hits the cache too. (g++'s .gch itself differs from
+# one folder to the next, so a header compiled anew would make every file that reads it miss.)
+set(PIER_PCH_HEADERS <msgpack.hpp> <zmq.hpp> <spdlog/spdlog.h> <common/messages.h>)
 set(PIER_TEST_PCH_HEADERS ${PIER_PCH_HEADERS} <gtest/gtest.h> <gmock/gmock.h>)
 
 function(pier_collect_targets dir out)
