@@ -16,6 +16,28 @@ namespace pier::hollow {
 
 namespace instance_state = states::instance;
 
+namespace {
+
+// What a hollow HAProxy running the servers `names` reports: every one listed and answering its check,
+// summed up per app as a real agent's heartbeat carries it; and the digest of the names.
+struct Served {
+  msg::LbStatus status;
+  std::string digest;
+};
+
+Served serving(const std::set<std::string>& names, const std::string& hash, int64_t state_revision) {
+  msg::LbStatus full;
+  full.hash = hash;
+  full.state_revision = state_revision;
+  full.servers.assign(names.begin(), names.end());
+  full.servers_up = full.servers;
+  full.reports_servers_up = true;
+  std::string digest = lb::servers_digest(full.servers);
+  return {lb::for_wire(std::move(full)), std::move(digest)};
+}
+
+}  // namespace
+
 HollowFleet::HollowFleet(Options options, const Clock& clock) : options_(std::move(options)), clock_(clock) {
   const int64_t now = clock_.steady_ms();
   hosts_.resize(static_cast<std::size_t>(options_.hosts));
@@ -64,16 +86,10 @@ Status HollowFleet::handle(const std::string& topic, const std::string& body) {
     std::set<std::string> names;
     for (const auto& backend : config->spec.backends)
       for (const auto& server : backend.servers) names.insert(server.name);
-    msg::LbStatus full = host->lb;
-    full.hash = config->hash;
-    full.state_revision = config->state_revision;
-    full.servers.assign(names.begin(), names.end());
-    full.servers_up = full.servers;  // every hollow server answers its check
-    full.reports_servers_up = true;
-    full.reports_apps = false;
-    ++full.reloads;
-    host->lb_servers = lb::servers_digest(full.servers);
-    host->lb = lb::for_wire(std::move(full));  // what a real agent's heartbeat carries
+    Served served = serving(names, config->hash, config->state_revision);
+    served.status.reloads = host->lb.reloads + 1;
+    host->lb = std::move(served.status);
+    host->lb_servers = std::move(served.digest);
     host->changed = true;
     return Status::Ok();
   }
@@ -96,22 +112,15 @@ void HollowFleet::take_lb_spec(const msg::LbSpecUpdate& update) {
   if (lb_spec_.hash == before) return;
   // Every hollow host holds the same spec (each real agent would hold its own copy of it): its servers
   // are summed up once and every host's HAProxy "runs" them, each answering its check.
-  msg::LbStatus full;
   std::set<std::string> names;
   for (const auto& [name, entry] : lb_spec_.backends)
     for (const auto& server : entry.backend.servers) names.insert(server.name);
-  full.hash = lb_spec_.hash;
-  full.state_revision = lb_spec_.state_revision;
-  full.servers.assign(names.begin(), names.end());
-  full.servers_up = full.servers;
-  full.reports_servers_up = true;
-  const std::string digest = lb::servers_digest(full.servers);
-  const msg::LbStatus wire = lb::for_wire(std::move(full));
+  const Served served = serving(names, lb_spec_.hash, lb_spec_.state_revision);
   for (Host& host : hosts_) {
     const int64_t reloads = host.lb.reloads + 1;
-    host.lb = wire;
+    host.lb = served.status;
     host.lb.reloads = reloads;
-    host.lb_servers = digest;
+    host.lb_servers = served.digest;
     host.changed = true;
   }
 }
