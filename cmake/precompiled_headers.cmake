@@ -56,8 +56,8 @@ function(pier_links_common target out)
 endfunction()
 
 # A target takes a precompiled header when it compiles C++ against pier_common; its kind is "test" when it
-# lives under tests/ (tests/CMakeLists.txt compiles those with flags of their own), but for the fuzz
-# targets, which tests/fuzz builds with the libraries' flags.
+# lives under tests/ or tests/CMakeLists.txt adds it (those compile with flags of their own, -O0 in
+# RelWithDebInfo), but for the fuzz targets, which tests/fuzz builds with the libraries' flags.
 function(pier_pch_kind target out)
   set(kind "")
   get_target_property(type ${target} TYPE)
