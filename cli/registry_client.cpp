@@ -19,8 +19,10 @@ RegistryClient::RegistryClient(zmq::context_t& context, const bus::Endpoints& en
     : clock_(clock),
       cancelled_(std::move(cancelled)),
       sender_(bus::unique_sender("cli")),
-      subscriber_(context, endpoints, {topic::reply_to(sender_), std::string(topic::kStateFull)}),
-      publisher_(context, endpoints, sender_, clock) {}
+      subscriber_(context, endpoints,
+                  {topic::reply_to(sender_), std::string(topic::kStateFull), std::string(topic::kStateDelta)}),
+      publisher_(context, endpoints, sender_, clock),
+      follower_(clock, kSnapshotRepeatMs) {}
 
 std::optional<msg::State> RegistryClient::snapshot(int64_t timeout_ms) {
   const int64_t deadline = clock_.steady_ms() + timeout_ms;
@@ -32,7 +34,8 @@ std::optional<msg::State> RegistryClient::snapshot(int64_t timeout_ms) {
       publisher_.publish(topic::kSnapshot, msg::SnapshotRequest{"cli"});
       last_ask = now;
     }
-    if (auto state = next_state(std::min(kSnapshotRepeatMs, deadline - now))) return state;
+    if (auto took = next_message(std::min(kSnapshotRepeatMs, deadline - now)); took == state::Mirror::Took::kWhole)
+      return follower_.state();
   }
   return std::nullopt;
 }
@@ -65,15 +68,26 @@ std::optional<msg::State> RegistryClient::next_state(int64_t timeout_ms) {
   const int64_t deadline = clock_.steady_ms() + timeout_ms;
   while (!cancelled()) {
     const int64_t now = clock_.steady_ms();
-    auto envelope = subscriber_.receive(static_cast<int>(std::max<int64_t>(0, std::min(kPollMs, deadline - now))));
-    if (envelope && envelope->topic == topic::kStateFull) {
-      auto state = codec::decode<msg::State>(envelope->body);
-      if (state.ok()) return std::move(*state);
-      subscriber_.reject(*envelope, state.status());
-    }
-    if (clock_.steady_ms() >= deadline) break;
+    if (now >= deadline) break;
+    if (follower_.should_ask())
+      publisher_.publish(topic::kSnapshot, msg::SnapshotRequest{"cli " + follower_.ask_reason()});
+    auto took = next_message(std::min(kPollMs, deadline - now));
+    if (took && follower_.has_state() && (state::changed(*took) || *took == state::Mirror::Took::kCurrent))
+      return follower_.state();
   }
   return std::nullopt;
+}
+
+std::optional<state::Mirror::Took> RegistryClient::next_message(int64_t timeout_ms) {
+  auto envelope = subscriber_.receive(static_cast<int>(std::max<int64_t>(0, timeout_ms)));
+  if (!envelope) return std::nullopt;
+  auto took = follower_.take(envelope->topic, envelope->body);
+  if (!took) return std::nullopt;
+  if (!took->ok()) {
+    subscriber_.reject(*envelope, took->status());
+    return std::nullopt;
+  }
+  return **took;
 }
 
 }  // namespace pier::cli

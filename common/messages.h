@@ -322,7 +322,33 @@ struct State {
   // Not covered by `revision` (nothing durable changes when a host is refused): a state.full with the
   // same revision may list other refused hosts.
   std::vector<RefusedHost> refused_hosts;
-  MSGPACK_DEFINE_MAP(revision, hosts, apps, instances, refused_hosts);
+  // The delta stream this state belongs to (added 2026-12; empty from older registries, which publish no
+  // deltas): `delta` is the number of the last state.delta whose changes it includes, so a reader applies
+  // the deltas numbered after it.
+  std::string stream;
+  int64_t delta = 0;
+  MSGPACK_DEFINE_MAP(revision, hosts, apps, instances, refused_hosts, stream, delta);
+};
+
+// A change of the state (topic state.delta, added 2026-12): the records new or changed since the delta
+// numbered `number - 1` of the same `stream`, and the keys of those gone. A delta whose number is the
+// reader's own changes nothing (the registry's beacon, every publish interval): it tells a reader that
+// missed the last delta that it did. A reader that sees a number further on, or another stream (the
+// registry restarted), asks for state.full (cmd.snapshot) and keeps what it holds until it comes.
+struct StateDelta {
+  std::string stream;             // the registry's run: numbers count from 1 in each
+  int64_t number = 0;             // rises by one per delta that changes something
+  int64_t revision = 0;           // the state's revision once applied
+  std::vector<HostRecord> hosts;  // new or changed; a host's last_seen_ms alone is no change
+  std::vector<AppRecord> apps;
+  std::vector<InstanceRecord> instances;
+  std::vector<std::string> removed_hosts;  // ids
+  std::vector<std::string> removed_apps;   // names
+  std::vector<std::string> removed_instances;
+  bool has_refused_hosts = false;  // refused_hosts replaces the reader's list
+  std::vector<RefusedHost> refused_hosts;
+  MSGPACK_DEFINE_MAP(stream, number, revision, hosts, apps, instances, removed_hosts, removed_apps, removed_instances,
+                     has_refused_hosts, refused_hosts);
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ inline constexpr std::string_view kPlace = "cmd.place";        // PlaceCommand (
 inline constexpr std::string_view kSnapshot = "cmd.snapshot";  // SnapshotRequest
 inline constexpr std::string_view kCommandPrefix = "cmd.";
 
-inline constexpr std::string_view kStateFull = "state.full";  // State
+inline constexpr std::string_view kStateFull = "state.full";    // State
+inline constexpr std::string_view kStateDelta = "state.delta";  // StateDelta
 inline constexpr std::string_view kStatePrefix = "state.";
 
 inline constexpr std::string_view kHeartbeatPrefix = "agent.heartbeat.";  // HostStatus

@@ -38,7 +38,8 @@ Served serving(const std::set<std::string>& names, const std::string& hash, int6
 
 }  // namespace
 
-HollowFleet::HollowFleet(Options options, const Clock& clock) : options_(std::move(options)), clock_(clock) {
+HollowFleet::HollowFleet(Options options, const Clock& clock)
+    : options_(std::move(options)), clock_(clock), follower_(clock) {
   const int64_t now = clock_.steady_ms();
   hosts_.resize(static_cast<std::size_t>(options_.hosts));
   for (int i = 0; i < options_.hosts; ++i) {
@@ -55,12 +56,17 @@ HollowFleet::HollowFleet(Options options, const Clock& clock) : options_(std::mo
 }
 
 Status HollowFleet::handle(const std::string& topic, const std::string& body) {
-  if (topic == topic::kStateFull) {
-    auto state = codec::decode<msg::State>(body);
-    if (!state.ok()) return state.status();
-    ++figures_.states;
-    figures_.state_bytes = static_cast<int64_t>(body.size());
-    apply_state(*state);
+  if (auto took = follower_.take(topic, body)) {
+    if (!took->ok()) return took->status();
+    if (topic == topic::kStateFull) {
+      ++figures_.states;
+      figures_.state_bytes = static_cast<int64_t>(body.size());
+      figures_.state_full_bytes += static_cast<int64_t>(body.size());
+    } else {
+      ++figures_.state_deltas;
+      figures_.state_delta_bytes += static_cast<int64_t>(body.size());
+    }
+    if (state::changed(**took)) apply_state(follower_.state());
     return Status::Ok();
   }
   const auto host_of = [&](std::string_view prefix) -> Host* {
@@ -171,6 +177,10 @@ void HollowFleet::apply_state(const msg::State& state) {
 std::vector<Outgoing> HollowFleet::tick() {
   const int64_t now = clock_.steady_ms();
   std::vector<Outgoing> out;
+  // The fleet's one copy of the state, asked for while it holds none or missed a delta.
+  if (follower_.should_ask())
+    out.push_back({std::string(topic::kSnapshot), "hollow",
+                   codec::encode(msg::SnapshotRequest{"hollow " + follower_.ask_reason()})});
   // The fleet's one copy of the spec is asked for in the first host's name (each real agent asks in its own).
   if ((lb_spec_.hash.empty() || lb_resync_) && !hosts_.empty() &&
       (last_lb_resync_ms_ < 0 || now - last_lb_resync_ms_ >= kLbResyncEveryMs)) {

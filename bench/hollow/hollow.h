@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/lb_fleet.h"
 #include "common/messages.h"
+#include "common/state_delta.h"
 #include "common/status.h"
 
 namespace pier::hollow {
@@ -44,10 +45,13 @@ struct Figures {
   int refused = 0;     // hollow hosts the registry refuses (reply.agent/<host>)
   int64_t states = 0;
   int64_t state_revision = 0;
-  int64_t state_bytes = 0;  // of the newest state.full
-  int64_t lb_configs = 0;   // lb.config.<host> messages for hollow hosts
-  int64_t lb_bytes = 0;     // their bodies, summed
-  int64_t lb_specs = 0;     // lb.spec messages (every host gets each)
+  int64_t state_bytes = 0;        // of the newest state.full
+  int64_t state_full_bytes = 0;   // of every state.full, summed
+  int64_t state_deltas = 0;       // state.delta messages (beacons included)
+  int64_t state_delta_bytes = 0;  // their bodies, summed
+  int64_t lb_configs = 0;         // lb.config.<host> messages for hollow hosts
+  int64_t lb_bytes = 0;           // their bodies, summed
+  int64_t lb_specs = 0;           // lb.spec messages (every host gets each)
   int64_t lb_spec_bytes = 0;
   int64_t heartbeats = 0;  // sent
   int64_t heartbeat_bytes = 0;
@@ -63,7 +67,7 @@ class HollowFleet {
  public:
   HollowFleet(Options options, const Clock& clock);
 
-  // A message from the bus: state.full, lb.spec, lb.config.<host> or reply.agent/<host> (other topics
+  // A message from the bus: state.full, state.delta, lb.spec, lb.config.<host> or reply.agent/<host> (other topics
   // are ignored). A body that does not decode is refused, changing nothing. The hosts render from
   // lb.spec (HostStatus.renders_lb) and hold one copy of it between them; lb.config.<host> counts only
   // while no spec is held.
@@ -103,6 +107,7 @@ class HollowFleet {
 
   Options options_;
   const Clock& clock_;
+  state::Follower follower_;  // the fleet's one copy of the registry's state
   std::vector<Host> hosts_;
   std::map<std::string, std::size_t> index_;  // host id -> position in hosts_
   Figures figures_;

@@ -24,6 +24,9 @@ nlohmann::json to_json(const pier::hollow::Figures& f, int64_t time_ms, int64_t 
           {"states", f.states},
           {"state_revision", f.state_revision},
           {"state_bytes", f.state_bytes},
+          {"state_full_bytes", f.state_full_bytes},
+          {"state_deltas", f.state_deltas},
+          {"state_delta_bytes", f.state_delta_bytes},
           {"lb_configs", f.lb_configs},
           {"lb_bytes", f.lb_bytes},
           {"lb_specs", f.lb_specs},
@@ -94,22 +97,17 @@ int main(int argc, char** argv) {
   hollow::HollowFleet fleet(o, clock);
   zmq::context_t context;
   bus::Publisher publisher(context, endpoints, "hollow", clock);
-  bus::Subscriber subscriber(context, endpoints,
-                             {std::string(topic::kStateFull), std::string(topic::kLbSpec),
-                              std::string(topic::kLbConfigPrefix), topic::reply_to("agent/")});
+  bus::Subscriber subscriber(
+      context, endpoints,
+      {std::string(topic::kStateFull), std::string(topic::kStateDelta), std::string(topic::kLbSpec),
+       std::string(topic::kLbConfigPrefix), topic::reply_to("agent/")});
   stop_signal::install();
   std::map<std::string, uint64_t> seq;  // per host: each speaks as its own agent
   const int64_t start = clock.steady_ms();
   int64_t next_report = start + report_ms;
-  int64_t next_snapshot = start;
   bool converged = false;
   hollow::Figures figures = fleet.figures();
   while (!stop_signal::requested() && clock.steady_ms() - start < duration_ms) {
-    // Until a state arrives (the bus may not route our subscription yet), ask for one every half second.
-    if (figures.states == 0 && clock.steady_ms() >= next_snapshot) {
-      publisher.publish(topic::kSnapshot, msg::SnapshotRequest{"hollow start"});
-      next_snapshot = clock.steady_ms() + 500;
-    }
     for (int i = 0; i < 4096; ++i) {
       auto envelope = subscriber.receive(i == 0 ? 10 : 0);
       if (!envelope) break;

@@ -14,6 +14,10 @@
 #   PIER_SKIP_BUILD=1       do not build first
 #   TIMEOUT_S               per arm, to converge (default 600)
 #   REGISTRY_ARGS           extra flags for pier-registry (e.g. --host-down-after-ms 60000)
+#   STEADY_S                after converging, measure this long with nothing changing (default 20; 0: skip):
+#                           bytes per second pier-bus wrote (to its subscribers) and read (from publishers),
+#                           and the state and LB bytes per second one host receives (what each real agent
+#                           would: pier-hollow is one subscriber for all its hosts)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
@@ -28,6 +32,16 @@ arms=("$@")
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_s() {  # pid -> user+system CPU seconds so far
   awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+io_bytes() {  # pid key(wchar|rchar) -> bytes the process wrote or read through syscalls (sockets included)
+  awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/io" 2>/dev/null || echo 0
+}
+host_bytes() {  # hollow.jsonl -> state + LB bytes one host received so far (an older pier-hollow: from what it counts)
+  tail -n 1 "$1" | python3 -c "
+import json, sys
+f = json.loads(sys.stdin.read())
+state = f['state_full_bytes'] + f['state_delta_bytes'] if 'state_full_bytes' in f else f['states'] * f['state_bytes']
+print(state + f.get('lb_bytes', 0) // max(1, f['hosts']) + f.get('lb_spec_bytes', 0))"
 }
 rss_peak_mib() { awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$1/status" 2>/dev/null || echo 0; }
 last_figure() {  # file key -> the key's value in the newest JSON line
@@ -101,7 +115,17 @@ f = json.loads(open('$state/hollow.jsonl').read().splitlines()[-1])
 print(f.get('lb_bytes', 0) // max(1, f['hosts']) + f.get('lb_spec_bytes', 0))")
   printf '"cpu_s":{"bus":%s,"registry":%s,"scheduler":%s,"lbgen":%s,"hollow":%s},"registry_rss_mib":%s,"suspect_events":%s,' \
     "${cpu[@]}" "$(rss_peak_mib "$registry_pid")" "$suspect"
-  printf '"lb_bytes_per_host":%s}\n' "$lb_per_host"
+  printf '"lb_bytes_per_host":%s' "$lb_per_host"
+  local steady_s=${STEADY_S:-20}
+  if [ "$steady_s" -gt 0 ]; then
+    local w0 r0 h0 w1 r1 h1
+    w0=$(io_bytes "$bus_pid" wchar) r0=$(io_bytes "$bus_pid" rchar) h0=$(host_bytes "$state/hollow.jsonl")
+    sleep "$steady_s"
+    w1=$(io_bytes "$bus_pid" wchar) r1=$(io_bytes "$bus_pid" rchar) h1=$(host_bytes "$state/hollow.jsonl")
+    printf ',"steady_s":%s,"steady_bus_out_bps":%s,"steady_bus_in_bps":%s,"steady_host_bps":%s' "$steady_s" \
+      $(((w1 - w0) / steady_s)) $(((r1 - r0) / steady_s)) $(((h1 - h0) / steady_s))
+  fi
+  printf '}\n'
 }
 
 for arm in "${arms[@]}"; do

@@ -23,22 +23,24 @@ Agent::Agent(AgentOptions options, HostFacts facts, std::string runtime_kind, st
       handoff_(handoff),
       clock_(clock),
       started_ms_(clock.now_ms()),
+      follower_(clock, options_.snapshot_request_ms),
       heartbeats_(options_.heartbeat_ms) {}
 
 Status Agent::handle(const bus::Envelope& envelope) {
-  if (envelope.topic == topic::kStateFull) {
-    auto state = codec::decode<msg::State>(envelope.body);
-    if (!state.ok()) return state.status();
-    if (!has_state_) spdlog::info("first state received (revision {}) on host {}", state->revision, options_.host_id);
-    has_state_ = true;
-    if (!refusal_.empty() && std::any_of(state->hosts.begin(), state->hosts.end(),
-                                         [&](const auto& h) { return h.id == options_.host_id; })) {
+  const bool had_state = follower_.has_state();
+  if (auto took = follower_.take(envelope.topic, envelope.body)) {
+    if (!took->ok()) return took->status();
+    if (!state::changed(**took)) return Status::Ok();
+    const msg::State& state = follower_.state();
+    if (!had_state) spdlog::info("first state received (revision {}) on host {}", state.revision, options_.host_id);
+    if (!refusal_.empty() &&
+        std::any_of(state.hosts.begin(), state.hosts.end(), [&](const auto& h) { return h.id == options_.host_id; })) {
       spdlog::info("the registry accepts host {} now", options_.host_id);
       refusal_.clear();
     }
-    log_reach_faults(*state);
-    if (!options_.overlay.mode.empty()) handoff_.overlay_state.put(*state);
-    handoff_.state.put(std::move(*state));
+    log_reach_faults(state);
+    if (!options_.overlay.mode.empty()) handoff_.overlay_state.put(state);
+    handoff_.state.put(state);
     return Status::Ok();
   }
   if (envelope.topic == topic::kLbSpec) {
@@ -148,10 +150,8 @@ std::vector<Outgoing> Agent::tick() {
   std::vector<Outgoing> out;
   const int64_t now = clock_.steady_ms();
   check_workers(now);
-  if (!has_state_ && (last_snapshot_request_ < 0 || now - last_snapshot_request_ >= options_.snapshot_request_ms)) {
-    out.push_back({std::string(topic::kSnapshot), codec::encode(msg::SnapshotRequest{"start"})});
-    last_snapshot_request_ = now;
-  }
+  if (follower_.should_ask())
+    out.push_back({std::string(topic::kSnapshot), codec::encode(msg::SnapshotRequest{follower_.ask_reason()})});
   const std::string resync = lb_spec_.hash.empty() ? "start" : lb_resync_;
   if (!resync.empty() && (last_lb_resync_ < 0 || now - last_lb_resync_ >= options_.snapshot_request_ms)) {
     out.push_back({topic::lb_resync(options_.host_id),

@@ -12,6 +12,7 @@
 #include "common/bus.h"
 #include "common/clock.h"
 #include "common/lb_fleet.h"
+#include "common/state_delta.h"
 #include "services/agent/heartbeat_schedule.h"
 #include "services/agent/proc_stats.h"
 #include "services/agent/stall_watch.h"
@@ -62,7 +63,7 @@ class Agent {
   void watch(const Worker& worker);
 
   msg::HostStatus host_status() const;
-  bool has_state() const { return has_state_; }
+  bool has_state() const { return follower_.has_state(); }
   // Why the registry refuses this host's heartbeats (its reply topic), or empty.
   const std::string& refusal() const { return refusal_; }
   int64_t longest_heartbeat_gap_ms() const { return heartbeats_.longest_gap_ms(); }
@@ -80,10 +81,9 @@ class Agent {
   Handoff& handoff_;
   const Clock& clock_;
   int64_t started_ms_;
-  bool has_state_ = false;
+  state::Follower follower_;  // the registry's state (state.full, state.delta)
   HeartbeatSchedule heartbeats_;
   uint64_t reported_changes_ = 0;  // instance and LB changes, as of the last heartbeat
-  int64_t last_snapshot_request_ = -1;
   struct Watched {
     const Worker* worker;
     StallWatch watch;

@@ -225,9 +225,10 @@ int main(int argc, char** argv) {
 
   zmq::context_t context;
   bus::Publisher publisher(context, endpoints, "agent/" + options.host_id, clock);
-  bus::Subscriber subscriber(context, endpoints,
-                             {std::string(topic::kStateFull), std::string(topic::kLbSpec),
-                              topic::lb_config(options.host_id), topic::reply_to("agent/" + options.host_id)});
+  bus::Subscriber subscriber(
+      context, endpoints,
+      {std::string(topic::kStateFull), std::string(topic::kStateDelta), std::string(topic::kLbSpec),
+       topic::lb_config(options.host_id), topic::reply_to("agent/" + options.host_id)});
   stop_signal::install();
   spdlog::info(
       "agent up: host {} ({}, {} cpus, {} MiB), address {}, state {}, runtime {}, {} adopted instances, overlay {}",

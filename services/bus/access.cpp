@@ -43,8 +43,10 @@ bool may_publish(Role role, std::string_view name, std::string_view topic) {
     case Role::metrics:
       return topic.starts_with(topic::kMetricsPrefix) || is_one_of(topic, {topic::kScale, topic::kSnapshot});
     case Role::agent:
+      // cmd.snapshot: its first state, and the whole after a missed delta (the registry sends at most one
+      // every 250 ms, whoever asks).
       return is_for(topic, topic::kHeartbeatPrefix, name) || is_for(topic, topic::kSamplePrefix, name) ||
-             is_for(topic, topic::kLbResyncPrefix, name);
+             is_for(topic, topic::kLbResyncPrefix, name) || topic == topic::kSnapshot;
     case Role::operator_:
       return is_one_of(topic, {topic::kDeploy, topic::kScale, topic::kRemove, topic::kSnapshot});
     case Role::reader:
@@ -58,15 +60,16 @@ bool may_subscribe(Role role, std::string_view name, std::string_view prefix) {
     case Role::registry:
       return starts_with_one_of(prefix, {topic::kCommandPrefix, topic::kHeartbeatPrefix});
     case Role::scheduler:
-      return prefix.starts_with(topic::kStateFull) || prefix.starts_with(reply_of(role_name(role)));
+      return starts_with_one_of(prefix, {topic::kStateFull, topic::kStateDelta}) ||
+             prefix.starts_with(reply_of(role_name(role)));
     case Role::lbgen:
-      return starts_with_one_of(prefix, {topic::kStateFull, topic::kLbResyncPrefix}) ||
+      return starts_with_one_of(prefix, {topic::kStateFull, topic::kStateDelta, topic::kLbResyncPrefix}) ||
              prefix.starts_with(reply_of(role_name(role)));
     case Role::metrics:
-      return starts_with_one_of(prefix, {topic::kStateFull, topic::kSamplePrefix}) ||
+      return starts_with_one_of(prefix, {topic::kStateFull, topic::kStateDelta, topic::kSamplePrefix}) ||
              prefix.starts_with(reply_of("metrics"));
     case Role::agent:
-      return prefix.starts_with(topic::kStateFull) || prefix == topic::kLbSpec ||
+      return starts_with_one_of(prefix, {topic::kStateFull, topic::kStateDelta}) || prefix == topic::kLbSpec ||
              is_for(prefix, topic::kLbConfigPrefix, name) || prefix == reply_of("agent/" + std::string(name));
     case Role::operator_:
       // Everything but the commands (and other services' replies): states, metrics, agents' reports,

@@ -3,12 +3,13 @@
 #include <cerrno>
 
 #include "common/codec.h"
+#include "common/state_delta.h"
 #include "common/topics.h"
 
 namespace pier::lbgen {
 
 BusLoop::BusLoop(Generator& generator, bus::Publisher& publisher, const Clock& clock)
-    : generator_(generator), publisher_(publisher), clock_(clock) {}
+    : generator_(generator), publisher_(publisher), clock_(clock), follower_(clock, kSnapshotRequestEveryMs) {}
 
 void BusLoop::publish(const Publications& out) {
   if (out.spec) {
@@ -28,16 +29,11 @@ void BusLoop::publish_whole_if_asked() {
 }
 
 void BusLoop::step(bus::Subscriber& subscriber, int timeout_ms) {
-  if (!generator_.has_state() &&
-      (!asked_once_ || clock_.steady_ms() - last_snapshot_request_ms_ >= kSnapshotRequestEveryMs)) {
-    publisher_.publish(topic::kSnapshot, msg::SnapshotRequest{"start"});
-    asked_once_ = true;
-    last_snapshot_request_ms_ = clock_.steady_ms();
-  }
+  if (follower_.should_ask()) publisher_.publish(topic::kSnapshot, msg::SnapshotRequest{follower_.ask_reason()});
   publish(generator_.due(clock_.steady_ms()));
   publish_whole_if_asked();
-  // Each state is whole: of the states waiting, only the newest that decodes is rendered.
-  std::optional<msg::State> newest;
+  // The changes waiting are applied to the mirror first; the state they make is built once.
+  bool changed = false;
   for (int i = 0; i < kMaxStatesPerStep; ++i) {
     std::optional<bus::Envelope> envelope;
     try {
@@ -55,15 +51,15 @@ void BusLoop::step(bus::Subscriber& subscriber, int timeout_ms) {
       whole_asked_ = true;
       continue;
     }
-    if (envelope->topic != topic::kStateFull) continue;
-    auto state = codec::decode<msg::State>(envelope->body);
-    if (!state.ok()) {
-      subscriber.reject(*envelope, state.status());
+    auto took = follower_.take(envelope->topic, envelope->body);
+    if (!took) continue;
+    if (!took->ok()) {
+      subscriber.reject(*envelope, took->status());
       continue;
     }
-    newest = std::move(*state);  // one registry, in order: the last is the newest
+    changed = changed || state::changed(**took);
   }
-  if (newest) publish(generator_.on_state(*newest, clock_.steady_ms()));
+  if (changed) publish(generator_.on_state(follower_.state(), clock_.steady_ms()));
 }
 
 }  // namespace pier::lbgen

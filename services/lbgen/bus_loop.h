@@ -5,6 +5,7 @@
 
 #include "common/bus.h"
 #include "common/clock.h"
+#include "common/state_delta.h"
 #include "services/lbgen/generator.h"
 
 namespace pier::lbgen {
@@ -19,11 +20,11 @@ class BusLoop {
  public:
   BusLoop(Generator& generator, bus::Publisher& publisher, const Clock& clock);
 
-  // One turn: asks for a snapshot (every kSnapshotRequestEveryMs) until a first state arrives,
+  // One turn: asks for a snapshot (every kSnapshotRequestEveryMs) while it holds no state or after a gap,
   // publishes what is due (Generator::due, and the whole spec when an agent asked for it on
   // lb.resync.<host> and kWholeSpecEveryMs have passed since the last), waits up to timeout_ms for a
-  // message, then takes what else waits (at most kMaxStatesPerStep messages) and builds the newest state
-  // among them only. A state.full or lb.resync body that does not decode is rejected on `subscriber`
+  // message, then takes what else waits (at most kMaxStatesPerStep messages) into its mirror of the state
+  // and builds the state they make once. A state or lb.resync body that does not decode is rejected on `subscriber`
   // (counted, logged once per sender) and changes nothing. A signal interrupting the wait ends the turn
   // early.
   void step(bus::Subscriber& subscriber, int timeout_ms);
@@ -35,8 +36,7 @@ class BusLoop {
   Generator& generator_;
   bus::Publisher& publisher_;
   const Clock& clock_;
-  bool asked_once_ = false;
-  int64_t last_snapshot_request_ms_ = 0;
+  state::Follower follower_;  // the registry's state (state.full, state.delta)
   bool whole_asked_ = false;
   int64_t last_whole_ms_ = -kWholeSpecEveryMs;
 };

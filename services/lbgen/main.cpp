@@ -45,7 +45,9 @@ int main(int argc, char** argv) {
   SystemClock clock;
   zmq::context_t context;
   bus::Publisher publisher(context, endpoints, "lbgen", clock);
-  bus::Subscriber subscriber(context, endpoints, {std::string(topic::kStateFull), std::string(topic::kLbResyncPrefix)});
+  bus::Subscriber subscriber(
+      context, endpoints,
+      {std::string(topic::kStateFull), std::string(topic::kStateDelta), std::string(topic::kLbResyncPrefix)});
   stop_signal::install();
   spdlog::info("lbgen up (template: {})", template_path.empty() ? "built-in" : template_path);
 

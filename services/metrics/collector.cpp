@@ -21,7 +21,11 @@ Status non_negative(std::string_view field, double value) {
 
 }  // namespace
 
-std::vector<std::string> subscriptions() { return {std::string(topic::kSamplePrefix), std::string(topic::kStateFull)}; }
+std::vector<std::string> subscriptions() {
+  std::vector<std::string> prefixes = state::topics();
+  prefixes.emplace_back(topic::kSamplePrefix);
+  return prefixes;
+}
 
 Status check_sample(const std::string& topic, const msg::HostSample& sample) {
   if (Status s = validate::dns_label("host_id", sample.host_id); !s.ok()) return s;
@@ -70,7 +74,7 @@ Status check_sample(const std::string& topic, const msg::HostSample& sample) {
 }
 
 Collector::Collector(SampleStore& store, LatestFigures& figures, const Clock& clock, CollectorOptions options)
-    : store_(store), figures_(figures), clock_(clock), options_(options) {}
+    : store_(store), figures_(figures), clock_(clock), options_(options), follower_(clock) {}
 
 Status Collector::handle(const bus::Envelope& envelope) {
   const std::string& t = envelope.topic;
@@ -91,11 +95,11 @@ Status Collector::handle(const bus::Envelope& envelope) {
     }
     return Status::Ok();
   }
-  if (t == topic::kStateFull) {
-    auto state = codec::decode<msg::State>(envelope.body);
-    if (!state.ok()) return state.status();
-    figures_.update(*state);
-    if (autoscale_ != nullptr) autoscale_->on_state(*state);
+  if (auto took = follower_.take(t, envelope.body)) {
+    if (!took->ok()) return took->status();
+    if (!state::changed(**took)) return Status::Ok();
+    figures_.update(follower_.state());
+    if (autoscale_ != nullptr) autoscale_->on_state(follower_.state());
     return Status::Ok();
   }
   if (t.rfind(topic::kReplyPrefix, 0) == 0 && autoscale_ != nullptr) {
@@ -129,6 +133,7 @@ void Collector::step(bus::Subscriber& subscriber, int timeout_ms) {
   if (envelope) {
     if (Status s = handle(*envelope); !s.ok()) subscriber.reject(*envelope, s);
   }
+  if (ask_snapshot_ && follower_.should_ask()) ask_snapshot_(follower_.ask_reason());
   prune_if_due();
   if (autoscale_ != nullptr) autoscale_->tick();
   counters_.messages_received = subscriber.received();

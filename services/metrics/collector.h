@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "common/bus.h"
 #include "common/clock.h"
 #include "common/messages.h"
+#include "common/state_delta.h"
 #include "common/status.h"
 #include "services/metrics/autoscale_loop.h"
 #include "services/metrics/latest_figures.h"
@@ -48,6 +50,9 @@ class Collector {
 
   // Samples, states and replies (reply.*) also go to `autoscale`, and step() ticks it. Null: none.
   void set_autoscale(AutoscaleLoop* autoscale) { autoscale_ = autoscale; }
+  // How step() asks the registry for the whole state (cmd.snapshot) while it holds none or missed a
+  // delta. Unset: it waits for the registry's periodic state.full.
+  void set_snapshot_asker(std::function<void(const std::string& reason)> ask) { ask_snapshot_ = std::move(ask); }
 
  private:
   SampleStore& store_;
@@ -56,6 +61,8 @@ class Collector {
   const CollectorOptions options_;
   Counters counters_;
   AutoscaleLoop* autoscale_ = nullptr;
+  state::Follower follower_;  // the registry's state (state.full, state.delta)
+  std::function<void(const std::string&)> ask_snapshot_;
   bool pruned_once_ = false;
   int64_t last_prune_ms_ = 0;
 };

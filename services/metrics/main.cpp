@@ -127,6 +127,8 @@ int main(int argc, char** argv) {
   options.prune_every_ms = std::clamp<int64_t>(*retention / 10, 1000, 60'000);
   metrics::Collector collector(**store, figures, clock, options);
   collector.set_autoscale(&autoscale);
+  collector.set_snapshot_asker(
+      [&publisher](const std::string& reason) { publisher.publish(topic::kSnapshot, msg::SnapshotRequest{reason}); });
   stop_signal::install();
   spdlog::info("metrics up: {} (retention {}, aggregates {}), serving http://{}:{}/metrics", db_path, retention_text,
                aggregate_retention_text, listen->address, http.port());

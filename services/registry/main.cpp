@@ -8,6 +8,7 @@
 #include "common/stop_signal.h"
 #include "common/topics.h"
 #include "services/registry/dispatch.h"
+#include "services/registry/publication.h"
 #include "services/registry/sqlite_store.h"
 
 int main(int argc, char** argv) {
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
   registry::Config config;
   std::string db_path = "/var/lib/pier/registry.db";
   std::string level;
-  int publish_ms = 1000;
+  registry::PublishOptions publishing;
   po::options_description desc("pier-registry options");
   // clang-format off
   desc.add_options()
@@ -30,8 +31,12 @@ int main(int argc, char** argv) {
        "network that the subnets of exec hosts on an overlay (pier-agent --overlay) come from")
       ("host-prefix", po::value(&config.host_prefix)->default_value(config.host_prefix),
        "prefix length of each host's subnet")
-      ("publish-ms", po::value(&publish_ms)->default_value(publish_ms),
-       "republish the whole state this often even without changes")
+      ("publish-ms", po::value(&publishing.beacon_ms)->default_value(publishing.beacon_ms),
+       "send a state.delta beacon (the last delta's number) this often even without changes")
+      ("full-every-ms", po::value(&publishing.full_every_ms)->default_value(publishing.full_every_ms),
+       "republish the whole state (state.full) this often even when nobody asks")
+      ("full-on-change", po::bool_switch(&publishing.full_on_change),
+       "publish every change as state.full too, for readers older than state.delta (2026-12)")
       ("host-down-after-ms", po::value(&config.host_down_after_ms)->default_value(config.host_down_after_ms),
        "mark a host down (and place its instances elsewhere) when no heartbeat came for this long");
   // clang-format on
@@ -41,6 +46,11 @@ int main(int argc, char** argv) {
       argc, argv, desc,
       "usage: pier-registry [options]\n\nThe single writer of pier's state: hosts, apps, instances, subnets.");
   log::init("pier-registry", level);
+  if (publishing.beacon_ms <= 0 || publishing.full_every_ms <= 0) {
+    std::cerr << "error: " << (publishing.beacon_ms <= 0 ? "publish-ms" : "full-every-ms")
+              << ": must be a positive number of milliseconds\n";
+    return 2;
+  }
   if (config.host_down_after_ms <= 0) {
     std::cerr << "error: host-down-after-ms: must be a positive number of milliseconds\n";
     return 2;
@@ -70,7 +80,8 @@ int main(int argc, char** argv) {
                              {std::string(topic::kCommandPrefix), std::string(topic::kHeartbeatPrefix)});
   stop_signal::install();
 
-  int64_t last_publish = 0;
+  // A stream per run: a reader holding deltas of the registry's last run starts over from a state.full.
+  registry::Publication publication(clock, publishing, "registry-" + bus::new_request_id());
   int64_t last_forget = 0;
   while (!stop_signal::requested()) {
     if (clock.steady_ms() - last_forget >= 60'000) {
@@ -78,7 +89,7 @@ int main(int argc, char** argv) {
         spdlog::warn("cannot prune applied request ids: {}", s.message());
       last_forget = clock.steady_ms();
     }
-    bool publish = clock.steady_ms() - last_publish >= publish_ms;
+    bool changed = false;
     bool caught_up = false;  // every waiting message handled: silence now means silence
     // Whatever waits is handled before the state goes out, once: a burst of heartbeats costs one
     // publication (and one render in lbgen, one update in each agent), not one each.
@@ -92,15 +103,14 @@ int main(int argc, char** argv) {
       // A rejected command may still carry its refusal (a body that does not decode): sent, and counted.
       for (const auto& out : handled.out) publisher.publish_encoded(out.topic, out.body, out.request_id);
       if (!handled.rejected.ok()) subscriber.reject(*envelope, handled.rejected);
-      publish = publish || handled.state_changed || handled.snapshot_requested;
+      changed = changed || handled.state_changed;
+      if (handled.snapshot_requested) publication.snapshot_requested();
     }
     // A registry that falls behind (a CPU spike here too) still has heartbeats waiting: it judges hosts
     // only once it has read them, so that its own slowness never makes a host suspect.
-    if (auto changed = reg->tick(caught_up); changed.ok() && *changed) publish = true;
-    if (publish) {
-      publisher.publish(topic::kStateFull, reg->state());
-      last_publish = clock.steady_ms();
-    }
+    if (auto ticked = reg->tick(caught_up); ticked.ok() && *ticked) changed = true;
+    for (const auto& out : publication.due(reg->state(), changed))
+      publisher.publish_encoded(out.topic, out.body, out.request_id);
   }
   spdlog::info("registry stopped (revision {}, {} malformed messages dropped)", reg->state().revision,
                subscriber.dropped());

@@ -6,6 +6,7 @@
 #include "common/codec.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "common/state_delta.h"
 #include "common/stop_signal.h"
 #include "common/topics.h"
 #include "services/scheduler/placement.h"
@@ -37,27 +38,26 @@ int main(int argc, char** argv) {
   SystemClock clock;
   zmq::context_t context;
   bus::Publisher publisher(context, endpoints, "scheduler", clock);
-  bus::Subscriber subscriber(context, endpoints, {std::string(topic::kStateFull)});
+  bus::Subscriber subscriber(context, endpoints, state::topics());
   stop_signal::install();
   spdlog::info("scheduler up");
 
-  bool have_state = false;
-  int64_t last_snapshot_request = 0;
+  state::Follower follower(clock);
   std::string last_plan;
   int64_t last_plan_sent = 0;
   while (!stop_signal::requested()) {
-    if (!have_state && clock.steady_ms() - last_snapshot_request >= 500) {
-      publisher.publish(topic::kSnapshot, msg::SnapshotRequest{"start"});
-      last_snapshot_request = clock.steady_ms();
-    }
+    if (follower.should_ask()) publisher.publish(topic::kSnapshot, msg::SnapshotRequest{follower.ask_reason()});
     auto envelope = subscriber.receive(100);
     if (!envelope) continue;
-    auto state = codec::decode<msg::State>(envelope->body);
-    if (!state.ok()) {
-      subscriber.reject(*envelope, state.status());
+    auto took = follower.take(envelope->topic, envelope->body);
+    if (!took) continue;
+    if (!took->ok()) {
+      subscriber.reject(*envelope, took->status());
       continue;
     }
-    have_state = true;
+    // Every state message, a beacon too, is a moment to plan (and to resend a plan not yet applied).
+    if (!follower.has_state()) continue;
+    const msg::State* state = &follower.state();
     scheduler::Plan plan = scheduler::place(*state, placement);
     if (plan.empty()) continue;
     msg::PlaceCommand command{state->revision, plan.assignments, plan.unplaced};

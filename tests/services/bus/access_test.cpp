@@ -29,14 +29,16 @@ TEST(Access, Publish) {
       {Role::agent, "web-1", "agent.heartbeat.", false},
       {Role::agent, "web-1", "agent.sample.web-2", false},
       {Role::agent, "web-1", "cmd.rm", false},
-      {Role::agent, "web-1", "cmd.snapshot", false},
+      {Role::agent, "web-1", "cmd.snapshot", true},  // its first state, the whole after a missed delta
       {Role::agent, "web-1", "state.full", false},
+      {Role::agent, "web-1", "state.delta", false},
       {Role::agent, "web-1", "lb.config.web-1", false},
       {Role::agent, "web-1", "lb.resync.web-1", true},  // asks for the whole LB spec in its own name
       {Role::agent, "web-1", "lb.resync.web-2", false},
       {Role::agent, "web-1", "lb.resync.", false},
       {Role::agent, "web-1", "lb.spec", false},
       {Role::registry, "registry", "state.full", true},
+      {Role::registry, "registry", "state.delta", true},
       {Role::registry, "registry", "reply.cli-1-ab", true},
       {Role::registry, "registry", "cmd.deploy", false},
       {Role::registry, "registry", "lb.config.web-1", false},
@@ -73,6 +75,7 @@ TEST(Access, Publish) {
 TEST(Access, Subscribe) {
   const std::vector<Row> rows = {
       {Role::agent, "web-1", "state.full", true},
+      {Role::agent, "web-1", "state.delta", true},
       {Role::agent, "web-1", "lb.config.web-1", true},
       {Role::agent, "web-1", "lb.spec", true},  // the spec every host shares
       {Role::agent, "web-1", "lb.", false},
@@ -92,12 +95,15 @@ TEST(Access, Subscribe) {
       {Role::registry, "registry", "cmd", false},
       {Role::registry, "registry", "agent.", false},
       {Role::scheduler, "scheduler", "state.full", true},
+      {Role::scheduler, "scheduler", "state.delta", true},
       {Role::scheduler, "scheduler", "reply.scheduler", true},
       {Role::scheduler, "scheduler", "cmd.", false},
       {Role::lbgen, "lbgen", "state.full", true},
+      {Role::lbgen, "lbgen", "state.delta", true},
       {Role::lbgen, "lbgen", "lb.resync.", true},  // agents asking for the whole LB spec
       {Role::lbgen, "lbgen", "agent.", false},
       {Role::metrics, "metrics", "state.full", true},
+      {Role::metrics, "metrics", "state.delta", true},
       {Role::metrics, "metrics", "agent.sample.", true},
       {Role::metrics, "metrics", "reply.metrics", true},
       {Role::metrics, "metrics", "agent.heartbeat.", false},
@@ -114,7 +120,8 @@ TEST(Access, Subscribe) {
       {Role::reader, "dash", "metrics.", true},
       {Role::reader, "dash", "metrics.app.web", true},
       {Role::reader, "dash", "bus.stats", true},
-      {Role::reader, "dash", "state.full", false},  // the state holds every app's environment
+      {Role::reader, "dash", "state.full", false},
+      {Role::reader, "dash", "state.delta", false},  // the state holds every app's environment
       {Role::reader, "dash", "metrics", false},
       {Role::reader, "dash", "", false},
   };

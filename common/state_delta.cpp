@@ -1,0 +1,166 @@
+#include "common/state_delta.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+#include <utility>
+
+#include "common/codec.h"
+#include "common/topics.h"
+
+namespace pier::state {
+namespace {
+
+// Records of `records` whose encoding differs from `last` (by key) go to `changed`, keys of `last`
+// no longer there to `removed`; `last` becomes what `records` hold.
+template <typename Record, typename Key, typename Encode>
+void compare(const std::vector<Record>& records, Key key, Encode encode, std::map<std::string, std::string>& last,
+             std::vector<Record>& changed, std::vector<std::string>& removed) {
+  std::map<std::string, std::string> now;
+  for (const Record& record : records) {
+    std::string encoded = encode(record);
+    const std::string& k = key(record);
+    auto it = last.find(k);
+    if (it == last.end() || it->second != encoded) changed.push_back(record);
+    now.emplace(k, std::move(encoded));
+  }
+  for (const auto& [k, unused] : last)
+    if (!now.contains(k)) removed.push_back(k);
+  last = std::move(now);
+}
+
+// Replaces each record of `updates` in `records` by key, or adds it (`insert` places a new one), then
+// drops those named in `removed`.
+template <typename Record, typename Key, typename Insert>
+void merge(std::vector<Record>& records, const std::vector<Record>& updates, const std::vector<std::string>& removed,
+           Key key, Insert insert) {
+  if (!updates.empty()) {
+    std::unordered_map<std::string, std::size_t> at;
+    at.reserve(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) at.emplace(key(records[i]), i);
+    for (const Record& update : updates) {
+      auto it = at.find(key(update));
+      if (it != at.end()) {
+        records[it->second] = update;
+      } else {
+        insert(records, update);
+        // Positions after an insertion may have moved: index anew (new records are rare beside changes).
+        at.clear();
+        for (std::size_t i = 0; i < records.size(); ++i) at.emplace(key(records[i]), i);
+      }
+    }
+  }
+  if (removed.empty()) return;
+  const std::set<std::string> gone(removed.begin(), removed.end());
+  std::erase_if(records, [&](const Record& r) { return gone.contains(key(r)); });
+}
+
+const std::string& host_key(const msg::HostRecord& h) { return h.id; }
+const std::string& app_key(const msg::AppRecord& a) { return a.spec.name; }
+const std::string& instance_key(const msg::InstanceRecord& i) { return i.id; }
+
+template <typename Record>
+void append(std::vector<Record>& records, const Record& record) {
+  records.push_back(record);
+}
+
+}  // namespace
+
+msg::HostRecord comparable(msg::HostRecord host) {
+  host.last_seen_ms = 0;
+  return host;
+}
+
+msg::StateDelta Differ::next(const msg::State& state) {
+  msg::StateDelta delta;
+  delta.stream = stream_;
+  delta.revision = state.revision;
+  compare(
+      state.hosts, host_key, [](const msg::HostRecord& h) { return codec::encode(comparable(h)); }, hosts_, delta.hosts,
+      delta.removed_hosts);
+  compare(
+      state.apps, app_key, [](const msg::AppRecord& a) { return codec::encode(a); }, apps_, delta.apps,
+      delta.removed_apps);
+  compare(
+      state.instances, instance_key, [](const msg::InstanceRecord& i) { return codec::encode(i); }, instances_,
+      delta.instances, delta.removed_instances);
+  std::string refused = codec::encode(state.refused_hosts);
+  if (refused != refused_ || number_ == 0) {
+    delta.has_refused_hosts = true;
+    delta.refused_hosts = state.refused_hosts;
+    refused_ = std::move(refused);
+  }
+  const bool changed = number_ == 0 || state.revision != revision_ || delta.has_refused_hosts || !delta.hosts.empty() ||
+                       !delta.apps.empty() || !delta.instances.empty() || !delta.removed_hosts.empty() ||
+                       !delta.removed_apps.empty() || !delta.removed_instances.empty();
+  revision_ = state.revision;
+  if (changed) ++number_;
+  delta.number = number_;
+  return delta;
+}
+
+void Differ::stamp(msg::State& state) const {
+  state.stream = stream_;
+  state.delta = number_;
+}
+
+Mirror::Took Mirror::take(msg::State state) {
+  if (has_state_ && !state.stream.empty() && state.stream == state_.stream && state.delta < state_.delta)
+    return Took::kStale;
+  state_ = std::move(state);
+  has_state_ = true;
+  return Took::kWhole;
+}
+
+Mirror::Took Mirror::take(const msg::StateDelta& delta) {
+  if (!has_state_ || delta.stream != state_.stream) return Took::kGap;
+  if (delta.number <= state_.delta) return delta.number == state_.delta ? Took::kCurrent : Took::kStale;
+  if (delta.number != state_.delta + 1) return Took::kGap;
+  merge(state_.hosts, delta.hosts, delta.removed_hosts, host_key,
+        [](std::vector<msg::HostRecord>& hosts, const msg::HostRecord& host) {
+          // The registry keeps hosts in id order.
+          auto at = std::lower_bound(hosts.begin(), hosts.end(), host.id,
+                                     [](const msg::HostRecord& h, const std::string& id) { return h.id < id; });
+          hosts.insert(at, host);
+        });
+  merge(state_.apps, delta.apps, delta.removed_apps, app_key, append<msg::AppRecord>);
+  merge(state_.instances, delta.instances, delta.removed_instances, instance_key, append<msg::InstanceRecord>);
+  if (delta.has_refused_hosts) state_.refused_hosts = delta.refused_hosts;
+  state_.revision = delta.revision;
+  state_.delta = delta.number;
+  return Took::kApplied;
+}
+
+std::vector<std::string> topics() { return {std::string(topic::kStateFull), std::string(topic::kStateDelta)}; }
+
+std::optional<Result<Mirror::Took>> Follower::take(std::string_view topic, std::string_view body) {
+  Mirror::Took took;
+  if (topic == topic::kStateFull) {
+    auto whole = codec::decode<msg::State>(body);
+    if (!whole.ok()) return Result<Mirror::Took>(whole.status());
+    took = mirror_.take(std::move(*whole));
+  } else if (topic == topic::kStateDelta) {
+    auto delta = codec::decode<msg::StateDelta>(body);
+    if (!delta.ok()) return Result<Mirror::Took>(delta.status());
+    took = mirror_.take(*delta);
+  } else {
+    return std::nullopt;
+  }
+  if (took == Mirror::Took::kWhole) behind_ = false;
+  if (took == Mirror::Took::kGap && mirror_.has_state() && !behind_) {
+    behind_ = true;
+    ++gaps_;
+  }
+  return Result<Mirror::Took>(took);
+}
+
+bool Follower::should_ask() {
+  if (mirror_.has_state() && !behind_) return false;
+  const int64_t now = clock_.steady_ms();
+  if (asked_ && now - last_ask_ms_ < ask_every_ms_) return false;
+  asked_ = true;
+  last_ask_ms_ = now;
+  return true;
+}
+
+}  // namespace pier::state
