@@ -11,22 +11,32 @@
 namespace pier::state {
 namespace {
 
-// Records of `records` whose encoding differs from `last` (by key) go to `changed`, keys of `last`
-// no longer there to `removed`; `last` becomes what `records` hold.
-template <typename Record, typename Key, typename Encode>
-void compare(const std::vector<Record>& records, Key key, Encode encode, std::map<std::string, std::string>& last,
-             std::vector<Record>& changed, std::vector<std::string>& removed) {
-  std::map<std::string, std::string> now;
+// Records of `records` whose encoding differs from the one `last` holds for their key go to `changed`
+// (and `last` takes it), keys of `last` no longer there to `removed` (and go). One buffer serves every
+// encoding, and a record's entry is only written when it changed: a publication of an unchanged state
+// costs an encoding per record and no allocation.
+template <typename Record, typename Key, typename Pack>
+void compare(const std::vector<Record>& records, Key key, Pack pack, std::map<std::string, Differ::Sent>& last,
+             uint64_t round, std::vector<Record>& changed, std::vector<std::string>& removed) {
+  msgpack::sbuffer buffer;
   for (const Record& record : records) {
-    std::string encoded = encode(record);
-    const std::string& k = key(record);
-    auto it = last.find(k);
-    if (it == last.end() || it->second != encoded) changed.push_back(record);
-    now.emplace(k, std::move(encoded));
+    buffer.clear();
+    pack(buffer, record);
+    const std::string_view encoded(buffer.data(), buffer.size());
+    auto [it, added] = last.try_emplace(key(record));
+    it->second.round = round;
+    if (!added && it->second.encoded == encoded) continue;
+    it->second.encoded.assign(encoded);
+    changed.push_back(record);
   }
-  for (const auto& [k, unused] : last)
-    if (!now.contains(k)) removed.push_back(k);
-  last = std::move(now);
+  for (auto it = last.begin(); it != last.end();) {
+    if (it->second.round == round) {
+      ++it;
+      continue;
+    }
+    removed.push_back(it->first);
+    it = last.erase(it);
+  }
 }
 
 // Replaces each record of `updates` in `records` by key, or adds it (`insert` places a new one), then
@@ -75,15 +85,14 @@ msg::StateDelta Differ::next(const msg::State& state) {
   msg::StateDelta delta;
   delta.stream = stream_;
   delta.revision = state.revision;
-  compare(
-      state.hosts, host_key, [](const msg::HostRecord& h) { return codec::encode(comparable(h)); }, hosts_, delta.hosts,
-      delta.removed_hosts);
-  compare(
-      state.apps, app_key, [](const msg::AppRecord& a) { return codec::encode(a); }, apps_, delta.apps,
-      delta.removed_apps);
-  compare(
-      state.instances, instance_key, [](const msg::InstanceRecord& i) { return codec::encode(i); }, instances_,
-      delta.instances, delta.removed_instances);
+  ++round_;
+  const auto pack = [](msgpack::sbuffer& buffer, const auto& record) { msgpack::pack(buffer, record); };
+  const auto pack_host = [](msgpack::sbuffer& buffer, const msg::HostRecord& h) {
+    msgpack::pack(buffer, comparable(h));
+  };
+  compare(state.hosts, host_key, pack_host, hosts_, round_, delta.hosts, delta.removed_hosts);
+  compare(state.apps, app_key, pack, apps_, round_, delta.apps, delta.removed_apps);
+  compare(state.instances, instance_key, pack, instances_, round_, delta.instances, delta.removed_instances);
   std::string refused = codec::encode(state.refused_hosts);
   if (refused != refused_ || number_ == 0) {
     delta.has_refused_hosts = true;

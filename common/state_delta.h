@@ -34,12 +34,19 @@ class Differ {
   const std::string& stream() const { return stream_; }
   int64_t number() const { return number_; }
 
+  // A record as last sent: its encoding, and the call that last saw it.
+  struct Sent {
+    std::string encoded;
+    uint64_t round = 0;
+  };
+
  private:
   std::string stream_;
   int64_t number_ = 0;
   int64_t revision_ = 0;
-  // The encoding of every record as last sent, by key: a record whose encoding differs has changed.
-  std::map<std::string, std::string> hosts_, apps_, instances_;
+  // Every record as last sent, by key: a record whose encoding differs has changed.
+  std::map<std::string, Sent> hosts_, apps_, instances_;
+  uint64_t round_ = 0;
   std::string refused_;
 };
 

@@ -15,7 +15,8 @@
 #   TIMEOUT_S               per arm, to converge (default 600)
 #   REGISTRY_ARGS           extra flags for pier-registry (e.g. --host-down-after-ms 60000)
 #   STEADY_S                after converging, measure this long with nothing changing (default 20; 0: skip):
-#                           bytes per second pier-bus wrote (to its subscribers) and read (from publishers),
+#                           bytes per second pier-bus sent to its subscribers and received from publishers
+#                           (the kernel's TCP counters of its sockets, ss -ti),
 #                           and the state and LB bytes per second one host receives (what each real agent
 #                           would: pier-hollow is one subscriber for all its hosts)
 set -euo pipefail
@@ -33,8 +34,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 cpu_s() {  # pid -> user+system CPU seconds so far
   awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
-io_bytes() {  # pid key(wchar|rchar) -> bytes the process wrote or read through syscalls (sockets included)
-  awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/io" 2>/dev/null || echo 0
+tcp_bytes() {  # port key(bytes_acked|bytes_received) -> summed over the established TCP connections on that local port
+  ss -tinH state established "( sport = :$1 )" | grep -o "$2:[0-9]*" | awk -F: '{ s += $2 } END { print s + 0 }'
 }
 host_bytes() {  # hollow.jsonl -> state + LB bytes one host received so far (an older pier-hollow: from what it counts)
   tail -n 1 "$1" | python3 -c "
@@ -119,9 +120,10 @@ print(f.get('lb_bytes', 0) // max(1, f['hosts']) + f.get('lb_spec_bytes', 0))")
   local steady_s=${STEADY_S:-20}
   if [ "$steady_s" -gt 0 ]; then
     local w0 r0 h0 w1 r1 h1
-    w0=$(io_bytes "$bus_pid" wchar) r0=$(io_bytes "$bus_pid" rchar) h0=$(host_bytes "$state/hollow.jsonl")
+    local sub_port=${PIER_BUS_SUB##*:} pub_port=${PIER_BUS_PUB##*:}
+    w0=$(tcp_bytes "$sub_port" bytes_acked) r0=$(tcp_bytes "$pub_port" bytes_received) h0=$(host_bytes "$state/hollow.jsonl")
     sleep "$steady_s"
-    w1=$(io_bytes "$bus_pid" wchar) r1=$(io_bytes "$bus_pid" rchar) h1=$(host_bytes "$state/hollow.jsonl")
+    w1=$(tcp_bytes "$sub_port" bytes_acked) r1=$(tcp_bytes "$pub_port" bytes_received) h1=$(host_bytes "$state/hollow.jsonl")
     printf ',"steady_s":%s,"steady_bus_out_bps":%s,"steady_bus_in_bps":%s,"steady_host_bps":%s' "$steady_s" \
       $(((w1 - w0) / steady_s)) $(((r1 - r0) / steady_s)) $(((h1 - h0) / steady_s))
   fi
