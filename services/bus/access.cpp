@@ -44,7 +44,7 @@ bool may_publish(Role role, std::string_view name, std::string_view topic) {
       return topic.starts_with(topic::kMetricsPrefix) || is_one_of(topic, {topic::kScale, topic::kSnapshot});
     case Role::agent:
       // cmd.snapshot: its first state, and the whole after a missed delta (the registry sends at most one
-      // every 250 ms, whoever asks).
+      // every 50 ms, whoever asks).
       return is_for(topic, topic::kHeartbeatPrefix, name) || is_for(topic, topic::kSamplePrefix, name) ||
              is_for(topic, topic::kLbResyncPrefix, name) || topic == topic::kSnapshot;
     case Role::operator_:

@@ -18,7 +18,7 @@ namespace pier::registry {
 struct PublishOptions {
   int64_t beacon_ms = 1000;
   int64_t full_every_ms = 30'000;
-  int64_t min_full_gap_ms = 250;
+  int64_t min_full_gap_ms = 50;  // a CLI asks before every command: it should not wait long
   // Every change as state.full too, as registries before state.delta did: for readers that know only
   // state.full (older than state.delta), which otherwise see a change at the next full.
   bool full_on_change = false;

@@ -26,7 +26,11 @@ class PublicationTest : public ::testing::Test {
   }
 
   ManualClock clock_;
-  PublishOptions options_;  // beacon 1 s, full every 30 s, at most one full per 250 ms
+  PublishOptions options_ = [] {  // beacon 1 s, full every 30 s, at most one full per 250 ms
+    PublishOptions o;
+    o.min_full_gap_ms = 250;
+    return o;
+  }();
   msg::State state_;
 };
 
