@@ -39,8 +39,8 @@ void compare(const std::vector<Record>& records, Key key, Pack pack, std::map<st
   }
 }
 
-// Replaces each record of `updates` in `records` by key, or adds it (`insert` places a new one), then
-// drops those named in `removed`.
+// Replaces each record of `updates` in `records` by key, or adds it (`insert` places a new one and says
+// where), then drops those named in `removed`.
 template <typename Record, typename Key, typename Insert>
 void merge(std::vector<Record>& records, const std::vector<Record>& updates, const std::vector<std::string>& removed,
            Key key, Insert insert) {
@@ -53,10 +53,14 @@ void merge(std::vector<Record>& records, const std::vector<Record>& updates, con
       if (it != at.end()) {
         records[it->second] = update;
       } else {
-        insert(records, update);
-        // Positions after an insertion may have moved: index anew (new records are rare beside changes).
-        at.clear();
-        for (std::size_t i = 0; i < records.size(); ++i) at.emplace(key(records[i]), i);
+        const std::size_t placed = insert(records, update);
+        if (placed + 1 == records.size()) {
+          at.emplace(key(update), placed);  // appended: nothing else moved
+        } else {
+          // Put between others (a new host): the positions after it moved.
+          at.clear();
+          for (std::size_t i = 0; i < records.size(); ++i) at.emplace(key(records[i]), i);
+        }
       }
     }
   }
@@ -70,8 +74,9 @@ const std::string& app_key(const msg::AppRecord& a) { return a.spec.name; }
 const std::string& instance_key(const msg::InstanceRecord& i) { return i.id; }
 
 template <typename Record>
-void append(std::vector<Record>& records, const Record& record) {
+std::size_t append(std::vector<Record>& records, const Record& record) {
   records.push_back(record);
+  return records.size() - 1;
 }
 
 }  // namespace
@@ -130,7 +135,7 @@ Mirror::Took Mirror::take(const msg::StateDelta& delta) {
           // The registry keeps hosts in id order.
           auto at = std::lower_bound(hosts.begin(), hosts.end(), host.id,
                                      [](const msg::HostRecord& h, const std::string& id) { return h.id < id; });
-          hosts.insert(at, host);
+          return static_cast<std::size_t>(hosts.insert(at, host) - hosts.begin());
         });
   merge(state_.apps, delta.apps, delta.removed_apps, app_key, append<msg::AppRecord>);
   merge(state_.instances, delta.instances, delta.removed_instances, instance_key, append<msg::InstanceRecord>);

@@ -159,6 +159,20 @@ TEST_F(StateDeltaTest, AMirrorFollowsManyChangesExactly) {
   }
 }
 
+TEST_F(StateDeltaTest, OneDeltaAddingAtBothEndsAndBetweenIsMirrored) {
+  state_.hosts = {host("h2"), host("h4")};
+  state_.instances = {instance("web-1", "h2")};
+  publish();
+  full();
+  state_.hosts = {host("h1"), host("h2"), host("h3"), host("h4"), host("h5")};
+  state_.hosts[1].cpus = 8;  // changed as well
+  state_.instances = {instance("web-1", "h2", "running"), instance("web-2", "h3"), instance("web-3", "h5")};
+  ASSERT_EQ(publish(), Took::kApplied);
+  EXPECT_EQ(last_.hosts.size(), 4u);
+  EXPECT_EQ(last_.instances.size(), 3u);
+  expect_mirrored();
+}
+
 TEST_F(StateDeltaTest, AMissedDeltaIsAGapUntilTheWholeStateComes) {
   state_.apps = {app("web")};
   publish();
